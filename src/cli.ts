@@ -1,0 +1,90 @@
+#!/usr/bin/env node
+import yargs, { type Argv } from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { createInterface } from 'node:readline/promises';
+import { ConfigError } from './config/errors.js';
+import { RegistryError } from './registry/errors.js';
+import { stderrLogger } from './util/log.js';
+import { EXIT, type IO } from './commands/io.js';
+import { validateCommand } from './commands/validate.js';
+import { listCommand } from './commands/list.js';
+import { VERSION } from './version.js';
+
+/** Terraform users type `-out plan.json`; yargs would read that as -o -u -t. */
+export function normaliseArgv(argv: string[]): string[] {
+  return argv.map((a) => (a === '-out' ? '--out' : a.startsWith('-out=') ? `--out=${a.slice(5)}` : a));
+}
+
+function makeIO(debug: boolean, noColor: boolean): IO {
+  const tty = Boolean(process.stdout.isTTY);
+  return {
+    out: (t) => process.stdout.write(t),
+    err: (t) => process.stderr.write(t),
+    env: process.env,
+    tty,
+    color: tty && !noColor && !process.env.NO_COLOR,
+    logger: stderrLogger(debug || Boolean(process.env.REGMGR_DEBUG)),
+    confirm: process.stdin.isTTY
+      ? async (q) => {
+          const rl = createInterface({ input: process.stdin, output: process.stderr });
+          try {
+            return (await rl.question(q)).trim() === 'yes';
+          } finally {
+            rl.close();
+          }
+        }
+      : undefined,
+  };
+}
+
+export function reportError(e: unknown, io: Pick<IO, 'err'>): number {
+  if (e instanceof ConfigError) {
+    io.err(`error: invalid configuration:\n${e.issues.map((i) => `  ${i.line ? `${i.file}:${i.line}` : i.file}: ${i.path ? `${i.path}: ` : ''}${i.message}`).join('\n')}\n`);
+  } else if (e instanceof RegistryError) {
+    io.err(`error: ${e.message}\n`);
+  } else {
+    io.err(`error: ${(e as Error)?.message ?? String(e)}\n`);
+  }
+  return EXIT.error;
+}
+
+type Runner<A> = (args: A, io: IO) => Promise<number>;
+
+function run<A>(fn: Runner<A>) {
+  return async (argv: any) => {
+    const io = makeIO(Boolean(argv.debug), argv.color === false);
+    try {
+      process.exitCode = await fn(argv as A, io);
+    } catch (e) {
+      if (argv.debug && e instanceof Error && !(e instanceof ConfigError) && !(e instanceof RegistryError)) io.err(`${e.stack}\n`);
+      process.exitCode = reportError(e, io);
+    }
+  };
+}
+
+const configOpt = (y: Argv) => y.option('config', { alias: 'c', type: 'string', demandOption: true, describe: 'config file (registry-manager format)' });
+
+export function buildCli(argv: string[]) {
+  return yargs(normaliseArgv(argv))
+    .scriptName('regmgr')
+    .usage('$0 <command> [options]\n\nPlan/apply cleanup and mirroring for container registries.')
+    .option('debug', { type: 'boolean', describe: 'log every registry request (method, URL, status, time) to stderr' })
+    .option('color', { type: 'boolean', default: true, describe: 'colour on a terminal (--no-color, or NO_COLOR, turns it off)' })
+    .command('validate', 'check a config file: schema and semantics, no network', (y) => configOpt(y), run(validateCommand))
+    .command(
+      'list',
+      'list registries, repositories and tags (with digests) that the config selects',
+      (y) => configOpt(y).option('json', { type: 'boolean', describe: 'machine-readable output' }).option('registry', { type: 'string', array: true, describe: 'only these registries' }),
+      run(listCommand),
+    )
+    .demandCommand(1, 'name a command; see --help')
+    .strict()
+    .version(VERSION)
+    .help()
+    .alias('h', 'help')
+    .wrap(Math.min(110, process.stdout.columns ?? 100));
+}
+
+if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('/regmgr') || process.argv[1]?.endsWith('cli.js')) {
+  await buildCli(hideBin(process.argv)).parseAsync();
+}

@@ -1,0 +1,25 @@
+import type { Logger } from '../util/log.js';
+
+/** Where a command writes and what it may read of its surroundings; tests pass their own. */
+export interface IO {
+  out(text: string): void;
+  err(text: string): void;
+  env: NodeJS.ProcessEnv;
+  /** stdout is a terminal (colour, progress). */
+  tty: boolean;
+  color: boolean;
+  logger: Logger;
+  /** Asks a yes/no question on the terminal; undefined when there is no terminal. */
+  confirm?: (question: string) => Promise<boolean>;
+}
+
+export const EXIT = {
+  ok: 0,
+  error: 1,
+  /** plan --detailed-exitcode: the plan has changes. */
+  changes: 2,
+  /** apply: some actions drifted or were blocked; nothing failed. */
+  drift: 3,
+  /** state verify: the registries differ from the recorded state. */
+  stateDrift: 2,
+} as const;

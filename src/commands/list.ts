@@ -1,0 +1,76 @@
+import { loadConfig } from '../config/load.js';
+import { connect } from '../registry/connect.js';
+import { readRegistry, selectedRepositories, Counter } from '../snapshot/read.js';
+import type { RegistrySnapshot } from '../snapshot/model.js';
+import { shortDigest, shortMediaType, table } from '../util/table.js';
+import { progressLine } from '../util/progress.js';
+import { EXIT, type IO } from './io.js';
+
+export interface ListArgs {
+  config: string;
+  json?: boolean;
+  registry?: string[];
+}
+
+/** Registries, repositories and tags (with digests) that the config selects, sorted. */
+export async function listCommand(args: ListArgs, io: IO): Promise<number> {
+  const config = loadConfig(args.config, io.env);
+  const names = args.registry?.length ? args.registry : [...config.registries.keys()].sort();
+  for (const n of names) if (!config.registries.has(n)) throw new Error(`unknown registry '${n}'; known: ${[...config.registries.keys()].join(', ')}`);
+  const clients = await connect(config, names, { env: io.env, logger: io.logger });
+  const progress = progressLine(io, 'reading tags');
+  const counter = new Counter(progress.update);
+  try {
+    const snapshots: RegistrySnapshot[] = [];
+    for (const name of names) {
+      const client = clients.get(name);
+      const { repositories, source } = await selectedRepositories(client);
+      const snap = await readRegistry(client, repositories, source, counter);
+      // `repo:tag` entries select that image only.
+      const only = new Map<string, Set<string>>();
+      for (const s of client.endpoint.repositories ?? []) {
+        if (s.tag) only.set(s.repository, (only.get(s.repository) ?? new Set()).add(s.tag));
+        else only.set(s.repository, new Set(['*']));
+      }
+      for (const r of snap.repositories) {
+        const sel = only.get(r.repository);
+        if (sel && !sel.has('*')) r.tags = r.tags.filter((t) => sel.has(t.tag));
+      }
+      snapshots.push(snap);
+    }
+    progress.done();
+    io.out(args.json ? JSON.stringify(listJson(snapshots, config.registries), null, 2) + '\n' : renderList(snapshots));
+    return EXIT.ok;
+  } finally {
+    progress.done();
+    await clients.close();
+  }
+}
+
+function listJson(snaps: RegistrySnapshot[], regs: Map<string, { origin: string }>) {
+  return {
+    registries: snaps.map((s) => ({
+      name: s.name,
+      url: regs.get(s.name)!.origin,
+      source: s.source,
+      repositories: s.repositories.map((r) => ({ name: r.repository, ...(r.missing ? { missing: true } : {}), tags: r.tags })),
+    })),
+  };
+}
+
+export function renderList(snaps: RegistrySnapshot[]): string {
+  const rows = [['REGISTRY', 'REPOSITORY', 'TAG', 'DIGEST', 'TYPE']];
+  let tags = 0;
+  let repos = 0;
+  for (const s of snaps) {
+    for (const r of s.repositories) {
+      repos++;
+      if (r.tags.length === 0) rows.push([s.name, r.repository, r.missing ? '(no such repository)' : '(no tags)', '', '']);
+      for (const t of r.tags) {
+        tags++;
+        rows.push([s.name, r.repository, t.tag, shortDigest(t.digest), shortMediaType(t.mediaType)]);
+      }
+    }
+  }
+  return `${table(rows)}\n\n${snaps.length} registr${snaps.length === 1 ? 'y' : 'ies'}, ${repos} repositor${repos === 1 ? 'y' : 'ies'}, ${tags} tag${tags === 1 ? '' : 's'}.\n`;
+}

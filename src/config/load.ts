@@ -1,0 +1,202 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { RegmgrConfig, Registry, TagRules as RawTagRules } from './types.generated.js';
+import { ConfigError, ConfigIssue, dotted } from './errors.js';
+import { parseYaml, YamlSource } from './yaml-source.js';
+import { schemaIssues } from './schema-check.js';
+import { interpolate } from './interpolate.js';
+import type { Config, DeletePolicy, RegistryEndpoint, ReplaceRule, SyncPolicy } from './model.js';
+import { compileRegex, parseKeys, regexSources, type CompiledRegex, type TagRules } from '../policy/matchers.js';
+import { parseSelector, repositoryProblem, type RepoSelector } from '../registry/names.js';
+import { Secret } from '../util/secret.js';
+
+export const DEFAULT_CONCURRENCY = 8;
+export const DEFAULT_TIMEOUT_S = 30;
+export const DEFAULT_STATE_FILE = 'regmgr.state.json';
+
+/** Reads, validates and normalises a config file. Throws ConfigError listing every problem. */
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Config {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'is a directory' : err.message;
+    throw new ConfigError([{ file, path: '', message: `cannot read config: ${why}` }]);
+  }
+  return parseConfig(file, text, env);
+}
+
+export function parseConfig(file: string, text: string, env: NodeJS.ProcessEnv = process.env): Config {
+  const { source, issues } = parseYaml(file, text);
+  if (!source) throw new ConfigError(issues);
+  if (source.data === null || source.data === undefined) {
+    throw new ConfigError([{ file, path: '', message: 'the file is empty; it needs at least a `registries:` section' }]);
+  }
+  const schema = schemaIssues(source);
+  if (schema.length) throw new ConfigError(schema);
+  return new Normaliser(source, env).run(file);
+}
+
+class Normaliser {
+  readonly issues: ConfigIssue[] = [];
+  readonly raw: RegmgrConfig;
+  constructor(
+    readonly src: YamlSource,
+    readonly env: NodeJS.ProcessEnv,
+  ) {
+    this.raw = src.data as RegmgrConfig;
+  }
+
+  problem(path: Array<string | number>, message: string) {
+    this.issues.push({ file: this.src.file, path: dotted(path), line: this.src.lineOf(path), message });
+  }
+
+  run(file: string): Config {
+    const registries = new Map<string, RegistryEndpoint>();
+    for (const [name, reg] of Object.entries(this.raw.registries)) {
+      const ep = this.registry(name, reg);
+      if (ep) registries.set(name, ep);
+    }
+    const names = Object.keys(this.raw.registries);
+    const deletePolicy = this.deletePolicy(names);
+    const syncPolicy = this.syncPolicy(names);
+    if (this.issues.length) throw new ConfigError(this.issues);
+    const stateRel = this.raw.state?.path ?? DEFAULT_STATE_FILE;
+    return { file, registries, deletePolicy, syncPolicy, statePath: resolve(dirname(resolve(file)), stateRel) };
+  }
+
+  registry(name: string, reg: Registry): RegistryEndpoint | undefined {
+    const base = ['registries', name];
+    const url = this.parseUrl([...base, 'registry'], reg.registry);
+    const repositories = reg.repositories == null ? undefined : this.selectors([...base, 'repositories'], reg.repositories);
+    const username = this.secretField([...base, 'username'], reg.username);
+    const password = this.secretField([...base, 'password'], reg.password);
+    if (password !== undefined && !username) this.problem([...base, 'password'], 'a password needs a username');
+    if (!url) return undefined;
+    return {
+      name,
+      origin: url.origin,
+      host: url.host,
+      plainHttp: url.protocol === 'http:',
+      insecure: reg.insecure ?? false,
+      concurrency: reg.concurrency ?? DEFAULT_CONCURRENCY,
+      timeoutMs: (reg.timeout ?? DEFAULT_TIMEOUT_S) * 1000,
+      repositories,
+      configured: username ? { username, password: password === undefined ? undefined : new Secret(password) } : undefined,
+    };
+  }
+
+  parseUrl(path: Array<string | number>, raw: string): URL | undefined {
+    const text = /^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `https://${raw}`;
+    let url: URL;
+    try {
+      url = new URL(text);
+    } catch {
+      this.problem(path, `'${raw}' is not a URL (expected https://host[:port] or http://host[:port])`);
+      return undefined;
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      this.problem(path, `scheme '${url.protocol}' is not supported (use https:// or http://)`);
+      return undefined;
+    }
+    if (url.username || url.password) {
+      // Never echo the URL itself: it holds a password.
+      this.problem(path, 'the URL contains credentials; put them in username/password (or ${VAR}) instead');
+      return undefined;
+    }
+    if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash) {
+      this.problem(path, `'${raw}' has a path, query or fragment; give only scheme, host and port`);
+      return undefined;
+    }
+    return url;
+  }
+
+  secretField(path: Array<string | number>, raw: string | null | undefined): string | undefined {
+    if (raw == null || raw === '') return undefined;
+    const { value, missing } = interpolate(raw, this.env);
+    for (const m of missing) this.problem(path, m ? `environment variable ${m} is not set` : 'invalid ${...} reference');
+    return missing.length ? undefined : value;
+  }
+
+  selectors(path: Array<string | number>, entries: string[]): RepoSelector[] {
+    const out: RepoSelector[] = [];
+    const seen = new Set<string>();
+    entries.forEach((entry, i) => {
+      const sel = parseSelector(entry.trim());
+      if ('problem' in sel) return this.problem([...path, i], sel.problem);
+      if (seen.has(entry.trim())) return this.problem([...path, i], `'${entry}' is listed twice`);
+      seen.add(entry.trim());
+      out.push(sel);
+    });
+    return out;
+  }
+
+  knownRegistry(path: Array<string | number>, name: string, names: string[]) {
+    if (!names.includes(name)) {
+      const near = names.find((n) => n.toLowerCase() === name.toLowerCase());
+      this.problem(path, `unknown registry '${name}'${near ? ` (names are case-sensitive: did you mean '${near}'?)` : ''}; known: ${names.join(', ')}`);
+    }
+  }
+
+  tagRules(path: Array<string | number>, raw: RawTagRules | undefined): TagRules {
+    return { keys: parseKeys(raw?.keys), regex: this.regexes([...path, 'regex'], raw?.regex) };
+  }
+
+  regexes(path: Array<string | number>, raw: string | string[] | null | undefined): CompiledRegex[] {
+    const out: CompiledRegex[] = [];
+    const list = regexSources(raw);
+    list.forEach((source, i) => {
+      const r = compileRegex(source);
+      const at = Array.isArray(raw) ? [...path, i] : path;
+      if ('error' in r) this.problem(at, `invalid regular expression /${source}/: ${r.error} (RE2 syntax: no lookaround or backreferences)`);
+      else out.push(r);
+    });
+    return out;
+  }
+
+  deletePolicy(names: string[]): DeletePolicy | undefined {
+    const p = this.raw['delete-policy'];
+    if (!p) return undefined;
+    const seen = new Set<string>();
+    p.registries.forEach((n, i) => {
+      this.knownRegistry(['delete-policy', 'registries', i], n, names);
+      if (seen.has(n)) this.problem(['delete-policy', 'registries', i], `'${n}' is listed twice`);
+      seen.add(n);
+    });
+    return {
+      registries: [...seen],
+      start: p.start ?? 0,
+      dryRun: p['dry-run'] ?? true,
+      mixCount: p['mix-count'] ?? 10,
+      semVer: p['sem-ver'] ?? false,
+      include: this.tagRules(['delete-policy', 'tags', 'include'], p.tags?.include),
+      exclude: this.tagRules(['delete-policy', 'tags', 'exclude'], p.tags?.exclude),
+    };
+  }
+
+  syncPolicy(names: string[]): SyncPolicy | undefined {
+    const p = this.raw['sync-policy'];
+    if (!p) return undefined;
+    this.knownRegistry(['sync-policy', 'from'], p.from, names);
+    this.knownRegistry(['sync-policy', 'to'], p.to, names);
+    const replace: ReplaceRule[] = [];
+    (p.replace ?? []).forEach((r, i) => {
+      const rule = { old: (r.old ?? '').replace(/^\/+|\/+$/g, ''), new: (r.new ?? '').replace(/^\/+|\/+$/g, '') };
+      for (const field of ['old', 'new'] as const) {
+        const problem = rule[field] ? repositoryProblem(rule[field]) : undefined;
+        if (problem) this.problem(['sync-policy', 'replace', i, field], `'${rule[field]}' ${problem}`);
+      }
+      replace.push(rule);
+    });
+    return {
+      from: p.from,
+      to: p.to,
+      start: p.start ?? 0,
+      dryRun: p['dry-run'] ?? true,
+      force: p.force ?? false,
+      replace,
+      filters: this.regexes(['sync-policy', 'filters'], p.filters ?? []),
+    };
+  }
+}

@@ -1,0 +1,55 @@
+import type { Secret } from '../util/secret.js';
+import type { RepoSelector } from '../registry/names.js';
+import type { CompiledRegex, TagRules } from '../policy/matchers.js';
+
+/** A registry as regmgr uses it: an origin, its TLS choice and limits; never a credential. */
+export interface RegistryEndpoint {
+  name: string;
+  /** Origin only, e.g. `https://harbor.example.com:8443`. */
+  origin: string;
+  /** `host[:port]` as auth files and skopeo name it. */
+  host: string;
+  plainHttp: boolean;
+  insecure: boolean;
+  concurrency: number;
+  timeoutMs: number;
+  /** Explicit repository selection; undefined means "read the catalog". */
+  repositories?: RepoSelector[];
+  /** username/password as written in the config (after ${VAR}); auth files are read later. */
+  configured?: { username: string; password?: Secret };
+}
+
+export interface DeletePolicy {
+  registries: string[];
+  start: number;
+  dryRun: boolean;
+  mixCount: number;
+  semVer: boolean;
+  include: TagRules;
+  exclude: TagRules;
+}
+
+export interface ReplaceRule {
+  old: string;
+  new: string;
+}
+
+export interface SyncPolicy {
+  from: string;
+  to: string;
+  start: number;
+  dryRun: boolean;
+  force: boolean;
+  replace: ReplaceRule[];
+  /** Empty means every tag. */
+  filters: CompiledRegex[];
+}
+
+export interface Config {
+  /** The path as the user gave it, for messages. */
+  file: string;
+  registries: Map<string, RegistryEndpoint>;
+  deletePolicy?: DeletePolicy;
+  syncPolicy?: SyncPolicy;
+  statePath: string;
+}

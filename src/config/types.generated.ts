@@ -1,0 +1,122 @@
+/* Generated from schema/config.schema.json by `npm run gen:types`. Do not edit. */
+
+export type TagRules = {
+  keys?: Keys;
+  regex?: Regex;
+} & TagRules1;
+/**
+ * Comma-separated literal substrings (trimmed, empty items ignored), or a list of them.
+ */
+export type Keys = string | null | string[];
+/**
+ * An RE2 regular expression, unanchored; or a list of them (any may match).
+ */
+export type Regex = string | null | string[];
+export type TagRules1 = {
+  keys?: Keys;
+  regex?: Regex;
+} | null;
+
+/**
+ * regmgr configuration. Accepts the registry-manager config format unchanged.
+ */
+export interface RegmgrConfig {
+  /**
+   * All image registries, by a name of your choice (case-sensitive).
+   */
+  registries: {
+    [k: string]: Registry;
+  };
+  'delete-policy'?: DeletePolicy;
+  'sync-policy'?: SyncPolicy;
+  /**
+   * Where regmgr records the snapshot it last saw. Relative paths are relative to the config file.
+   */
+  state?: {
+    path?: string;
+  };
+}
+export interface Registry {
+  /**
+   * Registry address: https://host[:port] or http://host[:port] (plain HTTP). A bare host means https.
+   */
+  registry: string;
+  /**
+   * User name; ${VAR} reads the environment.
+   */
+  username?: string | null;
+  /**
+   * Password or token; ${VAR} reads the environment. Without it, credentials come from the containers/docker auth files.
+   */
+  password?: string | null;
+  /**
+   * Skip TLS certificate verification.
+   */
+  insecure?: boolean;
+  /**
+   * Repositories to work on; 'repo:tag' selects one image. When omitted, the registry catalog is read.
+   */
+  repositories?: string[] | null;
+  /**
+   * Most requests in flight to this registry at once.
+   */
+  concurrency?: number;
+  /**
+   * Seconds before one request is abandoned.
+   */
+  timeout?: number;
+}
+export interface DeletePolicy {
+  /**
+   * Registry names to delete from.
+   *
+   * @minItems 1
+   */
+  registries: [string, ...string[]];
+  /**
+   * Skip the first N repositories of each registry (compatibility).
+   */
+  start?: number;
+  /**
+   * For the 'delete' command: only show what would happen.
+   */
+  'dry-run'?: boolean;
+  /**
+   * Among a repository's delete candidates, keep the N newest.
+   */
+  'mix-count'?: number;
+  /**
+   * Tags that are not semantic versions become delete candidates.
+   */
+  'sem-ver'?: boolean;
+  tags?: {
+    include?: TagRules;
+    exclude?: TagRules;
+  } | null;
+}
+export interface SyncPolicy {
+  /**
+   * Source registry name.
+   */
+  from: string;
+  /**
+   * Target registry name.
+   */
+  to: string;
+  start?: number;
+  'dry-run'?: boolean;
+  /**
+   * Copy every selected tag even when the target already has its digest.
+   */
+  force?: boolean;
+  replace?:
+    | {
+        old: string | null;
+        new: string | null;
+      }[]
+    | null;
+  /**
+   * RE2 regexes, unanchored; a tag is synced when any matches. Default: all tags.
+   */
+  filters?: string[] | null;
+}

@@ -1,0 +1,482 @@
+import { createHash } from 'node:crypto';
+import { Agent, type Dispatcher } from 'undici';
+import type { RegistryEndpoint } from '../config/model.js';
+import type { Credentials } from '../util/secret.js';
+import { Limiter } from '../util/limit.js';
+import { silentLogger, type Logger } from '../util/log.js';
+import { RegistryError, parseErrorBody, type RegistryErrorKind } from './errors.js';
+import { isLoopback, nextLink, parseChallenge, retryAfterMs, type Challenge } from './challenge.js';
+import { MANIFEST_ACCEPT, isIndex } from './media-types.js';
+import type { Digest, Repository } from './names.js';
+
+export interface RetryOptions {
+  /** Total attempts for a read, first one included. */
+  attempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+  /** A Retry-After longer than this is not waited for: the request fails instead. */
+  maxRetryAfterMs: number;
+}
+
+export const DEFAULT_RETRY: RetryOptions = { attempts: 4, baseDelayMs: 300, maxDelayMs: 8_000, maxRetryAfterMs: 60_000 };
+
+export interface ClientOptions {
+  credentials?: Credentials;
+  retry?: Partial<RetryOptions>;
+  logger?: Logger;
+  /** Caps the number of pages one listing may have, as a last guard against endless paging. */
+  maxPages?: number;
+}
+
+export interface ManifestRef {
+  digest: Digest;
+  mediaType: string;
+  size?: number;
+}
+
+export interface Manifest extends ManifestRef {
+  bytes: Buffer;
+  json: any;
+}
+
+interface Response {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+  url: string;
+}
+
+interface RequestSpec {
+  method: 'GET' | 'HEAD' | 'DELETE';
+  path: string; // begins with /v2/
+  scope?: string;
+  accept?: string;
+  /** Reads are retried on 429/5xx/resets; DELETE never is (apply re-checks instead). */
+  idempotent: boolean;
+}
+
+const MAX_BODY = 64 * 1024 * 1024;
+const RETRY_STATUS = new Set([429, 502, 503, 504]);
+const RETRY_NET = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'ETIMEDOUT']);
+
+/**
+ * The one HTTP boundary to a registry: auth (Basic and Bearer challenge), bounded
+ * retries, pagination, digest checks and typed errors. Everything regmgr reads or
+ * changes in a registry goes through here.
+ */
+export class RegistryClient {
+  readonly #agent: Agent;
+  readonly #limiter: Limiter;
+  readonly #retry: RetryOptions;
+  readonly #log: Logger;
+  readonly #creds?: Credentials;
+  readonly #maxPages: number;
+  #scheme: 'unknown' | 'none' | 'basic' | 'bearer' = 'unknown';
+  #bearer?: { realm: string; service?: string };
+  readonly #tokens = new Map<string, { token: string; expires: number }>();
+  readonly #pendingTokens = new Map<string, Promise<string>>();
+  /** Count of requests sent, for tests and the benchmark. */
+  requests = 0;
+
+  constructor(
+    readonly endpoint: RegistryEndpoint,
+    opts: ClientOptions = {},
+  ) {
+    this.#creds = opts.credentials;
+    this.#retry = { ...DEFAULT_RETRY, ...opts.retry };
+    this.#log = opts.logger ?? silentLogger;
+    this.#maxPages = opts.maxPages ?? 100_000;
+    this.#limiter = new Limiter(endpoint.concurrency);
+    this.#agent = new Agent({
+      connections: endpoint.concurrency,
+      keepAliveTimeout: 10_000,
+      headersTimeout: endpoint.timeoutMs,
+      bodyTimeout: endpoint.timeoutMs,
+      connect: { rejectUnauthorized: !endpoint.insecure, timeout: Math.min(endpoint.timeoutMs, 10_000) },
+    });
+  }
+
+  get name() {
+    return this.endpoint.name;
+  }
+
+  async close(): Promise<void> {
+    await this.#agent.close();
+  }
+
+  // ---- reads -------------------------------------------------------------------------
+
+  /** GET /v2/: checks reachability and credentials. */
+  async ping(): Promise<void> {
+    const res = await this.#send({ method: 'GET', path: '/v2/', idempotent: true });
+    if (res.status !== 200) throw this.#error(res, 'GET');
+  }
+
+  async catalog(): Promise<Repository[]> {
+    return (await this.#paginate('/v2/_catalog?n=1000', 'registry:catalog:*', 'repositories')) as Repository[];
+  }
+
+  async listTags(repo: Repository): Promise<string[]> {
+    return this.#paginate(`/v2/${repo}/tags/list`, pull(repo), 'tags');
+  }
+
+  /** Digest and media type of a manifest, or undefined when the registry says 404. */
+  async headManifest(repo: Repository, ref: string): Promise<ManifestRef | undefined> {
+    const res = await this.#send({ method: 'HEAD', path: `/v2/${repo}/manifests/${ref}`, scope: pull(repo), accept: MANIFEST_ACCEPT, idempotent: true });
+    if (res.status === 404) return undefined;
+    if (res.status !== 200) throw this.#error(res, 'HEAD');
+    const digest = header(res, 'docker-content-digest');
+    const mediaType = header(res, 'content-type');
+    if (!digest || !mediaType) {
+      // Some registries omit the digest on HEAD: the body is the only source of truth.
+      return this.getManifest(repo, ref);
+    }
+    if (!/^sha256:[a-f0-9]{64}$/.test(digest)) throw this.#protocol(res, 'HEAD', `invalid Docker-Content-Digest '${digest}'`);
+    const size = Number(header(res, 'content-length'));
+    return { digest: digest as Digest, mediaType: mediaType.split(';')[0].trim(), size: Number.isFinite(size) ? size : undefined };
+  }
+
+  /** The manifest body, checked against its digest; undefined on 404. */
+  async getManifest(repo: Repository, ref: string): Promise<Manifest | undefined> {
+    const res = await this.#send({ method: 'GET', path: `/v2/${repo}/manifests/${ref}`, scope: pull(repo), accept: MANIFEST_ACCEPT, idempotent: true });
+    if (res.status === 404) return undefined;
+    if (res.status !== 200) throw this.#error(res, 'GET');
+    const digest = `sha256:${createHash('sha256').update(res.body).digest('hex')}` as Digest;
+    const claimed = header(res, 'docker-content-digest');
+    if (claimed && claimed !== digest) throw this.#protocol(res, 'GET', `body hashes to ${digest}, header says ${claimed}`);
+    if (ref.startsWith('sha256:') && ref !== digest) throw this.#protocol(res, 'GET', `body hashes to ${digest}, asked for ${ref}`);
+    let json: any;
+    try {
+      json = JSON.parse(res.body.toString('utf8'));
+    } catch {
+      throw this.#protocol(res, 'GET', 'manifest is not JSON');
+    }
+    const mediaType = (header(res, 'content-type') ?? json.mediaType ?? '').split(';')[0].trim();
+    return { digest, mediaType, size: res.body.length, bytes: res.body, json };
+  }
+
+  /** A blob's bytes, checked against its digest. Follows a redirect (storage backends) without credentials. */
+  async getBlob(repo: Repository, digest: Digest, maxBytes = 4 * 1024 * 1024): Promise<Buffer> {
+    let res = await this.#send({ method: 'GET', path: `/v2/${repo}/blobs/${digest}`, scope: pull(repo), idempotent: true });
+    if ([301, 302, 303, 307, 308].includes(res.status)) {
+      const location = header(res, 'location');
+      if (!location) throw this.#protocol(res, 'GET', 'redirect without Location');
+      res = await this.#fetchPlain(new URL(location, res.url).toString());
+    }
+    if (res.status !== 200) throw this.#error(res, 'GET');
+    if (res.body.length > maxBytes) throw this.#protocol(res, 'GET', `blob larger than ${maxBytes} bytes`);
+    const actual = `sha256:${createHash('sha256').update(res.body).digest('hex')}`;
+    if (actual !== digest) throw this.#protocol(res, 'GET', `blob hashes to ${actual}`);
+    return res.body;
+  }
+
+  /**
+   * The image's `created` time from its config blob. For an index, the first child with
+   * a real platform (attestation manifests have unknown/unknown) stands for the image.
+   */
+  async imageCreated(repo: Repository, digest: Digest): Promise<string | undefined> {
+    let m = await this.getManifest(repo, digest);
+    if (!m) throw new RegistryError('not-found', this.name, 'GET', this.#url(`/v2/${repo}/manifests/${digest}`), 'manifest disappeared while reading', 404);
+    if (isIndex(m.mediaType)) {
+      const child = (m.json.manifests ?? []).find((c: any) => c?.platform?.os !== 'unknown');
+      if (!child?.digest) return undefined;
+      m = await this.getManifest(repo, child.digest);
+      if (!m) return undefined;
+    }
+    const cfg = m.json.config?.digest;
+    if (typeof cfg !== 'string' || !/^sha256:[a-f0-9]{64}$/.test(cfg)) return undefined;
+    const body = await this.getBlob(repo, cfg as Digest);
+    try {
+      const created = JSON.parse(body.toString('utf8')).created;
+      return typeof created === 'string' && !Number.isNaN(Date.parse(created)) ? created : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  // ---- changes -----------------------------------------------------------------------
+
+  /** DELETE a manifest by digest: removes every tag that points at it. */
+  async deleteManifest(repo: Repository, digest: Digest): Promise<'deleted' | 'absent'> {
+    const res = await this.#send({ method: 'DELETE', path: `/v2/${repo}/manifests/${digest}`, scope: `repository:${repo}:delete`, idempotent: false });
+    if (res.status === 202 || res.status === 200 || res.status === 204) return 'deleted';
+    if (res.status === 404) return 'absent';
+    throw this.#error(res, 'DELETE');
+  }
+
+  /** DELETE a single tag (OCI 1.1). 'unsupported' where the registry refuses it, as 2.8 does. */
+  async deleteTag(repo: Repository, tag: string): Promise<'deleted' | 'absent' | 'unsupported'> {
+    const res = await this.#send({ method: 'DELETE', path: `/v2/${repo}/manifests/${tag}`, scope: `repository:${repo}:delete`, idempotent: false });
+    if (res.status === 202 || res.status === 200 || res.status === 204) return 'deleted';
+    if (res.status === 404) return 'absent';
+    const { codes } = parseErrorBody(res.body);
+    if (res.status === 405 || (res.status === 400 && (codes.includes('DIGEST_INVALID') || codes.includes('UNSUPPORTED')))) return 'unsupported';
+    throw this.#error(res, 'DELETE');
+  }
+
+  // ---- machinery ---------------------------------------------------------------------
+
+  async #paginate(firstPath: string, scope: string, key: 'repositories' | 'tags'): Promise<string[]> {
+    const out: string[] = [];
+    const seen = new Set<string>();
+    let path: string | undefined = firstPath;
+    let pages = 0;
+    while (path) {
+      if (seen.has(path)) throw new RegistryError('protocol', this.name, 'GET', this.#url(path), `pagination loop: Link points back to a page already read (${seen.size} pages)`);
+      if (++pages > this.#maxPages) throw new RegistryError('protocol', this.name, 'GET', this.#url(path), `more than ${this.#maxPages} pages`);
+      seen.add(path);
+      const res = await this.#send({ method: 'GET', path, scope, idempotent: true });
+      if (res.status !== 200) throw this.#error(res, 'GET');
+      let body: any;
+      try {
+        body = JSON.parse(res.body.toString('utf8'));
+      } catch {
+        throw this.#protocol(res, 'GET', 'answer is not JSON');
+      }
+      const items = body?.[key];
+      // 2.8 answers `"tags": null` for a repository whose manifests were all deleted.
+      if (items !== null && !(Array.isArray(items) && items.every((t) => typeof t === 'string'))) {
+        throw this.#protocol(res, 'GET', `answer has no '${key}' list`);
+      }
+      if (items) out.push(...items);
+      path = this.#sameOriginPath(res, nextLink(res.headers.link));
+    }
+    return out;
+  }
+
+  /** Resolves a Link against the request URL and refuses another origin. */
+  #sameOriginPath(res: Response, link: string | undefined): string | undefined {
+    if (!link) return undefined;
+    const next = new URL(link, res.url);
+    if (next.origin !== this.endpoint.origin) {
+      throw this.#protocol(res, 'GET', `refusing pagination Link to another origin (${next.origin})`);
+    }
+    return next.pathname + next.search;
+  }
+
+  #url(path: string): string {
+    return this.endpoint.origin + path;
+  }
+
+  async #send(spec: RequestSpec): Promise<Response> {
+    return this.#limiter.run(async () => {
+      let authRetried = false;
+      for (let attempt = 1; ; attempt++) {
+        const headers: Record<string, string> = { 'user-agent': 'regmgr' };
+        if (spec.accept) headers.accept = spec.accept;
+        const auth = await this.#authHeader(spec.scope);
+        if (auth) headers.authorization = auth;
+        let res: Response;
+        try {
+          res = await this.#raw(spec.method, this.#url(spec.path), headers);
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code ?? '';
+          if (spec.idempotent && RETRY_NET.has(code) && attempt < this.#retry.attempts) {
+            await this.#backoff(attempt, undefined, `${spec.method} ${spec.path}: ${code}`);
+            continue;
+          }
+          throw this.#network(spec.method, spec.path, e as Error, attempt);
+        }
+        if (res.status === 401 && !authRetried) {
+          authRetried = true;
+          if (await this.#onChallenge(res, spec)) {
+            attempt--; // an auth round trip is not a failed attempt
+            continue;
+          }
+        }
+        if (spec.idempotent && RETRY_STATUS.has(res.status)) {
+          if (attempt < this.#retry.attempts) {
+            const after = retryAfterMs(header(res, 'retry-after'), Date.now());
+            if (after === undefined || after <= this.#retry.maxRetryAfterMs) {
+              await this.#backoff(attempt, after, `${spec.method} ${spec.path}: ${res.status}`);
+              continue;
+            }
+          }
+          throw this.#error(res, spec.method, `gave up after ${attempt} attempt(s)`);
+        }
+        return res;
+      }
+    });
+  }
+
+  async #raw(method: string, url: string, headers: Record<string, string>): Promise<Response> {
+    const started = Date.now();
+    this.requests++;
+    const u = new URL(url);
+    const res = await this.#agent.request({ origin: u.origin, path: u.pathname + u.search, method: method as Dispatcher.HttpMethod, headers });
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of res.body) {
+      size += chunk.length;
+      if (size > MAX_BODY) {
+        res.body.destroy();
+        throw new RegistryError('protocol', this.name, method, url, `answer larger than ${MAX_BODY} bytes`, res.statusCode);
+      }
+      chunks.push(chunk);
+    }
+    this.#log.debug(`${this.name}: ${method} ${url} -> ${res.statusCode} (${Date.now() - started} ms)`);
+    return { status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks), url };
+  }
+
+  /** A plain GET with no credentials (redirect targets on other hosts). */
+  async #fetchPlain(url: string): Promise<Response> {
+    try {
+      return await this.#raw('GET', url, { 'user-agent': 'regmgr' });
+    } catch (e) {
+      throw this.#network('GET', url, e as Error, 1);
+    }
+  }
+
+  async #backoff(attempt: number, retryAfter: number | undefined, why: string) {
+    const exp = Math.min(this.#retry.maxDelayMs, this.#retry.baseDelayMs * 2 ** (attempt - 1));
+    // Full jitter spreads retries of many parallel requests; Retry-After is a floor.
+    const delay = Math.max(retryAfter ?? 0, Math.round(exp / 2 + (Math.random() * exp) / 2));
+    this.#log.debug(`${this.name}: retry ${attempt}/${this.#retry.attempts - 1} in ${delay} ms (${why})`);
+    await new Promise((r) => setTimeout(r, delay));
+  }
+
+  // ---- auth --------------------------------------------------------------------------
+
+  async #authHeader(scope: string | undefined): Promise<string | undefined> {
+    if (this.#scheme === 'basic' && this.#creds) return basic(this.#creds);
+    if (this.#scheme === 'bearer') return `Bearer ${await this.#token(scope ?? '')}`;
+    return undefined;
+  }
+
+  /** Learns the auth scheme from a 401; true when the request is worth sending again. */
+  async #onChallenge(res: Response, spec: RequestSpec): Promise<boolean> {
+    const ch = parseChallenge(header(res, 'www-authenticate'));
+    if (ch?.scheme === 'basic') {
+      if (!this.#creds || this.#scheme === 'basic') return false;
+      this.#scheme = 'basic';
+      return true;
+    }
+    if (ch?.scheme === 'bearer' && ch.params.realm) {
+      this.#bearer = { realm: ch.params.realm, service: ch.params.service };
+      this.#scheme = 'bearer';
+      // The registry's scope is authoritative (e.g. `registry:catalog:*`, or more actions).
+      const scope = ch.params.scope ?? spec.scope;
+      if (spec.scope) this.#tokens.delete(spec.scope);
+      if (scope) {
+        this.#tokens.delete(scope);
+        if (spec.scope && scope !== spec.scope) this.#aliasScope(spec.scope, scope);
+      }
+      return true;
+    }
+    return false;
+  }
+
+  // When the registry names another scope than ours, requests for ours use its token.
+  readonly #scopeAlias = new Map<string, string>();
+  #aliasScope(ours: string, theirs: string) {
+    this.#scopeAlias.set(ours, theirs);
+  }
+
+  async #token(scope: string): Promise<string> {
+    const s = this.#scopeAlias.get(scope) ?? scope;
+    const cached = this.#tokens.get(s);
+    if (cached && cached.expires > Date.now()) return cached.token;
+    let pending = this.#pendingTokens.get(s);
+    if (!pending) {
+      pending = this.#fetchToken(s).finally(() => this.#pendingTokens.delete(s));
+      this.#pendingTokens.set(s, pending);
+    }
+    return pending;
+  }
+
+  async #fetchToken(scope: string): Promise<string> {
+    const { realm, service } = this.#bearer!;
+    const url = new URL(realm, this.endpoint.origin);
+    if (service) url.searchParams.set('service', service);
+    if (scope) url.searchParams.set('scope', scope);
+    const headers: Record<string, string> = { 'user-agent': 'regmgr' };
+    // Credentials go to a token realm only over TLS or on this machine.
+    if (this.#creds) {
+      if (url.protocol === 'https:' || isLoopback(url.hostname)) headers.authorization = basic(this.#creds);
+      else this.#log.warn(`${this.name}: token realm ${url.origin} is plain HTTP on another host; asking for an anonymous token`);
+    }
+    let res: Response | undefined;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        res = await this.#raw('GET', url.toString(), headers);
+      } catch (e) {
+        if (attempt < this.#retry.attempts && RETRY_NET.has((e as NodeJS.ErrnoException).code ?? '')) {
+          await this.#backoff(attempt, undefined, 'token');
+          continue;
+        }
+        throw this.#network('GET', url.origin + url.pathname, e as Error, attempt);
+      }
+      if (RETRY_STATUS.has(res.status) && attempt < this.#retry.attempts) {
+        await this.#backoff(attempt, retryAfterMs(header(res, 'retry-after'), Date.now()), `token ${res.status}`);
+        continue;
+      }
+      break;
+    }
+    const shown = url.origin + url.pathname;
+    if (res.status === 401 || res.status === 403) {
+      throw new RegistryError('auth', this.name, 'GET', shown, `token server refused the credentials${this.#creds ? ` (from ${this.#creds.source})` : ' (no credentials configured)'}`, res.status);
+    }
+    if (res.status !== 200) throw new RegistryError(kindFor(res.status), this.name, 'GET', shown, 'token request failed', res.status);
+    let body: { token?: string; access_token?: string; expires_in?: number };
+    try {
+      body = JSON.parse(res.body.toString('utf8'));
+    } catch {
+      throw new RegistryError('protocol', this.name, 'GET', shown, 'token answer is not JSON', res.status);
+    }
+    const token = body.token ?? body.access_token;
+    if (!token) throw new RegistryError('protocol', this.name, 'GET', shown, 'token answer has no token', res.status);
+    // The spec's default lifetime is 60 s; renew 10 s early so no request carries an expired token.
+    const life = (typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 60) * 1000;
+    this.#tokens.set(scope, { token, expires: Date.now() + Math.max(life - 10_000, life / 2) });
+    return token;
+  }
+
+  // ---- errors ------------------------------------------------------------------------
+
+  #error(res: Response, method: string, extra?: string): RegistryError {
+    const { codes, messages } = parseErrorBody(res.body);
+    const kind = kindFor(res.status);
+    const hints: Record<string, string> = {
+      auth: this.#creds ? `authentication failed with the credentials from ${this.#creds.source}` : 'authentication required and no credentials are configured (config password, or an auth file)',
+      denied: 'access denied for these credentials',
+      'rate-limited': 'rate limited by the registry',
+      unsupported: 'the registry does not support this operation (is deletion enabled?)',
+    };
+    const detail = [messages.join('; ') || undefined, hints[kind], extra].filter(Boolean).join('; ') || `unexpected status`;
+    return new RegistryError(kind, this.name, method, res.url, detail, res.status, codes);
+  }
+
+  #protocol(res: Response, method: string, detail: string): RegistryError {
+    return new RegistryError('protocol', this.name, method, res.url, detail, res.status);
+  }
+
+  #network(method: string, path: string, e: Error, attempts: number): RegistryError {
+    const code = (e as NodeJS.ErrnoException).code;
+    const url = path.startsWith('http') ? path : this.#url(path);
+    const tries = attempts > 1 ? ` after ${attempts} attempts` : '';
+    return new RegistryError('network', this.name, method, url, `${code ? `${code}: ` : ''}${e.message}${tries}`);
+  }
+}
+
+function kindFor(status: number): RegistryErrorKind {
+  if (status === 401) return 'auth';
+  if (status === 403) return 'denied';
+  if (status === 404) return 'not-found';
+  if (status === 405) return 'unsupported';
+  if (status === 429) return 'rate-limited';
+  if (status >= 500) return 'server';
+  return 'protocol';
+}
+
+function header(res: Response, name: string): string | undefined {
+  const v = res.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function pull(repo: Repository): string {
+  return `repository:${repo}:pull`;
+}
+
+function basic(c: Credentials): string {
+  return `Basic ${Buffer.from(`${c.username}:${c.password.reveal()}`).toString('base64')}`;
+}

@@ -1,0 +1,33 @@
+import type { Config } from '../config/model.js';
+import { resolveCredentials } from '../config/credentials.js';
+import { RegistryClient, type RetryOptions } from './client.js';
+import type { Logger } from '../util/log.js';
+
+export interface ConnectOptions {
+  env?: NodeJS.ProcessEnv;
+  logger?: Logger;
+  retry?: Partial<RetryOptions>;
+}
+
+/** One client per named registry, with credentials resolved from config or auth files. */
+export async function connect(config: Config, names: Iterable<string>, opts: ConnectOptions = {}): Promise<Clients> {
+  const clients = new Map<string, RegistryClient>();
+  for (const name of new Set(names)) {
+    const ep = config.registries.get(name)!;
+    const credentials = await resolveCredentials(ep, opts.env);
+    clients.set(name, new RegistryClient(ep, { credentials, logger: opts.logger, retry: opts.retry }));
+  }
+  return new Clients(clients);
+}
+
+export class Clients {
+  constructor(readonly byName: Map<string, RegistryClient>) {}
+  get(name: string): RegistryClient {
+    const c = this.byName.get(name);
+    if (!c) throw new Error(`no client for registry '${name}'`);
+    return c;
+  }
+  async close() {
+    await Promise.all([...this.byName.values()].map((c) => c.close()));
+  }
+}

@@ -1,0 +1,72 @@
+import type { RegistryClient } from '../registry/client.js';
+import { RegistryError } from '../registry/errors.js';
+import { repositoryProblem, type Repository } from '../registry/names.js';
+import { mapLimit } from '../util/limit.js';
+import { byName, type RegistrySnapshot, type RepoSnapshot, type TagEntry } from './model.js';
+
+export interface ReadProgress {
+  /** Called once per tag read; `total` grows as listings arrive. */
+  tick(done: number, total: number): void;
+}
+
+/** The repositories a registry's config selects: the explicit list, else the catalog. */
+export async function selectedRepositories(client: RegistryClient): Promise<{ repositories: Repository[]; source: 'config' | 'catalog' }> {
+  const explicit = client.endpoint.repositories;
+  if (explicit) {
+    return { repositories: [...new Set(explicit.map((s) => s.repository))].sort() as Repository[], source: 'config' };
+  }
+  const names = await client.catalog();
+  const bad = names.filter((n) => repositoryProblem(n));
+  if (bad.length) throw new RegistryError('protocol', client.name, 'GET', `${client.endpoint.origin}/v2/_catalog`, `catalog lists invalid repository names: ${bad.slice(0, 3).join(', ')}`);
+  return { repositories: [...new Set(names)].sort() as Repository[], source: 'catalog' };
+}
+
+/**
+ * Reads every tag of a repository with its digest and media type. A failed or partial
+ * listing throws: no plan may be computed from partial data.
+ */
+export async function readRepository(client: RegistryClient, repo: Repository, progress?: Counter): Promise<RepoSnapshot> {
+  let tags: string[];
+  try {
+    tags = await client.listTags(repo);
+  } catch (e) {
+    // Only the registry's "no such repository" means absent; every other error stays one.
+    if (e instanceof RegistryError && e.kind === 'not-found' && (e.codes.includes('NAME_UNKNOWN') || e.codes.length === 0)) {
+      return { repository: repo, tags: [], missing: true };
+    }
+    throw e;
+  }
+  const unique = [...new Set(tags)].sort();
+  progress?.grow(unique.length);
+  const entries = await mapLimit(unique, client.endpoint.concurrency, async (tag) => {
+    const ref = await client.headManifest(repo, tag);
+    progress?.step();
+    if (!ref) {
+      // Listed, then gone: the registry changed while it was read. Fail rather than guess.
+      throw new RegistryError('not-found', client.name, 'HEAD', `${client.endpoint.origin}/v2/${repo}/manifests/${tag}`, 'tag was listed but is gone: the repository changed while being read; run again', 404);
+    }
+    return { tag, digest: ref.digest, mediaType: ref.mediaType } satisfies TagEntry;
+  });
+  return { repository: repo, tags: entries.sort(byName) };
+}
+
+export async function readRegistry(client: RegistryClient, repos: Repository[], source: 'config' | 'catalog', progress?: Counter): Promise<RegistrySnapshot> {
+  // Repositories in parallel too: small repositories would otherwise leave the limit idle.
+  const repositories = await mapLimit(repos, Math.max(2, Math.ceil(client.endpoint.concurrency / 2)), (r) => readRepository(client, r, progress));
+  return { name: client.name, source, repositories: repositories.sort(byName) };
+}
+
+/** Counts tags read across registries for a progress display. */
+export class Counter {
+  done = 0;
+  total = 0;
+  constructor(private readonly onChange?: (done: number, total: number) => void) {}
+  grow(n: number) {
+    this.total += n;
+    this.onChange?.(this.done, this.total);
+  }
+  step() {
+    this.done++;
+    this.onChange?.(this.done, this.total);
+  }
+}

@@ -1,0 +1,99 @@
+import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+
+/** What the proxy does with a matching request instead of (or before) forwarding it. */
+export type Fault =
+  | { status: number; headers?: Record<string, string>; body?: string }
+  | { drop: true }
+  | { delayMs: number }
+  | { rewrite: (res: { status: number; headers: Record<string, any>; body: Buffer }, req: IncomingMessage) => { status: number; headers: Record<string, any>; body: Buffer } };
+
+interface Rule {
+  match: (req: IncomingMessage) => boolean;
+  fault: Fault;
+  times: number;
+}
+
+export interface FaultProxy {
+  url: string;
+  host: string;
+  /** Requests seen, as `METHOD /path?query`. */
+  log: string[];
+  /** Adds a fault for the next `times` matching requests (Infinity for all). */
+  inject(match: (req: IncomingMessage) => boolean, fault: Fault, times?: number): void;
+  clear(): void;
+  count(pred: (line: string) => boolean): number;
+  close(): Promise<void>;
+}
+
+/**
+ * A plain-HTTP proxy on 127.0.0.1 in front of a real registry: forwards everything
+ * unchanged except what a test asks it to break. Host-relative Location and Link
+ * headers from the registry pass through, so clients stay on the proxy's origin.
+ */
+export async function startFaultProxy(target: string): Promise<FaultProxy> {
+  const rules: Rule[] = [];
+  const log: string[] = [];
+  const sockets = new Set<Socket>();
+  const t = new URL(target);
+
+  const forward = (req: IncomingMessage, res: ServerResponse, rewrite?: Extract<Fault, { rewrite: unknown }>['rewrite']) => {
+    const up = httpRequest({ host: t.hostname, port: t.port, method: req.method, path: req.url, headers: { ...req.headers, host: t.host } }, (ur) => {
+      const chunks: Buffer[] = [];
+      ur.on('data', (c) => chunks.push(c));
+      ur.on('end', () => {
+        let out: { status: number; headers: Record<string, any>; body: Buffer } = { status: ur.statusCode ?? 502, headers: { ...ur.headers }, body: Buffer.concat(chunks) };
+        if (rewrite) out = rewrite(out, req);
+        if (req.method !== 'HEAD') out.headers['content-length'] = String(out.body.length);
+        delete out.headers['transfer-encoding'];
+        res.writeHead(out.status, out.headers);
+        res.end(req.method === 'HEAD' ? undefined : out.body);
+      });
+    });
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  };
+
+  const server: Server = createServer((req, res) => {
+    log.push(`${req.method} ${req.url}`);
+    const rule = rules.find((r) => r.times > 0 && r.match(req));
+    if (!rule) return forward(req, res);
+    rule.times--;
+    const f = rule.fault;
+    if ('drop' in f) {
+      req.socket.destroy();
+      return;
+    }
+    if ('delayMs' in f) {
+      setTimeout(() => forward(req, res), f.delayMs);
+      return;
+    }
+    if ('rewrite' in f) return forward(req, res, f.rewrite);
+    req.resume();
+    res.writeHead(f.status, { 'content-type': 'application/json', ...f.headers });
+    res.end(f.body ?? JSON.stringify({ errors: [{ code: 'INJECTED', message: `fault proxy: ${f.status}` }] }));
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    host: `127.0.0.1:${port}`,
+    log,
+    inject(match, fault, times = 1) {
+      rules.push({ match, fault, times });
+    },
+    clear() {
+      rules.length = 0;
+    },
+    count: (pred) => log.filter(pred).length,
+    close: () =>
+      new Promise((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}

@@ -1,0 +1,142 @@
+import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
+import { Agent, request } from 'undici';
+import type { TestRegistry } from './registry.js';
+
+// Pushes small, real, unique images over the registry HTTP API (no Docker needed):
+// one upload session per blob, then the manifest (registry-facts.md).
+
+const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
+const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
+const DOCKER_LIST = 'application/vnd.docker.distribution.manifest.list.v2+json';
+
+const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+// An empty tar (two zero blocks) is a valid layer; uniqueness comes from the config.
+const TAR = Buffer.alloc(1024);
+const LAYER = gzipSync(TAR);
+
+export interface ImageSpec {
+  /** Makes the image unique (and so its digest). */
+  seed: string;
+  created?: string;
+  format?: 'oci' | 'docker';
+  /** A multi-arch index with these platforms instead of a single image. */
+  platforms?: string[];
+}
+
+const dispatchers = new WeakMap<TestRegistry, Agent>();
+function dispatcher(reg: TestRegistry): Agent {
+  let d = dispatchers.get(reg);
+  if (!d) {
+    d = new Agent({ connect: { rejectUnauthorized: false } });
+    dispatchers.set(reg, d);
+  }
+  return d;
+}
+
+async function call(reg: TestRegistry, method: string, url: string, repo: string, body?: Buffer, headers: Record<string, string> = {}) {
+  const auth = await reg.authFor(`repository:${repo}:pull,push`);
+  const res = await request(url, {
+    method: method as any,
+    body,
+    headers: { ...headers, ...(auth ? { authorization: auth } : {}) },
+    dispatcher: dispatcher(reg),
+  });
+  const text = await res.body.text();
+  return { status: res.statusCode, headers: res.headers, text };
+}
+
+export async function pushBlob(reg: TestRegistry, repo: string, bytes: Buffer): Promise<string> {
+  const digest = sha(bytes);
+  const head = await call(reg, 'HEAD', `${reg.url}/v2/${repo}/blobs/${digest}`, repo);
+  if (head.status === 200) return digest;
+  const start = await call(reg, 'POST', `${reg.url}/v2/${repo}/blobs/uploads/`, repo);
+  if (start.status !== 202) throw new Error(`upload start ${start.status}: ${start.text}`);
+  const loc = new URL(String(start.headers.location), reg.url);
+  loc.searchParams.set('digest', digest);
+  const put = await call(reg, 'PUT', loc.toString(), repo, bytes, { 'content-type': 'application/octet-stream' });
+  if (put.status !== 201) throw new Error(`blob put ${put.status}: ${put.text}`);
+  return digest;
+}
+
+export async function putManifest(reg: TestRegistry, repo: string, ref: string, mediaType: string, bytes: Buffer): Promise<string> {
+  const res = await call(reg, 'PUT', `${reg.url}/v2/${repo}/manifests/${ref}`, repo, bytes, { 'content-type': mediaType });
+  if (res.status !== 201) throw new Error(`manifest put ${repo}:${ref} ${res.status}: ${res.text}`);
+  return sha(bytes);
+}
+
+async function pushSingle(reg: TestRegistry, repo: string, spec: ImageSpec, arch: string): Promise<{ digest: string; bytes: Buffer; mediaType: string }> {
+  const docker = spec.format === 'docker';
+  const config = Buffer.from(
+    JSON.stringify({
+      architecture: arch,
+      os: 'linux',
+      created: spec.created ?? '2024-01-01T00:00:00Z',
+      config: { Labels: { 'regmgr.test.seed': spec.seed } },
+      rootfs: { type: 'layers', diff_ids: [sha(TAR)] },
+    }),
+  );
+  const configDigest = await pushBlob(reg, repo, config);
+  const layerDigest = await pushBlob(reg, repo, LAYER);
+  const mediaType = docker ? DOCKER_MANIFEST : OCI_MANIFEST;
+  const manifest = {
+    schemaVersion: 2,
+    mediaType,
+    config: { mediaType: docker ? 'application/vnd.docker.container.image.v1+json' : 'application/vnd.oci.image.config.v1+json', size: config.length, digest: configDigest },
+    layers: [{ mediaType: docker ? 'application/vnd.docker.image.rootfs.diff.tar.gzip' : 'application/vnd.oci.image.layer.v1.tar+gzip', size: LAYER.length, digest: layerDigest }],
+  };
+  const bytes = Buffer.from(JSON.stringify(manifest));
+  return { digest: sha(bytes), bytes, mediaType };
+}
+
+/** Pushes one image (or index) and points every tag at it. Returns its digest. */
+export async function pushImage(reg: TestRegistry, repo: string, tags: string[], spec: ImageSpec): Promise<string> {
+  let top: { digest: string; bytes: Buffer; mediaType: string };
+  if (spec.platforms) {
+    const children = [];
+    for (const p of spec.platforms) {
+      const child = await pushSingle(reg, repo, { ...spec, seed: `${spec.seed}/${p}` }, p);
+      await putManifest(reg, repo, child.digest, child.mediaType, child.bytes);
+      children.push({ mediaType: child.mediaType, size: child.bytes.length, digest: child.digest, platform: { architecture: p, os: 'linux' } });
+    }
+    const mediaType = spec.format === 'docker' ? DOCKER_LIST : OCI_INDEX;
+    const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType, manifests: children }));
+    top = { digest: sha(bytes), bytes, mediaType };
+  } else {
+    top = await pushSingle(reg, repo, spec, 'amd64');
+  }
+  if (tags.length === 0) await putManifest(reg, repo, top.digest, top.mediaType, top.bytes);
+  for (const t of tags) await putManifest(reg, repo, t, top.mediaType, top.bytes);
+  return top.digest;
+}
+
+/** Points `tag` at an existing manifest (moves the tag when it exists). */
+export async function tagDigest(reg: TestRegistry, repo: string, tag: string, digest: string): Promise<void> {
+  const accept = [OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST].join(', ');
+  const auth = await reg.authFor(`repository:${repo}:pull`);
+  const res = await request(`${reg.url}/v2/${repo}/manifests/${digest}`, { headers: { accept, ...(auth ? { authorization: auth } : {}) }, dispatcher: dispatcher(reg) });
+  const bytes = Buffer.from(await res.body.arrayBuffer());
+  if (res.statusCode !== 200) throw new Error(`get ${digest}: ${res.statusCode}`);
+  await putManifest(reg, repo, tag, String(res.headers['content-type']), bytes);
+}
+
+/** Reads tag -> digest for a repository straight from the registry (test oracle). */
+export async function readTags(reg: TestRegistry, repo: string): Promise<Record<string, string>> {
+  const auth = await reg.authFor(`repository:${repo}:pull`);
+  const h = auth ? { authorization: auth } : {};
+  const res = await request(`${reg.url}/v2/${repo}/tags/list`, { headers: h, dispatcher: dispatcher(reg) });
+  if (res.statusCode === 404) {
+    await res.body.dump();
+    return {};
+  }
+  const body = (await res.body.json()) as { tags: string[] | null };
+  const out: Record<string, string> = {};
+  const accept = [OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST].join(', ');
+  for (const t of (body.tags ?? []).sort()) {
+    const r = await request(`${reg.url}/v2/${repo}/manifests/${t}`, { method: 'HEAD', headers: { ...h, accept }, dispatcher: dispatcher(reg) });
+    await r.body.dump();
+    if (r.statusCode === 200) out[t] = String(r.headers['docker-content-digest']);
+  }
+  return out;
+}
