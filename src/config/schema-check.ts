@@ -8,7 +8,7 @@ let compiled: ReturnType<Ajv['compile']> | undefined;
 
 function validator() {
   if (!compiled) {
-    const ajv = new Ajv({ allErrors: true, useDefaults: false, strict: true, allowUnionTypes: true });
+    const ajv = new Ajv({ allErrors: true, useDefaults: false, strict: true, allowUnionTypes: true, verbose: true });
     compiled = ajv.compile(JSON.parse(readFileSync(schemaUrl, 'utf8')));
   }
   return compiled;

@@ -57,7 +57,7 @@ interface RequestSpec {
 
 const MAX_BODY = 64 * 1024 * 1024;
 const RETRY_STATUS = new Set([429, 502, 503, 504]);
-const RETRY_NET = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'ETIMEDOUT']);
+const RETRY_NET = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
 
 /**
  * The one HTTP boundary to a registry: auth (Basic and Bearer challenge), bounded
@@ -279,7 +279,7 @@ export class RegistryClient {
         }
         if (res.status === 401 && !authRetried) {
           authRetried = true;
-          if (await this.#onChallenge(res, spec)) {
+          if (await this.#onChallenge(res, spec, Boolean(auth))) {
             attempt--; // an auth round trip is not a failed attempt
             continue;
           }
@@ -344,10 +344,12 @@ export class RegistryClient {
   }
 
   /** Learns the auth scheme from a 401; true when the request is worth sending again. */
-  async #onChallenge(res: Response, spec: RequestSpec): Promise<boolean> {
+  async #onChallenge(res: Response, spec: RequestSpec, sentAuth: boolean): Promise<boolean> {
     const ch = parseChallenge(header(res, 'www-authenticate'));
     if (ch?.scheme === 'basic') {
-      if (!this.#creds || this.#scheme === 'basic') return false;
+      // Concurrent first requests all meet the challenge; only one that already carried
+      // the credentials proves them wrong.
+      if (!this.#creds || sentAuth) return false;
       this.#scheme = 'basic';
       return true;
     }

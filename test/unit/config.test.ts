@@ -1,0 +1,116 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
+import { parseConfig, loadConfig } from '../../src/config/load.js';
+import { ConfigError } from '../../src/config/errors.js';
+import { reportError } from '../../src/cli.js';
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+
+function errorsOf(yaml: string, env: NodeJS.ProcessEnv = {}): string {
+  try {
+    parseConfig('config.yml', yaml, env);
+  } catch (e) {
+    assert.ok(e instanceof ConfigError, `expected ConfigError, got ${e}`);
+    let out = '';
+    reportError(e, { err: (t) => (out += t) });
+    return out;
+  }
+  assert.fail('config was accepted');
+}
+
+const REG = 'registries:\n  harbor:\n    registry: https://harbor.example\n';
+
+test('the seed example config validates unchanged', () => {
+  const c = loadConfig(`${root}examples/seed-config.yml`, {});
+  assert.deepEqual([...c.registries.keys()], ['harbor', 'aliyun']);
+  const harbor = c.registries.get('harbor')!;
+  assert.equal(harbor.origin, 'https://harbor.io');
+  assert.equal(harbor.insecure, true);
+  assert.deepEqual(harbor.repositories, [{ repository: 'library/redis', tag: '5.0.12' }, { repository: 'library/mysql' }]);
+  const d = c.deletePolicy!;
+  assert.deepEqual(d.include.keys, ['develop', 'release', 'hotfix', 'feature', '2018', '2019']);
+  assert.equal(d.include.regex.length, 0);
+  assert.equal(d.exclude.regex.length, 1);
+  assert.equal(d.mixCount, 10);
+  assert.equal(d.dryRun, true);
+  const s = c.syncPolicy!;
+  assert.deepEqual(s.replace, [{ old: 'library', new: 'prod' }]);
+  assert.equal(s.filters[0].test('v1.2.3'), true);
+  assert.equal(s.filters[0].test('latest'), false);
+});
+
+test('defaults follow the seed: dry-run true, mix-count 10, start 0, all tags synced', () => {
+  const c = parseConfig('c.yml', `${REG}  b:\n    registry: http://127.0.0.1:5000\ndelete-policy:\n  registries: [harbor]\nsync-policy:\n  from: harbor\n  to: b\n`, {});
+  assert.equal(c.deletePolicy!.dryRun, true);
+  assert.equal(c.deletePolicy!.mixCount, 10);
+  assert.equal(c.deletePolicy!.start, 0);
+  assert.equal(c.syncPolicy!.dryRun, true);
+  assert.deepEqual(c.syncPolicy!.filters, []);
+  assert.equal(c.registries.get('b')!.plainHttp, true);
+  assert.equal(c.registries.get('harbor')!.plainHttp, false);
+});
+
+test('keys: trimmed, empties ignored, list accepted', () => {
+  const c = parseConfig('c.yml', `${REG}delete-policy:\n  registries: [harbor]\n  tags:\n    include:\n      keys: " a , ,b,"\n    exclude:\n      keys: [x, "y,z"]\n`, {});
+  assert.deepEqual(c.deletePolicy!.include.keys, ['a', 'b']);
+  assert.deepEqual(c.deletePolicy!.exclude.keys, ['x', 'y', 'z']);
+});
+
+test('${VAR} in username/password reads the environment', () => {
+  const c = parseConfig('c.yml', `registries:\n  r:\n    registry: https://r.example\n    username: \${U}\n    password: \${P}\n`, { U: 'bob', P: 'hunter2' });
+  assert.equal(c.registries.get('r')!.configured!.username, 'bob');
+  assert.equal(c.registries.get('r')!.configured!.password!.reveal(), 'hunter2');
+  assert.ok(!JSON.stringify(c.registries.get('r')).includes('hunter2'));
+  assert.ok(!String(c.registries.get('r')!.configured!.password).includes('hunter2'));
+});
+
+// Every bad input, with the message a person would see.
+const broken: Array<[string, string, RegExp]> = [
+  ['empty file', '', /config\.yml: the file is empty/],
+  ['not YAML', 'registries: [a\n', /config\.yml:\d+: /],
+  ['duplicate key', `${REG}    registry: https://other\n`, /config\.yml:4: duplicate key/],
+  ['missing registries', 'delete-policy:\n  registries: [a]\n', /config\.yml:1: missing required field 'registries'/],
+  ['unknown field (typo)', `${REG}    pasword: x\n`, /config\.yml:4: registries\.harbor\.pasword: unknown field 'pasword' \(known: registry, username, password/],
+  ['unknown registry name', `${REG}delete-policy:\n  registries: [Harbor]\n`, /config\.yml:5: delete-policy\.registries\[0\]: unknown registry 'Harbor' \(names are case-sensitive: did you mean 'harbor'\?\); known: harbor/],
+  ['unknown sync target', `${REG}sync-policy:\n  from: harbor\n  to: aliyun\n`, /config\.yml:6: sync-policy\.to: unknown registry 'aliyun'; known: harbor/],
+  ['bad regex', `${REG}delete-policy:\n  registries: [harbor]\n  tags:\n    exclude:\n      regex: "^v(\\\\d+"\n`, /config\.yml:8: delete-policy\.tags\.exclude\.regex: invalid regular expression \/\^v\(\\d\+\/: .*missing closing \)/],
+  ['lookahead is not RE2', `${REG}sync-policy:\n  from: harbor\n  to: harbor\n  filters: ['^(?!dev)']\n`, /sync-policy\.filters\[0\]: invalid regular expression .*RE2 syntax/],
+  ['unset ${VAR}', `${REG}    username: me\n    password: \${REGMGR_TEST_UNSET}\n`, /config\.yml:5: registries\.harbor\.password: environment variable REGMGR_TEST_UNSET is not set/],
+  ['.. in a repository name', `${REG}    repositories: [app/../_catalog]\n`, /registries\.harbor\.repositories\[0\]: repository 'app\/\.\.\/_catalog' has a '\.\.' path segment/],
+  ['upper case repository', `${REG}    repositories:\n      - Library/Redis\n`, /config\.yml:5: registries\.harbor\.repositories\[0\]: repository 'Library\/Redis' has an invalid path component 'Library'/],
+  ['bad tag in repo:tag', `${REG}    repositories: ['app:-bad']\n`, /'-bad' is not a valid tag/],
+  ['negative mix-count', `${REG}delete-policy:\n  registries: [harbor]\n  mix-count: -1\n`, /config\.yml:6: delete-policy\.mix-count: must be >= 0 \(got -1\)/],
+  ['negative start', `${REG}sync-policy:\n  from: harbor\n  to: harbor\n  start: -3\n`, /sync-policy\.start: must be >= 0 \(got -3\)/],
+  ['mix-count not a number', `${REG}delete-policy:\n  registries: [harbor]\n  mix-count: ten\n`, /delete-policy\.mix-count: must be integer \(got string "ten"\)/],
+  ['URL with credentials', 'registries:\n  h:\n    registry: https://admin:topsecret@harbor.example\n', /config\.yml:3: registries\.h\.registry: the URL contains credentials/],
+  ['URL with a path', 'registries:\n  h:\n    registry: https://harbor.example/v2/\n', /registries\.h\.registry: 'https:\/\/harbor\.example\/v2\/' has a path/],
+  ['ftp URL', 'registries:\n  h:\n    registry: ftp://harbor.example\n', /scheme 'ftp:' is not supported/],
+  ['number as keys', `${REG}delete-policy:\n  registries: [harbor]\n  tags:\n    include:\n      keys: 2018\n`, /delete-policy\.tags\.include\.keys: must be a string, a list of strings, or empty \(got number 2018; quote it\)/],
+  ['password without username', `${REG}    password: x\n`, /registries\.harbor\.password: a password needs a username/],
+  ['alias bomb', 'a: &a [x,x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\nregistries: {}\n', /cannot read YAML: .*alias/i],
+  ['replace to an invalid name', `${REG}sync-policy:\n  from: harbor\n  to: harbor\n  replace:\n    - old: library\n      new: Prod\n`, /sync-policy\.replace\[0\]\.new: 'Prod' has an invalid path component/],
+];
+
+for (const [name, yaml, expected] of broken) {
+  test(`bad config: ${name}`, () => {
+    const msg = errorsOf(yaml);
+    assert.match(msg, /^error: invalid configuration:\n/);
+    assert.match(msg, expected);
+  });
+}
+
+test('a password never appears in error output, even for a URL carrying it', () => {
+  const msg = errorsOf('registries:\n  h:\n    registry: https://admin:topsecret@harbor.example\n    username: u\n    password: ${P}\n    insecure: maybe\n', { P: 'envsecret' });
+  assert.ok(!msg.includes('topsecret'));
+  assert.ok(!msg.includes('envsecret'));
+});
+
+test('a missing file is named', () => {
+  assert.throws(() => loadConfig('/nonexistent/regmgr.yml', {}), /\/nonexistent\/regmgr\.yml: cannot read config: no such file/);
+});
+
+test('generated config types are current with the schema', () => {
+  execFileSync('node', [`${root}scripts/gen-types.mjs`, '--check'], { stdio: 'pipe' });
+});
