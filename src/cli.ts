@@ -8,6 +8,9 @@ import { stderrLogger } from './util/log.js';
 import { EXIT, type IO } from './commands/io.js';
 import { validateCommand } from './commands/validate.js';
 import { listCommand } from './commands/list.js';
+import { planCommand } from './commands/plan.js';
+import { showCommand } from './commands/show.js';
+import { PlanFileError } from './plan/file.js';
 import { VERSION } from './version.js';
 
 /** Terraform users type `-out plan.json`; yargs would read that as -o -u -t. */
@@ -40,7 +43,7 @@ function makeIO(debug: boolean, noColor: boolean): IO {
 export function reportError(e: unknown, io: Pick<IO, 'err'>): number {
   if (e instanceof ConfigError) {
     io.err(`error: invalid configuration:\n${e.issues.map((i) => `  ${i.line ? `${i.file}:${i.line}` : i.file}: ${i.path ? `${i.path}: ` : ''}${i.message}`).join('\n')}\n`);
-  } else if (e instanceof RegistryError) {
+  } else if (e instanceof RegistryError || e instanceof PlanFileError) {
     io.err(`error: ${e.message}\n`);
   } else {
     io.err(`error: ${(e as Error)?.message ?? String(e)}\n`);
@@ -56,7 +59,7 @@ function run<A>(fn: Runner<A>) {
     try {
       process.exitCode = await fn(argv as A, io);
     } catch (e) {
-      if (argv.debug && e instanceof Error && !(e instanceof ConfigError) && !(e instanceof RegistryError)) io.err(`${e.stack}\n`);
+      if (argv.debug && e instanceof Error && !(e instanceof ConfigError) && !(e instanceof RegistryError) && !(e instanceof PlanFileError)) io.err(`${e.stack}\n`);
       process.exitCode = reportError(e, io);
     }
   };
@@ -76,6 +79,32 @@ export function buildCli(argv: string[]) {
       'list registries, repositories and tags (with digests) that the config selects',
       (y) => configOpt(y).option('json', { type: 'boolean', describe: 'machine-readable output' }).option('registry', { type: 'string', array: true, describe: 'only these registries' }),
       run(listCommand),
+    )
+    .command(
+      'plan',
+      'read the registries and write a plan: the exact tags to delete and images to copy',
+      (y) =>
+        configOpt(y)
+          .option('out', { type: 'string', describe: 'write the plan file here (-out works too)' })
+          .option('json', { type: 'boolean', describe: 'print the plan as JSON' })
+          .option('markdown', { type: 'boolean', describe: 'print a compact form for a pull-request comment' })
+          .option('explain', { type: 'boolean', describe: 'also show every kept and skipped tag with its reason' })
+          .option('detailed-exitcode', { type: 'boolean', describe: 'exit 0 no changes, 1 error, 2 changes' })
+          .option('target', { type: 'string', array: true, describe: 'only REGISTRY or REGISTRY/REPOSITORY (repeatable)' })
+          .conflicts('json', 'markdown'),
+      run(planCommand),
+    )
+    .command(
+      'show <plan>',
+      'print a saved plan as plan printed it',
+      (y) =>
+        y
+          .positional('plan', { type: 'string', demandOption: true, describe: 'plan file' })
+          .option('json', { type: 'boolean' })
+          .option('markdown', { type: 'boolean' })
+          .option('explain', { type: 'boolean' })
+          .conflicts('json', 'markdown'),
+      run(showCommand),
     )
     .demandCommand(1, 'name a command; see --help')
     .strict()

@@ -6,7 +6,8 @@ export interface TagEntry {
   digest: Digest;
   mediaType: string;
   /** Image creation time, read only where a decision needs it (mix-count ordering). */
-  created?: string;
+  /** null: read, but the image has no readable creation time. */
+  created?: string | null;
 }
 
 export interface RepoSnapshot {

@@ -1,0 +1,80 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { loadConfig } from '../config/load.js';
+import type { Config } from '../config/model.js';
+import { connect } from '../registry/connect.js';
+import { collect } from '../snapshot/collect.js';
+import { Counter } from '../snapshot/read.js';
+import { buildPlan } from '../plan/build.js';
+import type { Plan } from '../plan/model.js';
+import { writePlanFile } from '../plan/file.js';
+import { renderMarkdown, renderText } from '../plan/render.js';
+import { progressLine } from '../util/progress.js';
+import { VERSION } from '../version.js';
+import { EXIT, type IO } from './io.js';
+
+export interface PlanArgs {
+  config: string;
+  out?: string;
+  json?: boolean;
+  markdown?: boolean;
+  explain?: boolean;
+  detailedExitcode?: boolean;
+  target?: string[];
+}
+
+export type PolicyChoice = 'both' | 'delete' | 'sync';
+
+/** Reads the registries and computes a plan; changes nothing. */
+export async function makePlan(config: Config, io: IO, opts: { targets?: string[]; policies?: PolicyChoice; now?: () => Date } = {}): Promise<Plan> {
+  const c: Config = {
+    ...config,
+    deletePolicy: opts.policies === 'sync' ? undefined : config.deletePolicy,
+    syncPolicy: opts.policies === 'delete' ? undefined : config.syncPolicy,
+  };
+  if (!c.deletePolicy && !c.syncPolicy) {
+    const which = opts.policies === 'delete' ? 'a delete-policy' : opts.policies === 'sync' ? 'a sync-policy' : 'a delete-policy or a sync-policy';
+    throw new Error(`${config.file}: the config has no ${which.replace(/^a /, '')}: nothing to plan (add ${which})`);
+  }
+  for (const t of opts.targets ?? []) {
+    const reg = t.split('/')[0];
+    if (!c.registries.has(reg)) throw new Error(`--target ${t}: unknown registry '${reg}'; known: ${[...c.registries.keys()].join(', ')}`);
+  }
+  const names = new Set([...(c.deletePolicy?.registries ?? []), ...(c.syncPolicy ? [c.syncPolicy.from, c.syncPolicy.to] : [])]);
+  const clients = await connect(c, names, { env: io.env, logger: io.logger });
+  const progress = progressLine(io, 'reading registries');
+  try {
+    const collected = await collect(c, clients, opts.targets, new Counter(progress.update));
+    return buildPlan(c, collected, {
+      version: VERSION,
+      createdAt: (opts.now?.() ?? new Date()).toISOString(),
+      configFile: config.file,
+      configSha256: createHash('sha256').update(readFileSync(config.file)).digest('hex'),
+      state: { lineage: null, serial: null },
+      targets: opts.targets,
+    });
+  } finally {
+    progress.done();
+    await clients.close();
+  }
+}
+
+export function printPlan(plan: Plan, args: { json?: boolean; markdown?: boolean; explain?: boolean }, io: IO): void {
+  if (args.json) io.out(JSON.stringify(plan, null, 2) + '\n');
+  else if (args.markdown) io.out(renderMarkdown(plan));
+  else io.out(renderText(plan, { color: io.color, explain: args.explain }));
+}
+
+export async function planCommand(args: PlanArgs, io: IO): Promise<number> {
+  const config = loadConfig(args.config, io.env);
+  const plan = await makePlan(config, io, { targets: args.target });
+  printPlan(plan, args, io);
+  if (args.out) {
+    writePlanFile(args.out, plan);
+    const msg = `\nSaved the plan to: ${args.out}\nTo perform exactly these actions, run: regmgr apply ${args.out}\n`;
+    if (args.json) io.err(msg);
+    else io.out(msg);
+  }
+  const changes = plan.summary.copy + plan.summary.delete > 0;
+  return args.detailedExitcode && changes ? EXIT.changes : EXIT.ok;
+}

@@ -1,0 +1,92 @@
+import type { Config } from '../config/model.js';
+import type { Collected } from '../snapshot/collect.js';
+import { FORMAT_VERSION, type Plan, type PlanAction, type PlanBlocked, type PlanCopy, type PlanDelete, type SnapshotRepo } from './model.js';
+import { planHash } from './canonical.js';
+
+export interface BuildMeta {
+  version: string;
+  createdAt: string;
+  configFile: string;
+  configSha256: string;
+  state: { lineage: string | null; serial: number | null };
+  targets?: string[];
+}
+
+/** Turns decisions into the plan file: pure, deterministic (sorted), hashed. */
+export function buildPlan(config: Config, c: Collected, meta: BuildMeta): Plan {
+  const copies: PlanCopy[] = [];
+  for (const s of c.evaluation.syncs) {
+    for (const a of s.actions) {
+      copies.push({
+        id: `copy ${a.target.registry}/${a.target.repository}:${a.target.tag}`,
+        type: 'copy',
+        source: { registry: a.source.registry, repository: a.source.repository, tag: a.source.tag, digest: a.source.digest, media_type: a.source.mediaType },
+        target: { registry: a.target.registry, repository: a.target.repository, tag: a.target.tag, digest_at_plan: a.target.digestAtPlan },
+        reason: a.reason,
+      });
+    }
+  }
+  const deletes: PlanDelete[] = [];
+  const blocked: PlanBlocked[] = [];
+  for (const d of c.evaluation.deletes) {
+    for (const a of d.result.actions) {
+      deletes.push({ id: `delete ${a.registry}/${a.repository}@${a.digest}`, type: 'delete', registry: a.registry, repository: a.repository, digest: a.digest, media_type: a.mediaType, tags: [...a.tags].sort(), method: a.method, reasons: a.reasons });
+    }
+    for (const b of d.result.blocked) {
+      blocked.push({ type: 'delete', registry: b.registry, repository: b.repository, digest: b.digest, tags: [...b.tags].sort(), would_lose: [...b.wouldLose].sort((x, y) => cmp(x.tag, y.tag)), reason: b.reason });
+    }
+  }
+  const byId = (a: { id: string }, b: { id: string }) => cmp(a.id, b.id);
+  copies.sort(byId);
+  deletes.sort(byId);
+  const dup = copies.find((x, i) => i > 0 && copies[i - 1].id === x.id);
+  if (dup) throw new Error(`two source repositories map to the same target (${dup.id.slice(5)}): check sync-policy.replace`);
+  // Copies run before deletes, and the plan lists them in that order.
+  const actions: PlanAction[] = [...copies, ...deletes];
+  blocked.sort((a, b) => cmp(`${a.registry}/${a.repository}@${a.digest}`, `${b.registry}/${b.repository}@${b.digest}`));
+
+  const snapshot: Plan['snapshot'] = {};
+  for (const [registry, repos] of c.repos) {
+    snapshot[registry] = {};
+    for (const [name, r] of repos) {
+      const tags: SnapshotRepo['tags'] = {};
+      for (const t of r.tags) tags[t.tag] = { digest: t.digest, media_type: t.mediaType, ...(t.created !== undefined ? { created: t.created } : {}) };
+      snapshot[registry][name] = { ...(r.missing ? { missing: true } : {}), tags };
+    }
+  }
+  const decisions: Plan['decisions'] = { delete: {}, sync: {} };
+  for (const d of c.evaluation.deletes) {
+    const reg = (decisions.delete[d.registry] ??= {});
+    reg[d.repository] = Object.fromEntries(d.result.decisions.map((x) => [x.tag, { verdict: x.verdict, reason: x.reason }]));
+  }
+  const sp = config.syncPolicy;
+  for (const s of c.evaluation.syncs) {
+    const reg = (decisions.sync[sp!.from] ??= {});
+    reg[s.repository] = Object.fromEntries(s.decisions.map((x) => [x.tag, { verdict: x.verdict, reason: x.reason }]));
+  }
+  const registries: Plan['registries'] = {};
+  for (const name of new Set([...c.repos.keys(), ...(config.deletePolicy?.registries ?? []), ...(sp ? [sp.from, sp.to] : [])])) {
+    const ep = config.registries.get(name)!;
+    registries[name] = { url: ep.origin, insecure: ep.insecure };
+  }
+  const body: Omit<Plan, 'sha256'> = {
+    format_version: FORMAT_VERSION,
+    regmgr_version: meta.version,
+    created_at: meta.createdAt,
+    config: { file: meta.configFile, sha256: meta.configSha256 },
+    state: meta.state,
+    registries,
+    policies: { delete: config.deletePolicy?.registries ?? null, sync: sp ? { from: sp.from, to: sp.to } : null, target: meta.targets?.length ? [...meta.targets].sort() : null },
+    snapshot,
+    decisions,
+    skipped: [...c.scope.skipped].sort((a, b) => cmp(`${a.policy}/${a.registry}/${a.repository}`, `${b.policy}/${b.registry}/${b.repository}`)),
+    actions,
+    blocked,
+    summary: { copy: copies.length, delete: deletes.length, tags_deleted: deletes.reduce((n, d) => n + d.tags.length, 0), blocked: blocked.length },
+  };
+  return { ...body, sha256: planHash(body) };
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,42 @@
+import { readFileSync } from 'node:fs';
+import { FORMAT_VERSION, type Plan } from './model.js';
+import { planHash, serialisePlan } from './canonical.js';
+import { writeFileAtomic } from '../util/atomic.js';
+
+export class PlanFileError extends Error {
+  constructor(
+    readonly file: string,
+    message: string,
+  ) {
+    super(`${file}: ${message}`);
+    this.name = 'PlanFileError';
+  }
+}
+
+/** Reads a plan and refuses one that was edited, truncated or is of another format. */
+export function readPlanFile(file: string): Plan {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new PlanFileError(file, `cannot read plan: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+  let plan: Plan;
+  try {
+    plan = JSON.parse(text);
+  } catch {
+    throw new PlanFileError(file, 'not a plan file: invalid JSON (truncated?)');
+  }
+  if (!plan || typeof plan !== 'object' || !('format_version' in plan)) throw new PlanFileError(file, 'not a plan file: no format_version');
+  if (plan.format_version !== FORMAT_VERSION) {
+    throw new PlanFileError(file, `plan format_version ${JSON.stringify(plan.format_version)} is not supported by this regmgr (supports ${FORMAT_VERSION}); re-run plan`);
+  }
+  if (typeof plan.sha256 !== 'string' || planHash(plan) !== plan.sha256) {
+    throw new PlanFileError(file, 'the plan was modified after it was written (sha256 does not match its content); re-run plan');
+  }
+  return plan;
+}
+
+export function writePlanFile(file: string, plan: Plan): void {
+  writeFileAtomic(file, serialisePlan(plan), 0o644);
+}

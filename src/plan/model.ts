@@ -1,0 +1,70 @@
+import type { Digest } from '../registry/names.js';
+import type { TagVerdict } from '../policy/decision.js';
+
+// The plan file's shape (schema/plan.schema.json documents it for users). Only
+// `actions` drives apply; `snapshot`, `decisions`, `blocked` and `summary` are for
+// review and must not influence what apply does.
+
+export const FORMAT_VERSION = 1;
+
+export interface PlanCopy {
+  id: string;
+  type: 'copy';
+  source: { registry: string; repository: string; tag: string; digest: Digest; media_type: string };
+  target: { registry: string; repository: string; tag: string; digest_at_plan: Digest | null };
+  reason: string;
+}
+
+export interface PlanDelete {
+  id: string;
+  type: 'delete';
+  registry: string;
+  repository: string;
+  digest: Digest;
+  media_type: string;
+  tags: string[];
+  method: 'manifest';
+  reasons: Record<string, string>;
+}
+
+export type PlanAction = PlanCopy | PlanDelete;
+
+export interface PlanBlocked {
+  type: 'delete';
+  registry: string;
+  repository: string;
+  digest: Digest;
+  tags: string[];
+  would_lose: Array<{ tag: string; reason: string }>;
+  reason: string;
+}
+
+export interface SnapshotTag {
+  digest: Digest;
+  media_type: string;
+  created?: string | null;
+}
+
+export interface SnapshotRepo {
+  missing?: boolean;
+  tags: Record<string, SnapshotTag>;
+}
+
+export interface Plan {
+  format_version: number;
+  regmgr_version: string;
+  /** Not covered by sha256: two plans of the same data differ only here. */
+  created_at: string;
+  config: { file: string; sha256: string };
+  state: { lineage: string | null; serial: number | null };
+  registries: Record<string, { url: string; insecure: boolean }>;
+  policies: { delete: string[] | null; sync: { from: string; to: string } | null; target: string[] | null };
+  snapshot: Record<string, Record<string, SnapshotRepo>>;
+  /** Every tag's decision per policy: `decisions.delete[registry][repo][tag]`. */
+  decisions: { delete: Record<string, Record<string, Record<string, { verdict: TagVerdict; reason: string }>>>; sync: Record<string, Record<string, Record<string, { verdict: TagVerdict; reason: string }>>> };
+  skipped: Array<{ policy: 'delete' | 'sync'; registry: string; repository: string; reason: string }>;
+  actions: PlanAction[];
+  blocked: PlanBlocked[];
+  summary: { copy: number; delete: number; tags_deleted: number; blocked: number };
+  sha256: string;
+}

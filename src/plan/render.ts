@@ -1,0 +1,100 @@
+import { Chalk } from 'chalk';
+import type { Plan } from './model.js';
+import { shortDigest } from '../util/table.js';
+
+export interface RenderOptions {
+  color: boolean;
+  /** Also list every kept and skipped tag with its reason. */
+  explain?: boolean;
+}
+
+interface Line {
+  sign: '-' | '+' | '~' | '!' | '=' | '·';
+  text: string;
+  reason: string;
+}
+
+/** Per registry and repository, the lines a reviewer reads; built from the plan alone. */
+function groups(plan: Plan, explain: boolean): Map<string, Line[]> {
+  const out = new Map<string, Line[]>();
+  const add = (key: string, l: Line) => out.set(key, [...(out.get(key) ?? []), l]);
+  for (const a of plan.actions) {
+    if (a.type === 'copy') {
+      const src = `${a.source.registry}/${a.source.repository}:${a.source.tag}`;
+      add(`${a.target.registry} ${a.target.repository}`, {
+        sign: a.target.digest_at_plan ? '~' : '+',
+        text: `${a.target.tag} <- ${src} (${shortDigest(a.source.digest)})`,
+        reason: a.reason,
+      });
+    } else {
+      for (const t of a.tags) add(`${a.registry} ${a.repository}`, { sign: '-', text: `${t} (${shortDigest(a.digest)})`, reason: a.reasons[t] ?? '' });
+    }
+  }
+  for (const b of plan.blocked) {
+    for (const t of b.tags) {
+      // The tag's decision says which rule wanted it and why it is blocked.
+      const reason = plan.decisions.delete[b.registry]?.[b.repository]?.[t]?.reason ?? `blocked: ${b.reason}`;
+      add(`${b.registry} ${b.repository}`, { sign: '!', text: `${t} (${shortDigest(b.digest)})`, reason });
+    }
+  }
+  if (explain) {
+    for (const [policy, regs] of Object.entries(plan.decisions)) {
+      for (const [registry, repos] of Object.entries(regs)) {
+        for (const [repo, tags] of Object.entries(repos)) {
+          for (const [tag, d] of Object.entries(tags)) {
+            if (d.verdict === 'keep' || d.verdict === 'skip' || d.verdict === 'up-to-date') {
+              add(`${registry} ${repo}`, { sign: d.verdict === 'keep' ? '=' : '·', text: `${tag} (${policy}: ${d.verdict})`, reason: d.reason });
+            }
+          }
+        }
+      }
+    }
+  }
+  const order = '+~-!=·';
+  for (const lines of out.values()) lines.sort((a, b) => order.indexOf(a.sign) - order.indexOf(b.sign) || (a.text < b.text ? -1 : a.text > b.text ? 1 : 0));
+  return new Map([...out].sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
+export function summaryLine(plan: Plan): string {
+  const s = plan.summary;
+  if (s.copy + s.delete === 0) return s.blocked ? `No changes. ${s.blocked} blocked.` : 'No changes.';
+  const del = s.tags_deleted === s.delete ? `${s.delete} to delete` : `${s.delete} to delete (${s.tags_deleted} tags)`;
+  return `Plan: ${s.copy} to copy, ${del}, ${s.blocked} blocked.`;
+}
+
+export function renderText(plan: Plan, opts: RenderOptions): string {
+  const c = new Chalk({ level: opts.color ? 1 : 0 });
+  const paint: Record<Line['sign'], (s: string) => string> = { '-': c.red, '+': c.green, '~': c.yellow, '!': c.magenta, '=': c.dim, '·': c.dim };
+  const out: string[] = [];
+  const g = groups(plan, Boolean(opts.explain));
+  if (g.size) {
+    out.push('regmgr will perform the following actions (- delete, + copy, ~ replace, ! blocked):', '');
+    for (const [key, lines] of g) {
+      out.push(c.bold(key));
+      const width = Math.min(60, Math.max(...lines.map((l) => l.text.length)));
+      for (const l of lines) out.push(`  ${paint[l.sign](`${l.sign} ${l.text.padEnd(width)}`)}  ${c.dim(l.reason)}`);
+    }
+    out.push('');
+  }
+  for (const s of plan.skipped) out.push(c.dim(`${s.policy}: ${s.registry} ${s.repository}: ${s.reason}`));
+  if (plan.skipped.length) out.push('');
+  out.push(c.bold(summaryLine(plan)));
+  return out.join('\n') + '\n';
+}
+
+/** A compact form for a pull-request comment: summary first, details collapsible. */
+export function renderMarkdown(plan: Plan): string {
+  const out = [`**${summaryLine(plan)}**`, ''];
+  for (const [key, lines] of groups(plan, false)) {
+    const counts = (['-', '+', '~', '!'] as const)
+      .map((s) => [s, lines.filter((l) => l.sign === s).length] as const)
+      .filter(([, n]) => n)
+      .map(([s, n]) => `${n} ${{ '-': 'to delete', '+': 'to copy', '~': 'to replace', '!': 'blocked' }[s]}`);
+    out.push(`<details><summary><code>${key.replace(' ', '/')}</code>: ${counts.join(', ')}</summary>`, '', '```diff');
+    // diff colouring: '-' red, '+' green, '!' is shown as a comment line.
+    for (const l of lines) out.push(`${l.sign === '~' ? '+' : l.sign === '!' ? '#' : l.sign} ${l.text}  # ${l.reason}`);
+    out.push('```', '', '</details>', '');
+  }
+  out.push(`<sub>plan sha256 ${plan.sha256.slice(0, 16)}, regmgr ${plan.regmgr_version}</sub>`);
+  return out.join('\n') + '\n';
+}

@@ -1,0 +1,98 @@
+import type { Config } from '../config/model.js';
+import type { Digest } from '../registry/names.js';
+import type { RepoSnapshot } from '../snapshot/model.js';
+import { decideDelete, type DeleteResult } from './delete.js';
+import { decideSync, mapRepository } from './sync.js';
+import { selectionFor } from './selection.js';
+import type { CopyAction, TagDecision } from './decision.js';
+
+/** Repositories read, by registry then repository name. */
+export type RepoMap = Map<string, Map<string, RepoSnapshot>>;
+
+/** What planning chose to look at: per policy, the repositories in scope and those skipped. */
+export interface Scope {
+  delete: Array<{ registry: string; repository: string }>;
+  sync: Array<{ repository: string; target: string }>;
+  skipped: Array<{ policy: 'delete' | 'sync'; registry: string; repository: string; reason: string }>;
+}
+
+export interface Evaluation {
+  deletes: Array<{ registry: string; repository: string; result: DeleteResult }>;
+  syncs: Array<{ repository: string; decisions: TagDecision[]; actions: CopyAction[] }>;
+  needs: Array<{ registry: string; repository: string; created: Digest[]; children: Digest[] }>;
+}
+
+/** Applies both policies to what was read: pure. `needs` lists data to read before asking again. */
+export function evaluate(config: Config, scope: Scope, repos: RepoMap, indexChildren: ReadonlyMap<string, ReadonlyMap<Digest, readonly Digest[]>>): Evaluation {
+  const out: Evaluation = { deletes: [], syncs: [], needs: [] };
+  const dp = config.deletePolicy;
+  if (dp) {
+    for (const { registry, repository } of scope.delete) {
+      const repo = repos.get(registry)!.get(repository)!;
+      const result = decideDelete({
+        registry,
+        repo,
+        selection: selectionFor(config.registries.get(registry)!.repositories, repository),
+        policy: dp,
+        indexChildren: indexChildren.get(`${registry}/${repository}`) ?? new Map(),
+      });
+      if (result.needsCreated.length || result.needsChildren.length) out.needs.push({ registry, repository, created: result.needsCreated, children: result.needsChildren });
+      else out.deletes.push({ registry, repository, result });
+    }
+  }
+  const sp = config.syncPolicy;
+  if (sp) {
+    for (const { repository, target } of scope.sync) {
+      const r = decideSync({
+        from: sp.from,
+        to: sp.to,
+        source: repos.get(sp.from)!.get(repository)!,
+        selection: selectionFor(config.registries.get(sp.from)!.repositories, repository),
+        targetRepository: target,
+        target: repos.get(sp.to)!.get(target)!,
+        policy: sp,
+      });
+      out.syncs.push({ repository, ...r });
+    }
+  }
+  return out;
+}
+
+/** Parses `--target NAME[/REPO]` filters into a predicate. */
+export function targetFilter(targets: string[] | undefined): (registry: string, repository: string) => boolean {
+  if (!targets?.length) return () => true;
+  const parsed = targets.map((t) => {
+    const slash = t.indexOf('/');
+    return slash === -1 ? { registry: t, repo: undefined } : { registry: t.slice(0, slash), repo: t.slice(slash + 1) };
+  });
+  return (registry, repository) => parsed.some((p) => p.registry === registry && (p.repo === undefined || p.repo === repository));
+}
+
+/**
+ * Which repositories each policy covers, from each registry's selected repository list.
+ * Pure: the lists come in already read (config or catalog).
+ */
+export function computeScope(config: Config, selected: ReadonlyMap<string, readonly string[]>, targets?: string[]): Scope {
+  const inTarget = targetFilter(targets);
+  const scope: Scope = { delete: [], sync: [], skipped: [] };
+  const dp = config.deletePolicy;
+  if (dp) {
+    for (const registry of dp.registries) {
+      (selected.get(registry) ?? []).forEach((repository, i) => {
+        if (!inTarget(registry, repository)) return;
+        if (i < dp.start) scope.skipped.push({ policy: 'delete', registry, repository, reason: `skipped by start: ${dp.start}` });
+        else scope.delete.push({ registry, repository });
+      });
+    }
+  }
+  const sp = config.syncPolicy;
+  if (sp) {
+    (selected.get(sp.from) ?? []).forEach((repository, i) => {
+      const target = mapRepository(repository, sp.replace);
+      if (!inTarget(sp.from, repository) && !inTarget(sp.to, target)) return;
+      if (i < sp.start) scope.skipped.push({ policy: 'sync', registry: sp.from, repository, reason: `skipped by start: ${sp.start}` });
+      else scope.sync.push({ repository, target });
+    });
+  }
+  return scope;
+}

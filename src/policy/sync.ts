@@ -1,0 +1,67 @@
+import type { ReplaceRule, SyncPolicy } from '../config/model.js';
+import type { RepoSnapshot } from '../snapshot/model.js';
+import type { CopyAction, TagDecision } from './decision.js';
+import type { RepoSelection } from './selection.js';
+
+/**
+ * The target repository name: the first rule whose `old` is a whole leading path of the
+ * name (`library` matches `library/redis`, not `team/library-tools`); `old: ""` prefixes.
+ */
+export function mapRepository(repo: string, rules: readonly ReplaceRule[]): string {
+  for (const r of rules) {
+    if (r.old === '') return r.new ? `${r.new}/${repo}` : repo;
+    if (repo === r.old) return r.new || repo;
+    if (repo.startsWith(`${r.old}/`)) return r.new ? `${r.new}${repo.slice(r.old.length)}` : repo.slice(r.old.length + 1);
+  }
+  return repo;
+}
+
+export interface SyncInput {
+  from: string;
+  to: string;
+  source: RepoSnapshot;
+  selection: RepoSelection;
+  targetRepository: string;
+  /** The target repository as read (missing or empty when it does not exist yet). */
+  target: RepoSnapshot;
+  policy: SyncPolicy;
+}
+
+/** The sync policy for one source repository: pure, no I/O. */
+export function decideSync(input: SyncInput): { decisions: TagDecision[]; actions: CopyAction[] } {
+  const { source, selection, policy, target } = input;
+  const targetDigest = new Map(target.tags.map((t) => [t.tag, t.digest]));
+  const decisions: TagDecision[] = [];
+  const actions: CopyAction[] = [];
+  for (const t of source.tags) {
+    let why: string | undefined;
+    if (selection.explicit.has(t.tag)) why = 'listed explicitly (repo:tag in repositories)';
+    else if (!selection.whole) {
+      decisions.push({ tag: t.tag, digest: t.digest, verdict: 'skip', reason: 'not selected: only explicitly listed tags of this repository are' });
+      continue;
+    } else if (policy.filters.length === 0) why = 'no filters: every tag is synced';
+    else {
+      const f = policy.filters.find((r) => r.test(t.tag));
+      if (!f) {
+        decisions.push({ tag: t.tag, digest: t.digest, verdict: 'skip', reason: 'matches no filter' });
+        continue;
+      }
+      why = `matches filter /${f.source}/`;
+    }
+    const have = targetDigest.get(t.tag) ?? null;
+    const dest = `${input.to}/${input.targetRepository}:${t.tag}`;
+    if (have === t.digest && !policy.force) {
+      decisions.push({ tag: t.tag, digest: t.digest, verdict: 'up-to-date', reason: `${why}; ${dest} already has this digest` });
+      continue;
+    }
+    const reason = `${why}; ${have === null ? `${dest} does not exist` : have === t.digest ? `force: re-copy to ${dest}` : `${dest} has another digest (${have})`}`;
+    decisions.push({ tag: t.tag, digest: t.digest, verdict: 'copy', reason });
+    actions.push({
+      type: 'copy',
+      source: { registry: input.from, repository: source.repository, tag: t.tag, digest: t.digest, mediaType: t.mediaType },
+      target: { registry: input.to, repository: input.targetRepository, tag: t.tag, digestAtPlan: have },
+      reason,
+    });
+  }
+  return { decisions, actions };
+}

@@ -1,0 +1,80 @@
+import type { Config } from '../config/model.js';
+import type { Clients } from '../registry/connect.js';
+import { RegistryError } from '../registry/errors.js';
+import { repositoryProblem, type Digest, type Repository } from '../registry/names.js';
+import { computeScope, evaluate, type Evaluation, type RepoMap, type Scope } from '../policy/evaluate.js';
+import { mapLimit } from '../util/limit.js';
+import { Counter, readRepository, selectedRepositories } from './read.js';
+
+export interface Collected {
+  scope: Scope;
+  repos: RepoMap;
+  evaluation: Evaluation;
+  /** Where each registry's repository list came from. */
+  sources: Map<string, 'config' | 'catalog'>;
+}
+
+/**
+ * Reads what the policies need, then lets the pure policy code decide. Creation times
+ * and index children are read only when a decision asks for them. Any failed read
+ * throws: no plan is computed from partial data.
+ */
+export async function collect(config: Config, clients: Clients, targets: string[] | undefined, counter?: Counter): Promise<Collected> {
+  const listed = new Set<string>([...(config.deletePolicy?.registries ?? []), ...(config.syncPolicy ? [config.syncPolicy.from] : [])]);
+  const selected = new Map<string, string[]>();
+  const sources = new Map<string, 'config' | 'catalog'>();
+  await Promise.all(
+    [...listed].map(async (name) => {
+      const { repositories, source } = await selectedRepositories(clients.get(name));
+      selected.set(name, repositories);
+      sources.set(name, source);
+    }),
+  );
+  const scope = computeScope(config, selected, targets);
+
+  const wanted = new Map<string, Set<string>>();
+  const want = (registry: string, repository: string) => wanted.set(registry, (wanted.get(registry) ?? new Set()).add(repository));
+  for (const d of scope.delete) want(d.registry, d.repository);
+  for (const s of scope.sync) {
+    const problem = repositoryProblem(s.target);
+    if (problem) throw new Error(`sync-policy.replace maps '${s.repository}' to '${s.target}', which ${problem}`);
+    want(config.syncPolicy!.from, s.repository);
+    want(config.syncPolicy!.to, s.target);
+  }
+
+  const repos: RepoMap = new Map();
+  await Promise.all(
+    [...wanted].map(async ([registry, names]) => {
+      const client = clients.get(registry);
+      const list = [...names].sort() as Repository[];
+      const read = await mapLimit(list, Math.max(2, Math.ceil(client.endpoint.concurrency / 2)), (r) => readRepository(client, r, counter));
+      repos.set(registry, new Map(read.map((r) => [r.repository, r])));
+    }),
+  );
+
+  const children = new Map<string, Map<Digest, Digest[]>>();
+  for (let round = 0; ; round++) {
+    const evaluation = evaluate(config, scope, repos, children);
+    if (!evaluation.needs.length) return { scope, repos, evaluation, sources };
+    if (round >= 3) throw new Error('internal: the policy kept asking for more data');
+    await Promise.all(
+      evaluation.needs.map(async (need) => {
+        const client = clients.get(need.registry);
+        const repo = repos.get(need.registry)!.get(need.repository)!;
+        const repository = need.repository as Repository;
+        await mapLimit(need.created, client.endpoint.concurrency, async (digest) => {
+          const created = (await client.imageCreated(repository, digest)) ?? null;
+          for (const t of repo.tags) if (t.digest === digest) t.created = created;
+        });
+        const key = `${need.registry}/${need.repository}`;
+        const map = children.get(key) ?? new Map<Digest, Digest[]>();
+        children.set(key, map);
+        await mapLimit(need.children, client.endpoint.concurrency, async (digest) => {
+          const m = await client.getManifest(repository, digest);
+          if (!m) throw new RegistryError('not-found', need.registry, 'GET', `${client.endpoint.origin}/v2/${repository}/manifests/${digest}`, 'index disappeared while being read; run again', 404);
+          map.set(digest, (m.json.manifests ?? []).map((c: { digest: Digest }) => c.digest));
+        });
+      }),
+    );
+  }
+}
