@@ -9,33 +9,36 @@ export interface Orderable {
 export type OrderBasis = 'created' | 'version' | 'name';
 
 /**
- * Newest first: by image creation time, then semver precedence, then name (later name
- * first). Returns, for each comparison made, which key decided, so the plan can say it.
+ * Newest first, as a total order: image creation time, then semver precedence (versions
+ * before other tags), then name (later name first). An unknown creation time counts as
+ * newest, so an image whose age cannot be read is kept by mix-count before others: the
+ * safe side. Also says, per item, the strongest key that placed it against a neighbour.
  */
 export function newestFirst<T extends Orderable>(items: readonly T[]): { sorted: T[]; basis: Map<T, OrderBasis> } {
   const basis = new Map<T, OrderBasis>();
   const note = (a: T, b: T, by: OrderBasis) => {
-    // Remember the strongest key that placed each item against a neighbour.
     for (const x of [a, b]) {
       const prev = basis.get(x);
       if (!prev || rank(by) < rank(prev)) basis.set(x, by);
     }
   };
+  const time = (t: T) => {
+    const ms = t.created ? Date.parse(t.created) : NaN;
+    return Number.isNaN(ms) ? Infinity : ms;
+  };
   const sorted = [...items].sort((a, b) => {
-    const ta = a.created ? Date.parse(a.created) : NaN;
-    const tb = b.created ? Date.parse(b.created) : NaN;
-    if (!Number.isNaN(ta) && !Number.isNaN(tb) && ta !== tb) {
+    const ta = time(a);
+    const tb = time(b);
+    if (ta !== tb) {
       note(a, b, 'created');
-      return tb - ta;
+      return ta < tb ? 1 : -1;
     }
     const va = parseVersion(a.tag);
     const vb = parseVersion(b.tag);
-    if (va && vb) {
-      const c = semver.compare(vb, va);
-      if (c !== 0) {
-        note(a, b, 'version');
-        return c;
-      }
+    const c = va && vb ? semver.compare(vb, va) : va ? -1 : vb ? 1 : 0;
+    if (c !== 0) {
+      note(a, b, 'version');
+      return c;
     }
     note(a, b, 'name');
     return a.tag < b.tag ? 1 : a.tag > b.tag ? -1 : 0;

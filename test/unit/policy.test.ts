@@ -1,0 +1,122 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { decideDelete } from '../../src/policy/delete.js';
+import { decideSync, mapRepository } from '../../src/policy/sync.js';
+import { newestFirst } from '../../src/policy/order.js';
+import { isVersionTag } from '../../src/policy/version.js';
+import { compileRegex, parseKeys, type CompiledRegex } from '../../src/policy/matchers.js';
+import type { DeletePolicy, SyncPolicy } from '../../src/config/model.js';
+import type { RepoSnapshot } from '../../src/snapshot/model.js';
+import type { Digest, Repository } from '../../src/registry/names.js';
+
+const IMG = 'application/vnd.oci.image.manifest.v1+json';
+const IDX = 'application/vnd.oci.image.index.v1+json';
+const dg = (n: number) => `sha256:${String(n).padStart(64, '0')}` as Digest;
+const re = (s: string) => compileRegex(s) as CompiledRegex;
+
+function repo(tags: Array<[string, number, string?, (string | null)?]>): RepoSnapshot {
+  return { repository: 'app' as Repository, tags: tags.map(([tag, d, media, created]) => ({ tag, digest: dg(d), mediaType: media ?? IMG, ...(created !== undefined ? { created } : {}) })) };
+}
+
+function policy(p: Partial<DeletePolicy> = {}): DeletePolicy {
+  return { registries: ['r'], start: 0, dryRun: true, mixCount: 0, semVer: false, include: { keys: ['dev'], regex: [] }, exclude: { keys: [], regex: [re('^latest$')] }, ...p };
+}
+
+const whole = { whole: true, explicit: new Set<string>() };
+const run = (r: RepoSnapshot, p = policy(), sel = whole, children = new Map<Digest, Digest[]>()) => decideDelete({ registry: 'r', repo: r, selection: sel, policy: p, indexChildren: children });
+const verdicts = (res: ReturnType<typeof run>) => Object.fromEntries(res.decisions.map((d) => [d.tag, d.verdict]));
+
+test('keys are literal substrings: trimmed, empties ignored, regex characters not special', () => {
+  assert.deepEqual(parseKeys('a, ,b,'), ['a', 'b']);
+  assert.deepEqual(parseKeys('a,,b'), ['a', 'b']); // the seed turned this into "match everything"
+  const r = run(repo([['v1.x', 1], ['v1x', 2]]), policy({ include: { keys: ['.x'], regex: [] } }));
+  assert.deepEqual(verdicts(r), { 'v1.x': 'delete', v1x: 'keep' });
+});
+
+test('exclude beats include; every tag is evaluated (not only versions)', () => {
+  const r = run(repo([['dev-1', 1], ['latest', 2], ['develop', 3], ['feature', 4]]), policy({ include: { keys: ['dev'], regex: [re('^lat')] } }));
+  assert.deepEqual(verdicts(r), { 'dev-1': 'delete', latest: 'keep', develop: 'delete', feature: 'keep' });
+  assert.equal(r.decisions.find((d) => d.tag === 'latest')!.reason, 'excluded by regex /^latest$/');
+});
+
+test('regexes are unanchored, as in the seed', () => {
+  const r = run(repo([['x-rc1-y', 1]]), policy({ include: { keys: [], regex: [re('rc\\d')] } }));
+  assert.equal(verdicts(r)['x-rc1-y'], 'delete');
+});
+
+test('mix-count keeps the N newest by creation time', () => {
+  const r = run(repo([['dev-a', 1, IMG, '2024-01-03T00:00:00Z'], ['dev-b', 2, IMG, '2024-01-01T00:00:00Z'], ['dev-c', 3, IMG, '2024-01-02T00:00:00Z']]), policy({ mixCount: 2 }));
+  assert.deepEqual(verdicts(r), { 'dev-a': 'keep', 'dev-b': 'delete', 'dev-c': 'keep' });
+});
+
+test('mix-count asks for creation times only when it must order', () => {
+  const r = repo([['dev-a', 1], ['dev-b', 2], ['dev-c', 3]]);
+  assert.deepEqual(run(r, policy({ mixCount: 2 })).needsCreated, [dg(1), dg(2), dg(3)]);
+  assert.deepEqual(run(r, policy({ mixCount: 3 })).needsCreated, []); // all kept: no order needed
+  assert.deepEqual(run(r, policy({ mixCount: 0 })).needsCreated, []); // none kept
+});
+
+test('ordering falls back to semver precedence, then name, and says which decided', () => {
+  const { sorted, basis } = newestFirst([{ tag: 'v1.10.0' }, { tag: 'v1.9.0' }, { tag: 'b' }, { tag: 'a' }, { tag: 'v2', created: '2020-01-01T00:00:00Z' }, { tag: 'v0.1', created: '2021-01-01T00:00:00Z' }]);
+  // Unknown creation time counts as newest (kept first); then versions by precedence, then names.
+  assert.deepEqual(sorted.map((s) => s.tag), ['v1.10.0', 'v1.9.0', 'b', 'a', 'v0.1', 'v2']);
+  assert.equal(basis.get(sorted[5]), 'created');
+  assert.equal(basis.get(sorted[1]), 'version');
+  const names = newestFirst([{ tag: 'b' }, { tag: 'a' }, { tag: 'c' }]);
+  assert.deepEqual(names.sorted.map((s) => s.tag), ['c', 'b', 'a']);
+  assert.equal(names.basis.get(names.sorted[0]), 'name');
+});
+
+test('a digest shared with a kept tag is blocked, naming the tag that would be lost', () => {
+  const r = run(repo([['dev-1', 1], ['latest', 1], ['dev-2', 2]]));
+  assert.deepEqual(r.actions.map((a) => a.tags), [['dev-2']]);
+  assert.equal(r.blocked.length, 1);
+  assert.deepEqual(r.blocked[0].tags, ['dev-1']);
+  assert.deepEqual(r.blocked[0].wouldLose.map((l) => l.tag), ['latest']);
+  assert.equal(verdicts(r)['dev-1'], 'blocked');
+});
+
+test('tags sharing a digest that are all candidates are one action', () => {
+  const r = run(repo([['dev-1', 1], ['dev-1b', 1]]));
+  assert.deepEqual(r.actions.map((a) => [a.digest, a.tags]), [[dg(1), ['dev-1', 'dev-1b']]]);
+});
+
+test('a platform manifest of a kept multi-arch index is blocked; deleting an index is one action', () => {
+  const r = repo([['v1', 10, IDX], ['dev-amd64', 11], ['dev-index', 20, IDX]]);
+  const first = run(r);
+  assert.deepEqual(first.needsChildren, [dg(10)]);
+  const second = run(r, policy(), whole, new Map([[dg(10), [dg(11), dg(12)]]]));
+  assert.deepEqual(second.actions.map((a) => a.tags), [['dev-index']]);
+  assert.match(second.blocked[0].reason, /platform manifest of kept multi-arch tag v1/);
+});
+
+test('repo:tag selects that tag by name, bypassing include/exclude and mix-count; others untouched', () => {
+  const r = run(repo([['latest', 1], ['5.0', 2], ['dev-1', 3]]), policy({ mixCount: 10 }), { whole: false, explicit: new Set(['latest']) });
+  assert.deepEqual(verdicts(r), { latest: 'delete', '5.0': 'skip', 'dev-1': 'skip' });
+});
+
+test('sem-ver: non-versions become candidates, exclude still protects', () => {
+  const r = run(repo([['latest', 1], ['stable', 2], ['v1.2', 3], ['1.2.3-rc.1', 4]]), policy({ semVer: true, include: { keys: [], regex: [] } }));
+  assert.deepEqual(verdicts(r), { latest: 'keep', stable: 'delete', 'v1.2': 'keep', '1.2.3-rc.1': 'keep' });
+  assert.ok(isVersionTag('V3') && isVersionTag('1.0') && !isVersionTag('1.2.3.4') && !isVersionTag('release-1'));
+});
+
+test('replace: first matching rule, whole leading path segments, "" prefixes', () => {
+  const rules = [{ old: 'library', new: 'prod' }, { old: '', new: 'mirror' }];
+  assert.equal(mapRepository('library/redis', rules), 'prod/redis');
+  assert.equal(mapRepository('team/library-tools', rules), 'mirror/team/library-tools');
+  assert.equal(mapRepository('library', rules), 'prod');
+  assert.equal(mapRepository('librarything/x', [{ old: 'library', new: 'prod' }]), 'librarything/x');
+  assert.equal(mapRepository('a/b/c', [{ old: 'a/b', new: '' }]), 'c');
+});
+
+test('sync compares digests: a moved tag is copied, an equal one is not; force re-copies', () => {
+  const sp: SyncPolicy = { from: 's', to: 't', start: 0, dryRun: true, force: false, replace: [], filters: [re('^v')] };
+  const source = repo([['v1', 1], ['v2', 2], ['dev', 3]]);
+  const target = repo([['v1', 1], ['v2', 9]]);
+  const r = decideSync({ from: 's', to: 't', source, selection: whole, targetRepository: 'app', target, policy: sp });
+  assert.deepEqual(r.actions.map((a) => [a.source.tag, a.target.digestAtPlan]), [['v2', dg(9)]]);
+  assert.deepEqual(Object.fromEntries(r.decisions.map((d) => [d.tag, d.verdict])), { v1: 'up-to-date', v2: 'copy', dev: 'skip' });
+  const forced = decideSync({ from: 's', to: 't', source, selection: whole, targetRepository: 'app', target, policy: { ...sp, force: true } });
+  assert.equal(forced.actions.length, 2);
+});
