@@ -11,6 +11,10 @@ import { listCommand } from './commands/list.js';
 import { planCommand } from './commands/plan.js';
 import { showCommand } from './commands/show.js';
 import { PlanFileError } from './plan/file.js';
+import { applyCommand } from './commands/apply.js';
+import { seedCommand } from './commands/seed.js';
+import { unlockCommand } from './commands/unlock.js';
+import { LockError } from './apply/lock.js';
 import { VERSION } from './version.js';
 
 /** Terraform users type `-out plan.json`; yargs would read that as -o -u -t. */
@@ -43,7 +47,7 @@ function makeIO(debug: boolean, noColor: boolean): IO {
 export function reportError(e: unknown, io: Pick<IO, 'err'>): number {
   if (e instanceof ConfigError) {
     io.err(`error: invalid configuration:\n${e.issues.map((i) => `  ${i.line ? `${i.file}:${i.line}` : i.file}: ${i.path ? `${i.path}: ` : ''}${i.message}`).join('\n')}\n`);
-  } else if (e instanceof RegistryError || e instanceof PlanFileError) {
+  } else if (e instanceof RegistryError || e instanceof PlanFileError || e instanceof LockError) {
     io.err(`error: ${e.message}\n`);
   } else {
     io.err(`error: ${(e as Error)?.message ?? String(e)}\n`);
@@ -105,6 +109,25 @@ export function buildCli(argv: string[]) {
           .option('explain', { type: 'boolean' })
           .conflicts('json', 'markdown'),
       run(showCommand),
+    )
+    .command(
+      'apply [plan]',
+      'carry out exactly a saved plan (or, with -c, plan, confirm and apply)',
+      (y) =>
+        y
+          .positional('plan', { type: 'string', describe: 'plan file written by regmgr plan -out' })
+          .option('config', { alias: 'c', type: 'string', describe: 'config for credentials (default: the one the plan was made from)' })
+          .option('parallelism', { type: 'number', describe: `actions in flight at once (default 4)` })
+          .option('auto-approve', { type: 'boolean', describe: 'with -c and no plan file: do not ask for confirmation' }),
+      run(applyCommand),
+    )
+    .command('delete', "the predecessor's delete: plan the delete policy; apply it unless dry-run", (y) => configOpt(y).option('parallelism', { type: 'number' }), run(seedCommand('delete')))
+    .command('sync', "the predecessor's sync: plan the sync policy; apply it unless dry-run", (y) => configOpt(y).option('parallelism', { type: 'number' }), run(seedCommand('sync')))
+    .command(
+      'force-unlock <id>',
+      'release an apply lock deliberately, by the id that the stopped apply printed',
+      (y) => configOpt(y.positional('id', { type: 'string', demandOption: true })),
+      run(unlockCommand),
     )
     .demandCommand(1, 'name a command; see --help')
     .strict()

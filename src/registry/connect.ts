@@ -2,6 +2,7 @@ import type { Config } from '../config/model.js';
 import { resolveCredentials } from '../config/credentials.js';
 import { RegistryClient, type RetryOptions } from './client.js';
 import type { Logger } from '../util/log.js';
+import type { Credentials } from '../util/secret.js';
 
 export interface ConnectOptions {
   env?: NodeJS.ProcessEnv;
@@ -12,16 +13,25 @@ export interface ConnectOptions {
 /** One client per named registry, with credentials resolved from config or auth files. */
 export async function connect(config: Config, names: Iterable<string>, opts: ConnectOptions = {}): Promise<Clients> {
   const clients = new Map<string, RegistryClient>();
+  const creds = new Map<string, Credentials | undefined>();
   for (const name of new Set(names)) {
     const ep = config.registries.get(name)!;
     const credentials = await resolveCredentials(ep, opts.env);
+    creds.set(name, credentials);
     clients.set(name, new RegistryClient(ep, { credentials, logger: opts.logger, retry: opts.retry }));
   }
-  return new Clients(clients);
+  return new Clients(clients, creds);
 }
 
 export class Clients {
-  constructor(readonly byName: Map<string, RegistryClient>) {}
+  constructor(
+    readonly byName: Map<string, RegistryClient>,
+    readonly creds: Map<string, Credentials | undefined> = new Map(),
+  ) {}
+  /** For the skopeo runner, which must log in too. */
+  credentials(name: string): Credentials | undefined {
+    return this.creds.get(name);
+  }
   get(name: string): RegistryClient {
     const c = this.byName.get(name);
     if (!c) throw new Error(`no client for registry '${name}'`);

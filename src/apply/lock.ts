@@ -1,0 +1,91 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { closeSync, fsyncSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+
+export interface LockInfo {
+  id: string;
+  pid: number;
+  host: string;
+  since: string;
+  what: string;
+}
+
+export class LockError extends Error {
+  constructor(
+    message: string,
+    readonly holder?: LockInfo,
+  ) {
+    super(message);
+    this.name = 'LockError';
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function readLock(path: string): LockInfo | undefined {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as LockInfo;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * One apply at a time per state: a lock file created with O_EXCL. A lock left by a
+ * process that no longer runs on this machine is taken over (with a notice), so that
+ * resuming after kill -9 needs no extra step; a live holder, or one on another host,
+ * stops us with who holds it and since when.
+ */
+export function acquireLock(path: string, what: string, notice: (msg: string) => void): { info: LockInfo; release: () => void } {
+  const info: LockInfo = { id: randomUUID(), pid: process.pid, host: hostname(), since: new Date().toISOString(), what };
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const fd = openSync(path, 'wx', 0o600);
+      writeSync(fd, JSON.stringify(info, null, 2) + '\n');
+      fsyncSync(fd);
+      closeSync(fd);
+      return {
+        info,
+        release: () => {
+          // Only remove our own lock: another process may have taken over a stale one.
+          if (readLock(path)?.id === info.id) unlinkSync(path);
+        },
+      };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    const holder = readLock(path);
+    if (!holder) {
+      // Written by a process killed between create and write: nobody holds it.
+      notice(`removing an empty or unreadable lock ${path}`);
+      unlinkSync(path);
+      continue;
+    }
+    if (holder.host === info.host && !alive(holder.pid)) {
+      notice(`taking over lock ${holder.id} of process ${holder.pid} (since ${holder.since}), which is no longer running`);
+      unlinkSync(path);
+      continue;
+    }
+    throw new LockError(
+      `locked: ${path} is held by process ${holder.pid} on ${holder.host} since ${holder.since} (${holder.what}); lock id ${holder.id}.\n` +
+        `If that apply is gone for good, release the lock with: regmgr force-unlock ${holder.id} -c CONFIG`,
+      holder,
+    );
+  }
+  throw new LockError(`could not take lock ${path}`);
+}
+
+export function forceUnlock(path: string, id: string): LockInfo {
+  const holder = readLock(path);
+  if (!holder) throw new LockError(`no lock at ${path}`);
+  if (holder.id !== id) throw new LockError(`the lock at ${path} has id ${holder.id}, not ${id}; nothing released`);
+  unlinkSync(path);
+  return holder;
+}

@@ -1,0 +1,81 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import type { RegistryEndpoint } from '../config/model.js';
+import type { Credentials } from '../util/secret.js';
+
+/** A failed skopeo run: the command (no secrets are ever on it), exit code and stderr. */
+export class SkopeoError extends Error {
+  constructor(
+    readonly args: string[],
+    readonly exitCode: number | undefined,
+    readonly stderr: string,
+    readonly timedOut: boolean,
+  ) {
+    super(`skopeo ${args.join(' ')}: ${timedOut ? 'timed out' : `exit ${exitCode}`}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
+    this.name = 'SkopeoError';
+  }
+}
+
+export interface CopySide {
+  endpoint: RegistryEndpoint;
+  credentials?: Credentials;
+  repository: string;
+}
+
+// Every temporary auth folder still on disk; removed on exit, including Ctrl-C and errors.
+const liveDirs = new Set<string>();
+process.on('exit', () => {
+  for (const d of liveDirs) rmSync(d, { recursive: true, force: true });
+});
+
+/**
+ * The one subprocess boundary. Credentials reach skopeo only through a containers
+ * auth file (mode 0600 in a private temp folder, removed afterwards), never on its
+ * command line, where `ps` would show them.
+ */
+export class SkopeoRunner {
+  constructor(
+    readonly bin = 'skopeo',
+    readonly timeoutMs = 10 * 60_000,
+  ) {}
+
+  /** skopeo copy --all --preserve-digests SRC@DIGEST DST:TAG. */
+  async copy(src: CopySide & { digest: string }, dst: CopySide & { tag: string }, signal?: AbortSignal): Promise<void> {
+    const dir = mkdtempSync(join(tmpdir(), 'regmgr-auth-'));
+    liveDirs.add(dir);
+    try {
+      const authFile = join(dir, 'auth.json');
+      const auths: Record<string, { auth: string }> = {};
+      for (const side of [src, dst]) {
+        if (side.credentials) auths[side.endpoint.host] = { auth: Buffer.from(`${side.credentials.username}:${side.credentials.password.reveal()}`).toString('base64') };
+      }
+      writeFileSync(authFile, JSON.stringify({ auths }), { mode: 0o600 });
+      const args = [
+        'copy',
+        '--all',
+        '--preserve-digests',
+        '--retry-times',
+        '2',
+        '--authfile',
+        authFile,
+        ...(tlsOff(src.endpoint) ? ['--src-tls-verify=false'] : []),
+        ...(tlsOff(dst.endpoint) ? ['--dest-tls-verify=false'] : []),
+        `docker://${src.endpoint.host}/${src.repository}@${src.digest}`,
+        `docker://${dst.endpoint.host}/${dst.repository}:${dst.tag}`,
+      ];
+      const res = await execa(this.bin, args, { reject: false, timeout: this.timeoutMs, cancelSignal: signal, stdin: 'ignore', env: { ...process.env, REGISTRY_AUTH_FILE: authFile } });
+      if (res.exitCode !== 0 || res.failed) throw new SkopeoError(args, res.exitCode, String(res.stderr ?? ''), Boolean(res.timedOut));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      liveDirs.delete(dir);
+    }
+  }
+}
+
+// skopeo does not treat 127.0.0.1 as insecure: plain HTTP and skipped verification both
+// need tls-verify=false (registry-facts.md).
+function tlsOff(ep: RegistryEndpoint): boolean {
+  return ep.plainHttp || ep.insecure;
+}

@@ -1,0 +1,153 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../config/load.js';
+import type { Config } from '../config/model.js';
+import { readPlanFile, writePlanFile } from '../plan/file.js';
+import type { Plan } from '../plan/model.js';
+import { preflight } from '../apply/preflight.js';
+import { Journal, journalPath, readDone } from '../apply/journal.js';
+import { acquireLock } from '../apply/lock.js';
+import { SkopeoRunner } from '../apply/skopeo.js';
+import { countResults, execute } from '../apply/executor.js';
+import type { Outcome } from '../apply/steps.js';
+import { connect } from '../registry/connect.js';
+import { makePlan, printPlan, type PolicyChoice } from './plan.js';
+import { EXIT, type IO } from './io.js';
+
+export interface ApplyArgs {
+  plan?: string;
+  config?: string;
+  parallelism?: number;
+  autoApprove?: boolean;
+}
+
+export const DEFAULT_PARALLELISM = 4;
+
+/** `apply plan.json` carries out a saved plan; `apply -c config.yml` plans, asks, then applies. */
+export async function applyCommand(args: ApplyArgs, io: IO, deps: { skopeo?: SkopeoRunner } = {}): Promise<number> {
+  if (args.parallelism !== undefined && (!Number.isInteger(args.parallelism) || args.parallelism < 1 || args.parallelism > 64)) {
+    throw new Error(`--parallelism must be a whole number from 1 to 64 (got ${args.parallelism})`);
+  }
+  if (args.plan) {
+    // Everything that can refuse the plan runs before any request.
+    const plan = readPlanFile(args.plan);
+    const config = loadConfig(args.config ?? plan.config.file, io.env);
+    preflight(args.plan, plan, config);
+    return applyPlan(args.plan, plan, config, io, { parallelism: args.parallelism, skopeo: deps.skopeo });
+  }
+  if (!args.config) throw new Error('apply needs a plan file (regmgr apply plan.json) or a config (regmgr apply -c config.yml)');
+  const config = loadConfig(args.config, io.env);
+  return planAndApply(config, io, { policies: 'both', confirm: !args.autoApprove, parallelism: args.parallelism, skopeo: deps.skopeo });
+}
+
+/** Plans, shows the plan, and (after confirmation unless told not to ask) applies it. */
+export async function planAndApply(config: Config, io: IO, o: { policies: PolicyChoice; confirm: boolean; parallelism?: number; skopeo?: SkopeoRunner }): Promise<number> {
+  const plan = await makePlan(config, io, { policies: o.policies });
+  printPlan(plan, {}, io);
+  if (plan.actions.length === 0) return EXIT.ok;
+  if (o.confirm) {
+    if (!io.confirm) throw new Error('no terminal to confirm on: save a plan with `regmgr plan -out FILE` and apply it, or pass --auto-approve');
+    const yes = await io.confirm('\nDo you want to perform these actions? Only "yes" will be accepted: ');
+    if (!yes) {
+      io.out('Apply cancelled.\n');
+      return EXIT.error;
+    }
+  }
+  // The plan lives for this run only; its journal still guards against double work within it.
+  const dir = mkdtempSync(join(tmpdir(), 'regmgr-apply-'));
+  try {
+    const file = join(dir, 'plan.json');
+    writePlanFile(file, plan);
+    return await applyPlan(file, plan, config, io, { parallelism: o.parallelism, skopeo: o.skopeo });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function applyPlan(planFile: string, plan: Plan, config: Config, io: IO, o: { parallelism?: number; skopeo?: SkopeoRunner }): Promise<number> {
+  const jpath = journalPath(planFile, plan.sha256);
+  const done = readDone(jpath);
+  if (plan.actions.length === 0) {
+    io.out('No changes: the plan has no actions.\n');
+    return EXIT.ok;
+  }
+  if (plan.actions.every((a) => done.has(a.id))) {
+    io.out(`Nothing to do: all ${plan.actions.length} actions of this plan were already applied (journal ${jpath}).\n`);
+    return EXIT.ok;
+  }
+  const lock = acquireLock(`${config.statePath}.lock`, `regmgr apply ${planFile}`, (m) => io.err(`notice: ${m}\n`));
+  const journal = new Journal(jpath, plan.sha256);
+  const names = new Set(plan.actions.flatMap((a) => (a.type === 'copy' ? [a.source.registry, a.target.registry] : [a.registry])));
+  const clients = await connect(config, names, { env: io.env, logger: io.logger });
+  const abort = new AbortController();
+  let interrupts = 0;
+  const onSigint = () => {
+    if (++interrupts > 1) process.exit(130);
+    io.err('\ninterrupted: finishing the actions in flight; run apply again to resume (Ctrl-C again to stop now)\n');
+    abort.abort();
+  };
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
+  const bar = progressBar(io);
+  try {
+    const report = await execute(plan, clients, journal, o.skopeo ?? new SkopeoRunner(), {
+      parallelism: o.parallelism ?? DEFAULT_PARALLELISM,
+      signal: abort.signal,
+      onStart: (id) => bar.start(id),
+      onOutcome: (out, n, total) => {
+        bar.clear();
+        io.out(line(out));
+        bar.draw(n, total);
+      },
+    });
+    bar.clear();
+    const c = countResults(report);
+    const already = report.alreadyDone ? ` (${report.alreadyDone} already done before this run)` : '';
+    const present = c.present ? `, ${c.present} already present` : '';
+    const head = report.interrupted ? 'Apply interrupted' : 'Apply complete';
+    io.out(`\n${head}: ${c.copied} copied${present}, ${c.deleted} deleted, ${c.drifted} drifted, ${c.blocked} blocked, ${c.failed} failed${already}.\n`);
+    if (c.failed) io.out(`Failed actions are listed above with the registry's answer. Fix the cause and run \`regmgr apply ${planFile}\` again: finished actions are skipped.\n`);
+    if (c.drifted + c.blocked) io.out('Drifted or blocked actions were left alone: the registry changed since the plan. Run `regmgr plan` again to review.\n');
+    if (report.interrupted) return 130;
+    return c.failed ? EXIT.error : c.drifted + c.blocked ? EXIT.drift : EXIT.ok;
+  } finally {
+    bar.clear();
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
+    journal.close();
+    await clients.close();
+    lock.release();
+  }
+}
+
+function line(o: Outcome): string {
+  return `${o.result.padEnd(8)} ${o.detail}\n`;
+}
+
+/** done/total and the action in progress on a terminal; nothing when piped. */
+function progressBar(io: IO) {
+  const on = io.tty && Boolean(process.stderr.isTTY);
+  let current = '';
+  let shown = false;
+  let last = { n: 0, total: 0 };
+  const draw = (n: number, total: number) => {
+    if (!on) return;
+    last = { n, total };
+    const width = 24;
+    const filled = total ? Math.round((n / total) * width) : 0;
+    process.stderr.write(`\r[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${n}/${total} ${current.slice(0, 60)}\x1b[K`);
+    shown = true;
+  };
+  return {
+    start(id: string) {
+      current = id;
+      draw(last.n, last.total);
+    },
+    draw,
+    clear() {
+      if (on && shown) process.stderr.write('\r\x1b[K');
+      shown = false;
+    },
+  };
+}

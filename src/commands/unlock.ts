@@ -1,0 +1,16 @@
+import { loadConfig } from '../config/load.js';
+import { forceUnlock } from '../apply/lock.js';
+import { EXIT, type IO } from './io.js';
+
+export interface UnlockArgs {
+  id: string;
+  config: string;
+}
+
+/** Releases a lock by its id, deliberately (the id is printed by the apply it stopped). */
+export async function unlockCommand(args: UnlockArgs, io: IO): Promise<number> {
+  const config = loadConfig(args.config, io.env);
+  const holder = forceUnlock(`${config.statePath}.lock`, args.id);
+  io.out(`Released lock ${holder.id} (process ${holder.pid} on ${holder.host}, since ${holder.since}).\n`);
+  return EXIT.ok;
+}
