@@ -19,6 +19,8 @@ export interface FaultProxy {
   host: string;
   /** Requests seen, as `METHOD /path?query`. */
   log: string[];
+  /** Requests the registry itself answered, as `METHOD /path?query -> STATUS`. */
+  answered: string[];
   /** Adds a fault for the next `times` matching requests (Infinity for all). */
   inject(match: (req: IncomingMessage) => boolean, fault: Fault, times?: number): void;
   clear(): void;
@@ -34,6 +36,7 @@ export interface FaultProxy {
 export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const rules: Rule[] = [];
   const log: string[] = [];
+  const answered: string[] = [];
   const sockets = new Set<Socket>();
   const t = new URL(target);
 
@@ -42,6 +45,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       const chunks: Buffer[] = [];
       ur.on('data', (c) => chunks.push(c));
       ur.on('end', () => {
+        answered.push(`${req.method} ${req.url} -> ${ur.statusCode}`);
         let out: { status: number; headers: Record<string, any>; body: Buffer } = { status: ur.statusCode ?? 502, headers: { ...ur.headers }, body: Buffer.concat(chunks) };
         if (rewrite) out = rewrite(out, req);
         if (req.method !== 'HEAD') out.headers['content-length'] = String(out.body.length);
@@ -83,6 +87,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     url: `http://127.0.0.1:${port}`,
     host: `127.0.0.1:${port}`,
     log,
+    answered,
     inject(match, fault, times = 1) {
       rules.push({ match, fault, times });
     },
