@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -24,6 +24,27 @@ export interface CopySide {
   repository: string;
 }
 
+export const AUTH_PREFIX = 'regmgr-auth-';
+
+/**
+ * kill -9 leaves no chance to clean up: the next run removes auth folders whose
+ * process (named in the folder) is no longer running.
+ */
+export function sweepStaleAuthDirs(dir = tmpdir()): void {
+  for (const name of readdirSync(dir)) {
+    const m = new RegExp(`^${AUTH_PREFIX}(\\d+)-`).exec(name);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    let alive = true;
+    try {
+      process.kill(pid, 0);
+    } catch (e) {
+      alive = (e as NodeJS.ErrnoException).code === 'EPERM';
+    }
+    if (!alive) rmSync(join(dir, name), { recursive: true, force: true });
+  }
+}
+
 // Every temporary auth folder still on disk; removed on exit, including Ctrl-C and errors.
 const liveDirs = new Set<string>();
 process.on('exit', () => {
@@ -39,11 +60,13 @@ export class SkopeoRunner {
   constructor(
     readonly bin = 'skopeo',
     readonly timeoutMs = 10 * 60_000,
-  ) {}
+  ) {
+    sweepStaleAuthDirs();
+  }
 
   /** skopeo copy --all --preserve-digests SRC@DIGEST DST:TAG. */
   async copy(src: CopySide & { digest: string }, dst: CopySide & { tag: string }, signal?: AbortSignal): Promise<void> {
-    const dir = mkdtempSync(join(tmpdir(), 'regmgr-auth-'));
+    const dir = mkdtempSync(join(tmpdir(), `${AUTH_PREFIX}${process.pid}-`));
     liveDirs.add(dir);
     try {
       const authFile = join(dir, 'auth.json');

@@ -156,6 +156,18 @@ test('kill -9 at several points of a 60-action apply, then re-apply: exactly the
   assert.deepEqual([...deletes].sort(), [...planned].sort(), 'each planned digest deleted exactly once, nothing else');
   assert.equal(dp.count((l) => l.startsWith('DELETE')), 0);
   assert.equal(sp.answered.filter((l) => /^(PUT|POST|PATCH) /.test(l)).length, 0, 'no tag pushed in the source');
+  // The killed runs' temporary auth folders were swept by the runs after them.
+  const { readdirSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const stale = readdirSync(tmpdir()).filter((f) => /^regmgr-auth-\d+-/.test(f)).filter((f) => {
+    try {
+      process.kill(Number(f.split('-')[2]), 0);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  assert.deepEqual(stale, [], 'auth folders of dead processes remain');
   // And once more: nothing to do.
   const again = await runCli(['apply', w.planFile]);
   assert.match(again.stdout, /^Nothing to do/);

@@ -29,11 +29,12 @@ test('seed config end to end: plan, apply; both registries hold exactly the expe
   const p = await runCli(['plan', '-c', config, '-out', planFile], env);
   assert.equal(p.code, 0, p.stderr);
   assertPlanSchema(JSON.parse(readFileSync(planFile, 'utf8')));
-  const authDirsBefore = readdirSync(tmpdir()).filter((f) => f.startsWith('regmgr-auth-')).length;
 
   // Watch the process list during the apply: skopeo must never show a password.
   const seen: string[] = [];
-  const a = await runCli(['apply', planFile], env, () => {
+  let applyPid = 0;
+  const a = await runCli(['apply', planFile], env, (child) => {
+    applyPid = child.pid!;
     const poll = setInterval(() => {
       try {
         seen.push(execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }));
@@ -52,7 +53,7 @@ test('seed config end to end: plan, apply; both registries hold exactly the expe
     assert.ok(!readFileSync(f, 'utf8').includes('harbor12345'), `${f} holds the password`);
   }
   assert.ok(!(p.stdout + p.stderr + a.stdout + a.stderr).includes('harbor12345'));
-  assert.equal(readdirSync(tmpdir()).filter((f) => f.startsWith('regmgr-auth-')).length, authDirsBefore, 'temporary auth files removed');
+  assert.deepEqual(readdirSync(tmpdir()).filter((f) => f.startsWith(`regmgr-auth-${applyPid}-`)), [], 'temporary auth files removed');
 
   const m = w.d['harbor/library/mysql'];
   const mysql = await readTags(w.harbor, 'library/mysql');
