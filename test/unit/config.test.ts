@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { parseConfig, loadConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/config/errors.js';
 import { reportError } from '../../src/cli.js';
@@ -113,4 +114,12 @@ test('a missing file is named', () => {
 
 test('generated config types are current with the schema', () => {
   execFileSync('node', [`${root}scripts/gen-types.mjs`, '--check'], { stdio: 'pipe' });
+});
+
+test("the README's config reference validates", () => {
+  const readme = readFileSync(`${root}README.md`, 'utf8');
+  const block = /## Configuration[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme)![1];
+  const c = parseConfig('README.md', block, { HARBOR_PASSWORD: 'x' });
+  assert.deepEqual([...c.registries.keys()], ['harbor', 'aliyun']);
+  assert.equal(c.syncPolicy!.to, 'aliyun');
 });
