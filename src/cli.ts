@@ -15,6 +15,8 @@ import { applyCommand } from './commands/apply.js';
 import { seedCommand } from './commands/seed.js';
 import { unlockCommand } from './commands/unlock.js';
 import { LockError } from './apply/lock.js';
+import { stateListCommand, stateRefreshCommand, stateShowCommand, stateVerifyCommand } from './commands/state.js';
+import { StateFileError } from './state/file.js';
 import { VERSION } from './version.js';
 
 /** Terraform users type `-out plan.json`; yargs would read that as -o -u -t. */
@@ -47,7 +49,7 @@ function makeIO(debug: boolean, noColor: boolean): IO {
 export function reportError(e: unknown, io: Pick<IO, 'err'>): number {
   if (e instanceof ConfigError) {
     io.err(`error: invalid configuration:\n${e.issues.map((i) => `  ${i.line ? `${i.file}:${i.line}` : i.file}: ${i.path ? `${i.path}: ` : ''}${i.message}`).join('\n')}\n`);
-  } else if (e instanceof RegistryError || e instanceof PlanFileError || e instanceof LockError) {
+  } else if (e instanceof RegistryError || e instanceof PlanFileError || e instanceof LockError || e instanceof StateFileError) {
     io.err(`error: ${e.message}\n`);
   } else {
     io.err(`error: ${(e as Error)?.message ?? String(e)}\n`);
@@ -123,6 +125,15 @@ export function buildCli(argv: string[]) {
     )
     .command('delete', "the predecessor's delete: plan the delete policy; apply it unless dry-run", (y) => configOpt(y).option('parallelism', { type: 'number' }), run(seedCommand('delete')))
     .command('sync', "the predecessor's sync: plan the sync policy; apply it unless dry-run", (y) => configOpt(y).option('parallelism', { type: 'number' }), run(seedCommand('sync')))
+    .command('state <command>', 'the recorded snapshot: show, list, refresh, verify', (y) => {
+      const where = (z: Argv) => z.option('config', { alias: 'c', type: 'string', describe: 'config whose state it is' }).option('state', { type: 'string', describe: 'state file (default: beside the config)' });
+      return y
+        .command('show', 'the recorded snapshot, rendered like list', (z) => where(z).option('json', { type: 'boolean' }), run(stateShowCommand))
+        .command('list', 'one line per registry/repository:tag and its digest', (z) => where(z), run(stateListCommand))
+        .command('refresh', 're-read the registries the config selects into the state', (z) => configOpt(z), run(stateRefreshCommand))
+        .command('verify', 'compare the state with the live registries (reads only); exit 2 on drift', (z) => configOpt(z).option('json', { type: 'boolean' }), run(stateVerifyCommand))
+        .demandCommand(1, 'name a state command: show, list, refresh or verify');
+    })
     .command(
       'force-unlock <id>',
       'release an apply lock deliberately, by the id that the stopped apply printed',

@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/model.js';
-import { readPlanFile, writePlanFile } from '../plan/file.js';
+import { PlanFileError, readPlanFile, writePlanFile } from '../plan/file.js';
+import { overlay, readState, writeState } from '../state/file.js';
+import { applyDone, planSnapshot, staleReason } from '../state/stale.js';
 import type { Plan } from '../plan/model.js';
 import { preflight } from '../apply/preflight.js';
 import { Journal, journalPath, readDone } from '../apply/journal.js';
@@ -77,7 +79,31 @@ export async function applyPlan(planFile: string, plan: Plan, config: Config, io
     return EXIT.ok;
   }
   const lock = acquireLock(`${config.statePath}.lock`, `regmgr apply ${planFile}`, (m) => io.err(`notice: ${m}\n`));
-  const journal = new Journal(jpath, plan.sha256);
+  try {
+    // Under the lock, so that no other apply can change the state between check and write.
+    const prev = readState(config.statePath);
+    const stale = staleReason(plan, prev);
+    if (stale) throw new PlanFileError(planFile, stale);
+    // Mark the state at once: from here on every other plan made from it is stale.
+    const base = overlay(prev?.snapshot ?? {}, planSnapshot(plan.snapshot));
+    const registries = { ...(prev?.registries ?? {}), ...Object.fromEntries(Object.entries(plan.registries).map(([n, r]) => [n, { url: r.url }])) };
+    const mark = { plan_sha256: plan.sha256, plan_created_at: plan.created_at, base_serial: plan.state.serial };
+    const marked = writeState(config.statePath, prev, { written_by: 'apply', apply: { ...mark, finished: false }, registries, snapshot: prev?.snapshot ?? {} });
+    const journal = new Journal(jpath, plan.sha256);
+    try {
+      return await runActions(planFile, plan, config, journal, io, o);
+    } finally {
+      // Record what this plan has changed so far: its finished actions, from the journal.
+      const doneNow = new Set(plan.actions.filter((a) => journal.isDone(a.id)).map((a) => a.id));
+      writeState(config.statePath, marked, { written_by: 'apply', apply: { ...mark, finished: doneNow.size === plan.actions.length }, registries, snapshot: applyDone(base, plan, doneNow) });
+      journal.close();
+    }
+  } finally {
+    lock.release();
+  }
+}
+
+async function runActions(planFile: string, plan: Plan, config: Config, journal: Journal, io: IO, o: { parallelism?: number; skopeo?: SkopeoRunner }): Promise<number> {
   const names = new Set(plan.actions.flatMap((a) => (a.type === 'copy' ? [a.source.registry, a.target.registry] : [a.registry])));
   const clients = await connect(config, names, { env: io.env, logger: io.logger });
   const abort = new AbortController();
@@ -115,9 +141,7 @@ export async function applyPlan(planFile: string, plan: Plan, config: Config, io
     bar.clear();
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigint);
-    journal.close();
     await clients.close();
-    lock.release();
   }
 }
 

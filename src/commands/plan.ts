@@ -11,6 +11,7 @@ import { writePlanFile } from '../plan/file.js';
 import { renderMarkdown, renderText } from '../plan/render.js';
 import { progressLine } from '../util/progress.js';
 import { VERSION } from '../version.js';
+import { readState } from '../state/file.js';
 import { EXIT, type IO } from './io.js';
 
 export interface PlanArgs {
@@ -43,6 +44,8 @@ export async function makePlan(config: Config, io: IO, opts: { targets?: string[
   const names = new Set([...(c.deletePolicy?.registries ?? []), ...(c.syncPolicy ? [c.syncPolicy.from, c.syncPolicy.to] : [])]);
   const clients = await connect(c, names, { env: io.env, logger: io.logger });
   const progress = progressLine(io, 'reading registries');
+  // plan never writes the state: it records which one it was made from.
+  const state = readState(config.statePath);
   try {
     const collected = await collect(c, clients, opts.targets, new Counter(progress.update));
     return buildPlan(c, collected, {
@@ -50,8 +53,9 @@ export async function makePlan(config: Config, io: IO, opts: { targets?: string[
       createdAt: (opts.now?.() ?? new Date()).toISOString(),
       configFile: config.file,
       configSha256: createHash('sha256').update(readFileSync(config.file)).digest('hex'),
-      state: { lineage: null, serial: null },
+      state: { lineage: state?.lineage ?? null, serial: state?.serial ?? null },
       targets: opts.targets,
+      recorded: state?.snapshot,
     });
   } finally {
     progress.done();

@@ -2,6 +2,9 @@ import type { Config } from '../config/model.js';
 import type { Collected } from '../snapshot/collect.js';
 import { FORMAT_VERSION, type Plan, type PlanAction, type PlanBlocked, type PlanCopy, type PlanDelete, type SnapshotRepo } from './model.js';
 import { planHash } from './canonical.js';
+import type { StateSnapshot } from '../state/model.js';
+import { diffSnapshots } from '../state/diff.js';
+import { planSnapshot } from '../state/stale.js';
 
 export interface BuildMeta {
   version: string;
@@ -10,6 +13,8 @@ export interface BuildMeta {
   configSha256: string;
   state: { lineage: string | null; serial: number | null };
   targets?: string[];
+  /** The recorded state's snapshot, to report what changed outside regmgr. */
+  recorded?: StateSnapshot;
 }
 
 /** Turns decisions into the plan file: pure, deterministic (sorted), hashed. */
@@ -79,6 +84,7 @@ export function buildPlan(config: Config, c: Collected, meta: BuildMeta): Plan {
     policies: { delete: config.deletePolicy?.registries ?? null, sync: sp ? { from: sp.from, to: sp.to } : null, target: meta.targets?.length ? [...meta.targets].sort() : null },
     snapshot,
     decisions,
+    changed_outside: meta.recorded ? diffSnapshots(meta.recorded, planSnapshot(snapshot)) : [],
     skipped: [...c.scope.skipped].sort((a, b) => cmp(`${a.policy}/${a.registry}/${a.repository}`, `${b.policy}/${b.registry}/${b.repository}`)),
     actions,
     blocked,

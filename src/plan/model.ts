@@ -1,5 +1,6 @@
 import type { Digest } from '../registry/names.js';
 import type { TagVerdict } from '../policy/decision.js';
+import type { TagChange } from '../state/model.js';
 
 // The plan file's shape (schema/plan.schema.json documents it for users). Only
 // `actions` drives apply; `snapshot`, `decisions`, `blocked` and `summary` are for
@@ -62,6 +63,8 @@ export interface Plan {
   snapshot: Record<string, Record<string, SnapshotRepo>>;
   /** Every tag's decision per policy: `decisions.delete[registry][repo][tag]`. */
   decisions: { delete: Record<string, Record<string, Record<string, { verdict: TagVerdict; reason: string }>>>; sync: Record<string, Record<string, Record<string, { verdict: TagVerdict; reason: string }>>> };
+  /** Tags that changed since the recorded state, i.e. outside regmgr (display only). */
+  changed_outside: TagChange[];
   skipped: Array<{ policy: 'delete' | 'sync'; registry: string; repository: string; reason: string }>;
   actions: PlanAction[];
   blocked: PlanBlocked[];

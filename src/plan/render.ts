@@ -1,6 +1,7 @@
 import { Chalk } from 'chalk';
 import type { Plan } from './model.js';
 import { shortDigest } from '../util/table.js';
+import { describeChange } from '../state/diff.js';
 
 export interface RenderOptions {
   color: boolean;
@@ -76,6 +77,11 @@ export function renderText(plan: Plan, opts: RenderOptions): string {
     }
     out.push('');
   }
+  if (plan.changed_outside.length) {
+    out.push(c.yellow(`Changed outside regmgr since the recorded state (serial ${plan.state.serial}):`));
+    for (const ch of plan.changed_outside) out.push(`  ${describeChange(ch)}`);
+    out.push('');
+  }
   for (const s of plan.skipped) out.push(c.dim(`${s.policy}: ${s.registry} ${s.repository}: ${s.reason}`));
   if (plan.skipped.length) out.push('');
   out.push(c.bold(summaryLine(plan)));
@@ -95,6 +101,7 @@ export function renderMarkdown(plan: Plan): string {
     for (const l of lines) out.push(`${l.sign === '~' ? '+' : l.sign === '!' ? '#' : l.sign} ${l.text}  # ${l.reason}`);
     out.push('```', '', '</details>', '');
   }
+  if (plan.changed_outside.length) out.push(`${plan.changed_outside.length} tag(s) changed outside regmgr since the recorded state: see \`regmgr show\`.`, '');
   out.push(`<sub>plan sha256 ${plan.sha256.slice(0, 16)}, regmgr ${plan.regmgr_version}</sub>`);
   return out.join('\n') + '\n';
 }

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { pushImage, readTags, tagDigest } from '../helpers/images.js';
@@ -49,7 +50,8 @@ async function world(opts: { dev?: number; versions?: number; dryRun?: boolean }
   for (let i = 0; i < (opts.versions ?? 2); i++) d[`v1.${i}`] = await pushImage(src, repo, [`v1.${i}`], { seed: `${repo}-v1.${i}` });
   d.latest = await pushImage(src, repo, ['latest', 'keep-me'], { seed: `${repo}-latest` });
   d['keep-me'] = d.latest;
-  const dir = tempDir(`w${n}`).dir;
+  const dir = join(tmp.dir, `w${n}`);
+  mkdirSync(dir);
   const config = writeFile(
     dir,
     'config.yml',

@@ -1,0 +1,149 @@
+import { loadConfig } from '../config/load.js';
+import { connect } from '../registry/connect.js';
+import type { Repository } from '../registry/names.js';
+import { acquireLock } from '../apply/lock.js';
+import { Counter, readRegistry, readRepository, selectedRepositories } from '../snapshot/read.js';
+import type { RegistrySnapshot } from '../snapshot/model.js';
+import { readState, writeState, StateFileError } from '../state/file.js';
+import type { State, StateSnapshot } from '../state/model.js';
+import { describeChange, diffSnapshots } from '../state/diff.js';
+import { renderList } from './list.js';
+import { progressLine } from '../util/progress.js';
+import { mapLimit } from '../util/limit.js';
+import { EXIT, type IO } from './io.js';
+
+export interface StateArgs {
+  config?: string;
+  state?: string;
+  json?: boolean;
+}
+
+function statePath(args: StateArgs, io: IO): string {
+  if (args.state) return args.state;
+  if (!args.config) throw new Error('name the state with --state FILE, or the config whose state it is with -c FILE');
+  return loadConfig(args.config, io.env).statePath;
+}
+
+function mustRead(file: string): State {
+  const s = readState(file);
+  if (!s) throw new StateFileError(file, 'no state yet: it is written by `regmgr apply` and `regmgr state refresh`');
+  return s;
+}
+
+/** The state's snapshot in the shape `list` renders. */
+function asRegistrySnapshots(snap: StateSnapshot): RegistrySnapshot[] {
+  return Object.keys(snap)
+    .sort()
+    .map((name) => ({
+      name,
+      source: 'config' as const,
+      repositories: Object.keys(snap[name])
+        .sort()
+        .map((repo) => ({
+          repository: repo as Repository,
+          tags: Object.keys(snap[name][repo])
+            .sort()
+            .map((tag) => ({ tag, digest: snap[name][repo][tag].digest, mediaType: snap[name][repo][tag].media_type })),
+        })),
+    }));
+}
+
+export async function stateShowCommand(args: StateArgs, io: IO): Promise<number> {
+  const file = statePath(args, io);
+  const s = mustRead(file);
+  if (args.json) {
+    io.out(JSON.stringify(s, null, 2) + '\n');
+    return EXIT.ok;
+  }
+  const last = s.apply ? `apply of plan ${s.apply.plan_sha256.slice(0, 12)}${s.apply.finished ? '' : ' (not finished)'}` : s.written_by;
+  io.out(`State ${file}: lineage ${s.lineage}, serial ${s.serial}, written by ${last} at ${s.written_at}.\n\n`);
+  io.out(renderList(asRegistrySnapshots(s.snapshot)));
+  return EXIT.ok;
+}
+
+export async function stateListCommand(args: StateArgs, io: IO): Promise<number> {
+  const s = mustRead(statePath(args, io));
+  for (const r of asRegistrySnapshots(s.snapshot)) for (const repo of r.repositories) for (const t of repo.tags) io.out(`${r.name}/${repo.repository}:${t.tag} ${t.digest}\n`);
+  return EXIT.ok;
+}
+
+function toState(snaps: RegistrySnapshot[]): StateSnapshot {
+  const out: StateSnapshot = {};
+  for (const r of snaps) {
+    out[r.name] = {};
+    for (const repo of r.repositories) out[r.name][repo.repository] = Object.fromEntries(repo.tags.map((t) => [t.tag, { digest: t.digest, media_type: t.mediaType }]));
+  }
+  return out;
+}
+
+/** Re-reads every registry the config names (its selected repositories) into the state. */
+export async function stateRefreshCommand(args: StateArgs & { config: string }, io: IO): Promise<number> {
+  const config = loadConfig(args.config, io.env);
+  const names = [...config.registries.keys()].sort();
+  const clients = await connect(config, names, { env: io.env, logger: io.logger });
+  const progress = progressLine(io, 'reading registries');
+  let snaps: RegistrySnapshot[];
+  try {
+    snaps = await Promise.all(
+      names.map(async (n) => {
+        const client = clients.get(n);
+        const { repositories, source } = await selectedRepositories(client);
+        return readRegistry(client, repositories, source, new Counter(progress.update));
+      }),
+    );
+  } finally {
+    progress.done();
+    await clients.close();
+  }
+  const lock = acquireLock(`${config.statePath}.lock`, `regmgr state refresh -c ${args.config}`, (m) => io.err(`notice: ${m}\n`));
+  try {
+    const prev = readState(config.statePath);
+    const fresh = toState(snaps);
+    const changes = prev ? diffSnapshots(prev.snapshot, fresh) : [];
+    const registries = { ...(prev?.registries ?? {}), ...Object.fromEntries(names.map((n) => [n, { url: config.registries.get(n)!.origin }])) };
+    // The registries read replace what was recorded for them; others stay as they were.
+    const s = writeState(config.statePath, prev, { written_by: 'refresh', registries, snapshot: { ...(prev?.snapshot ?? {}), ...fresh } });
+    for (const c of changes) io.out(`  ${describeChange(c)}\n`);
+    const tags = Object.values(fresh).flatMap((r) => Object.values(r)).reduce((k, r) => k + Object.keys(r).length, 0);
+    io.out(`State refreshed: ${tags} tags in ${names.length} registr${names.length === 1 ? 'y' : 'ies'}; ${changes.length} changed since serial ${prev?.serial ?? 'none'}; now serial ${s.serial}.\n`);
+    return EXIT.ok;
+  } finally {
+    lock.release();
+  }
+}
+
+/**
+ * Compares the recorded snapshot with the live registries using only tag lists and
+ * HEAD requests (free on rate-limited registries). Changes nothing.
+ */
+export async function stateVerifyCommand(args: StateArgs & { config: string }, io: IO): Promise<number> {
+  const config = loadConfig(args.config, io.env);
+  const s = mustRead(config.statePath);
+  const names = Object.keys(s.snapshot).sort();
+  const unknown = names.filter((n) => !config.registries.has(n));
+  if (unknown.length) throw new Error(`the state records registries that ${args.config} does not define: ${unknown.join(', ')}`);
+  const clients = await connect(config, names, { env: io.env, logger: io.logger });
+  const live: StateSnapshot = {};
+  try {
+    for (const n of names) {
+      const client = clients.get(n);
+      const repos = Object.keys(s.snapshot[n]).sort() as Repository[];
+      const read = await mapLimit(repos, Math.max(2, Math.ceil(client.endpoint.concurrency / 2)), (r) => readRepository(client, r));
+      live[n] = Object.fromEntries(read.map((r) => [r.repository, Object.fromEntries(r.tags.map((t) => [t.tag, { digest: t.digest, media_type: t.mediaType }]))]));
+    }
+  } finally {
+    await clients.close();
+  }
+  const changes = diffSnapshots(s.snapshot, live);
+  if (args.json) {
+    io.out(JSON.stringify({ lineage: s.lineage, serial: s.serial, drifted: changes.length > 0, changes }, null, 2) + '\n');
+  } else if (changes.length) {
+    io.out(`Changed outside regmgr since state serial ${s.serial} (${s.written_at}):\n`);
+    for (const c of changes) io.out(`  ${describeChange(c)}\n`);
+    const count = (k: string) => changes.filter((c) => c.change === k).length;
+    io.out(`\nDrift: ${count('added')} added, ${count('removed')} removed, ${count('moved')} moved.\n`);
+  } else {
+    io.out(`No drift: the registries match state serial ${s.serial}.\n`);
+  }
+  return changes.length ? EXIT.stateDrift : EXIT.ok;
+}

@@ -1,0 +1,178 @@
+import { test, before, after, beforeEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, statSync, existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { startRegistry, TEST_PASSWORD, TEST_USER, type TestRegistry } from '../helpers/registry.js';
+import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
+import { pushImage, readTags, tagDigest } from '../helpers/images.js';
+import { captureIO, writeFile } from '../helpers/io.js';
+import { tempDir, track } from '../helpers/processes.js';
+import { planCommand } from '../../src/commands/plan.js';
+import { applyCommand } from '../../src/commands/apply.js';
+import { stateListCommand, stateRefreshCommand, stateShowCommand, stateVerifyCommand } from '../../src/commands/state.js';
+import { readState } from '../../src/state/file.js';
+import type { Plan } from '../../src/plan/model.js';
+
+// One registry with Basic auth behind a logging proxy: every request is visible.
+let reg: TestRegistry, proxy: FaultProxy;
+const tmp = tempDir('state');
+let n = 0;
+const env = { STATE_PW: TEST_PASSWORD };
+const changing = (l: string) => /^(DELETE|PUT|POST|PATCH) /.test(l);
+
+before(async () => {
+  reg = await startRegistry({ auth: 'htpasswd' });
+  proxy = await startFaultProxy(reg.url);
+});
+after(async () => {
+  await proxy?.close();
+  await reg?.stop();
+  tmp.remove();
+});
+beforeEach(() => {
+  proxy.log.length = 0;
+});
+
+async function world() {
+  const repo = `svc-${++n}`;
+  const d: Record<string, string> = {};
+  for (const t of ['dev-1', 'dev-2', 'dev-3', 'v1.0', 'v2.0']) d[t] = await pushImage(reg, repo, [t], { seed: `${repo}-${t}` });
+  const dir = join(tmp.dir, `w${n}`);
+  mkdirSync(dir);
+  const config = writeFile(dir, 'config.yml', `registries:\n  r:\n    registry: ${proxy.url}\n    username: ${TEST_USER}\n    password: \${STATE_PW}\n    repositories: [${repo}]\ndelete-policy:\n  registries: [r]\n  mix-count: 0\n  tags:\n    include:\n      keys: dev\n`);
+  return { repo, d, dir, config, stateFile: join(dir, 'regmgr.state.json') };
+}
+
+async function plan(config: string, out: string, extra: Record<string, unknown> = {}): Promise<Plan> {
+  const cap = captureIO(env);
+  assert.equal(await planCommand({ config, out, ...extra }, cap.io), 0, cap.stderr());
+  return JSON.parse(readFileSync(out, 'utf8'));
+}
+
+test('two plans from no state: the first applies, the second is refused as stale with no request sent', async () => {
+  const w = await world();
+  const p1 = await plan(w.config, join(w.dir, 'p1.json'), { target: [`r/${w.repo}`] });
+  const p2 = await plan(w.config, join(w.dir, 'p2.json'));
+  assert.deepEqual(p1.state, { lineage: null, serial: null });
+  assert.equal(p1.sha256 === p2.sha256, false);
+  assert.equal(await applyCommand({ plan: join(w.dir, 'p1.json') }, captureIO(env).io), 0);
+  const s = readState(w.stateFile)!;
+  assert.equal(s.serial, 2); // marked at the start of the apply, written again at the end
+  proxy.log.length = 0;
+  await assert.rejects(applyCommand({ plan: join(w.dir, 'p2.json') }, captureIO(env).io), /p2\.json: stale plan: it was made from no state, but the state is now serial 2, written by an apply of plan [0-9a-f]{12} at .*; re-run plan/);
+  assert.deepEqual(proxy.log, []);
+});
+
+test('two plans of identical content from the same state cannot both be applied', async () => {
+  const w = await world();
+  const a = await plan(w.config, join(w.dir, 'a.json'));
+  const b = await plan(w.config, join(w.dir, 'b.json'));
+  assert.equal(a.sha256, b.sha256);
+  assert.equal(await applyCommand({ plan: join(w.dir, 'a.json') }, captureIO(env).io), 0);
+  await assert.rejects(applyCommand({ plan: join(w.dir, 'b.json') }, captureIO(env).io), /b\.json: stale plan/);
+});
+
+test('two plans from the same recorded state: apply P1 succeeds, apply P2 is refused as stale, nothing changed', async () => {
+  const w = await world();
+  const cap = captureIO(env);
+  assert.equal(await stateRefreshCommand({ config: w.config }, cap.io), 0, cap.stderr());
+  assert.match(cap.stdout(), /State refreshed: 5 tags in 1 registry; 0 changed since serial none; now serial 1\./);
+  const s1 = readState(w.stateFile)!;
+  const p1 = await plan(w.config, join(w.dir, 'p1.json'));
+  const p2 = await plan(w.config, join(w.dir, 'p2.json'), { target: [`r/${w.repo}`] });
+  assert.deepEqual(p1.state, { lineage: s1.lineage, serial: 1 });
+  assert.deepEqual(p2.state, { lineage: s1.lineage, serial: 1 });
+  assert.equal(await applyCommand({ plan: join(w.dir, 'p1.json') }, captureIO(env).io), 0);
+  proxy.log.length = 0;
+  const before = await readTags(reg, w.repo);
+  await assert.rejects(applyCommand({ plan: join(w.dir, 'p2.json') }, captureIO(env).io), new RegExp(`stale plan: it was made from state ${s1.lineage} serial 1, but the state is now serial 3`));
+  assert.deepEqual(proxy.log, []);
+  assert.deepEqual(await readTags(reg, w.repo), before);
+  // The state records what the apply changed: the dev tags are gone from it.
+  const s3 = readState(w.stateFile)!;
+  assert.equal(s3.lineage, s1.lineage);
+  assert.deepEqual(Object.keys(s3.snapshot.r[w.repo]).sort(), ['v1.0', 'v2.0']);
+  assert.equal(s3.apply!.finished, true);
+  assert.equal(statSync(w.stateFile).mode & 0o777, 0o600);
+  assert.ok(!readFileSync(w.stateFile, 'utf8').includes(TEST_PASSWORD));
+  // A fresh plan from the new state applies.
+  const p3 = await plan(w.config, join(w.dir, 'p3.json'));
+  assert.equal(p3.actions.length, 0);
+});
+
+test('state verify reports tags pushed, deleted and moved outside regmgr, exits 2, and sends no DELETE or PUT; plan mentions the drift', async () => {
+  const w = await world();
+  assert.equal(await stateRefreshCommand({ config: w.config }, captureIO(env).io), 0);
+  const clean = captureIO(env);
+  assert.equal(await stateVerifyCommand({ config: w.config }, clean.io), 0);
+  assert.match(clean.stdout(), /^No drift: the registries match state serial 1\.$/m);
+
+  const pushed = await pushImage(reg, w.repo, ['hotfix-9'], { seed: `${w.repo}-hotfix` }); // pushed
+  await tagDigest(reg, w.repo, 'v1.0', w.d['v2.0']); // moved
+  const { request } = await import('undici');
+  const auth = await reg.authFor('');
+  const del = await request(`${reg.url}/v2/${w.repo}/manifests/${w.d['dev-3']}`, { method: 'DELETE', headers: { authorization: auth! } }); // deleted
+  await del.body.dump();
+  assert.equal(del.statusCode, 202);
+
+  proxy.log.length = 0;
+  const cap = captureIO(env);
+  assert.equal(await stateVerifyCommand({ config: w.config }, cap.io), 2);
+  const short = (d: string) => d.slice(0, 19);
+  assert.equal(
+    cap.stdout(),
+    `Changed outside regmgr since state serial 1 (${readState(w.stateFile)!.written_at}):\n` +
+      `  r ${w.repo}:dev-3 removed (was ${short(w.d['dev-3'])})\n` +
+      `  r ${w.repo}:hotfix-9 added (${short(pushed)})\n` +
+      `  r ${w.repo}:v1.0 moved ${short(w.d['v1.0'])} -> ${short(w.d['v2.0'])}\n` +
+      `\nDrift: 1 added, 1 removed, 1 moved.\n`,
+  );
+  assert.equal(proxy.count(changing), 0);
+  assert.ok(proxy.log.every((l) => /^(GET|HEAD) /.test(l)), proxy.log.join('\n'));
+  const j = captureIO(env);
+  assert.equal(await stateVerifyCommand({ config: w.config, json: true }, j.io), 2);
+  assert.deepEqual(JSON.parse(j.stdout()).changes.map((c: any) => `${c.tag}:${c.change}`), ['dev-3:removed', 'hotfix-9:added', 'v1.0:moved']);
+  // verify changed nothing, the state included.
+  assert.equal(readState(w.stateFile)!.serial, 1);
+
+  const p = captureIO(env);
+  await planCommand({ config: w.config }, p.io);
+  assert.match(p.stdout(), new RegExp(`Changed outside regmgr since the recorded state \\(serial 1\\):\\n  r ${w.repo}:dev-3 removed`));
+});
+
+test('state show and list render the recorded snapshot', async () => {
+  const w = await world();
+  await stateRefreshCommand({ config: w.config }, captureIO(env).io);
+  const show = captureIO(env);
+  assert.equal(await stateShowCommand({ config: w.config }, show.io), 0);
+  assert.match(show.stdout(), /^State .*regmgr\.state\.json: lineage [0-9a-f-]{36}, serial 1, written by refresh at /);
+  assert.match(show.stdout(), new RegExp(`^r +${w.repo} +dev-1 +sha256:[0-9a-f]{12} +oci-image$`, 'm'));
+  const list = captureIO(env);
+  assert.equal(await stateListCommand({ state: w.stateFile }, list.io), 0);
+  assert.deepEqual(list.stdout().trim().split('\n').map((l) => l.split(' ')[0]), ['dev-1', 'dev-2', 'dev-3', 'v1.0', 'v2.0'].map((t) => `r/${w.repo}:${t}`));
+  await assert.rejects(stateShowCommand({ state: join(w.dir, 'none.json') }, captureIO().io), /none\.json: no state yet/);
+});
+
+test('the state file survives kill -9 during writes: always the old or the new version', async () => {
+  const file = join(tmp.dir, 'killed.state.json');
+  const writer = fileURLToPath(new URL('../helpers/state-writer.js', import.meta.url));
+  let lastSerial = 0;
+  for (let i = 0; i < 12; i++) {
+    const child = track(spawn('node', [writer, file], { stdio: 'ignore' }));
+    // Let the writer start (and write at least once), then kill it at varying moments.
+    while (!existsSync(file)) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 150 + ((i * 37) % 120)));
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    assert.ok(existsSync(file));
+    const s = readState(file)!; // parses: never a torn file
+    assert.ok(s.serial >= lastSerial, `serial went back from ${lastSerial} to ${s.serial}`);
+    assert.equal(Object.keys(s.snapshot.r).length, 20);
+    assert.ok(Object.keys(s.snapshot.r['repo-0']).every((t) => t.endsWith(`-serial-${s.serial}`)), 'content belongs to one version');
+    lastSerial = s.serial;
+  }
+  assert.ok(lastSerial >= 3, `the writer made progress (${lastSerial} writes)`);
+});
