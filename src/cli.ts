@@ -79,6 +79,7 @@ export function buildCli(argv: string[]) {
     .usage('$0 <command> [options]\n\nPlan/apply cleanup and mirroring for container registries.')
     .option('debug', { type: 'boolean', describe: 'log every registry request (method, URL, status, time) to stderr' })
     .option('color', { type: 'boolean', default: true, describe: 'colour on a terminal (--no-color, or NO_COLOR, turns it off)' })
+    .option('state', { type: 'string', describe: "state file (default: the config's state.path, else regmgr.state.json beside the config)" })
     .command('validate', 'check a config file: schema and semantics, no network', (y) => configOpt(y), run(validateCommand))
     .command(
       'list',
@@ -126,7 +127,7 @@ export function buildCli(argv: string[]) {
     .command('delete', "the predecessor's delete: plan the delete policy; apply it unless dry-run", (y) => configOpt(y).option('parallelism', { type: 'number' }), run(seedCommand('delete')))
     .command('sync', "the predecessor's sync: plan the sync policy; apply it unless dry-run", (y) => configOpt(y).option('parallelism', { type: 'number' }), run(seedCommand('sync')))
     .command('state <command>', 'the recorded snapshot: show, list, refresh, verify', (y) => {
-      const where = (z: Argv) => z.option('config', { alias: 'c', type: 'string', describe: 'config whose state it is' }).option('state', { type: 'string', describe: 'state file (default: beside the config)' });
+      const where = (z: Argv) => z.option('config', { alias: 'c', type: 'string', describe: 'config whose state it is (or give --state)' });
       return y
         .command('show', 'the recorded snapshot, rendered like list', (z) => where(z).option('json', { type: 'boolean' }), run(stateShowCommand))
         .command('list', 'one line per registry/repository:tag and its digest', (z) => where(z), run(stateListCommand))

@@ -18,6 +18,8 @@ import { makePlan, printPlan, type PolicyChoice } from './plan.js';
 import { EXIT, type IO } from './io.js';
 
 export interface ApplyArgs {
+  /** --state FILE: where the state lives (default: beside the config, or its state.path). */
+  state?: string;
   plan?: string;
   config?: string;
   parallelism?: number;
@@ -34,12 +36,12 @@ export async function applyCommand(args: ApplyArgs, io: IO, deps: { skopeo?: Sko
   if (args.plan) {
     // Everything that can refuse the plan runs before any request.
     const plan = readPlanFile(args.plan);
-    const config = loadConfig(args.config ?? plan.config.file, io.env);
+    const config = loadConfig(args.config ?? plan.config.file, io.env, { statePath: args.state });
     preflight(args.plan, plan, config);
     return applyPlan(args.plan, plan, config, io, { parallelism: args.parallelism, skopeo: deps.skopeo });
   }
   if (!args.config) throw new Error('apply needs a plan file (regmgr apply plan.json) or a config (regmgr apply -c config.yml)');
-  const config = loadConfig(args.config, io.env);
+  const config = loadConfig(args.config, io.env, { statePath: args.state });
   return planAndApply(config, io, { policies: 'both', confirm: !args.autoApprove, parallelism: args.parallelism, skopeo: deps.skopeo });
 }
 

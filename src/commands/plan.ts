@@ -15,6 +15,8 @@ import { readState } from '../state/file.js';
 import { EXIT, type IO } from './io.js';
 
 export interface PlanArgs {
+  /** --state FILE: where the state lives (default: beside the config, or its state.path). */
+  state?: string;
   config: string;
   out?: string;
   json?: boolean;
@@ -70,7 +72,7 @@ export function printPlan(plan: Plan, args: { json?: boolean; markdown?: boolean
 }
 
 export async function planCommand(args: PlanArgs, io: IO): Promise<number> {
-  const config = loadConfig(args.config, io.env);
+  const config = loadConfig(args.config, io.env, { statePath: args.state });
   const plan = await makePlan(config, io, { targets: args.target });
   printPlan(plan, args, io);
   if (args.out) {

@@ -4,6 +4,8 @@ import { makePlan, printPlan } from './plan.js';
 import { EXIT, type IO } from './io.js';
 
 export interface SeedArgs {
+  /** --state FILE: where the state lives (default: beside the config, or its state.path). */
+  state?: string;
   config: string;
   parallelism?: number;
 }
@@ -15,7 +17,7 @@ export interface SeedArgs {
  */
 export function seedCommand(policy: 'delete' | 'sync') {
   return async (args: SeedArgs, io: IO): Promise<number> => {
-    const config = loadConfig(args.config, io.env);
+    const config = loadConfig(args.config, io.env, { statePath: args.state });
     const p = policy === 'delete' ? config.deletePolicy : config.syncPolicy;
     if (!p) throw new Error(`${args.config}: no ${policy}-policy section: nothing to ${policy}`);
     if (p.dryRun) {

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { loadConfig } from '../config/load.js';
 import { connect } from '../registry/connect.js';
 import type { Repository } from '../registry/names.js';
@@ -19,7 +20,7 @@ export interface StateArgs {
 }
 
 function statePath(args: StateArgs, io: IO): string {
-  if (args.state) return args.state;
+  if (args.state) return resolve(args.state);
   if (!args.config) throw new Error('name the state with --state FILE, or the config whose state it is with -c FILE');
   return loadConfig(args.config, io.env).statePath;
 }
@@ -78,7 +79,7 @@ function toState(snaps: RegistrySnapshot[]): StateSnapshot {
 
 /** Re-reads every registry the config names (its selected repositories) into the state. */
 export async function stateRefreshCommand(args: StateArgs & { config: string }, io: IO): Promise<number> {
-  const config = loadConfig(args.config, io.env);
+  const config = loadConfig(args.config, io.env, { statePath: args.state });
   const names = [...config.registries.keys()].sort();
   const clients = await connect(config, names, { env: io.env, logger: io.logger });
   const progress = progressLine(io, 'reading registries');
@@ -117,7 +118,7 @@ export async function stateRefreshCommand(args: StateArgs & { config: string }, 
  * HEAD requests (free on rate-limited registries). Changes nothing.
  */
 export async function stateVerifyCommand(args: StateArgs & { config: string }, io: IO): Promise<number> {
-  const config = loadConfig(args.config, io.env);
+  const config = loadConfig(args.config, io.env, { statePath: args.state });
   const s = mustRead(config.statePath);
   const names = Object.keys(s.snapshot).sort();
   const unknown = names.filter((n) => !config.registries.has(n));

@@ -14,8 +14,18 @@ export const DEFAULT_CONCURRENCY = 8;
 export const DEFAULT_TIMEOUT_S = 30;
 export const DEFAULT_STATE_FILE = 'regmgr.state.json';
 
+export interface ConfigOverrides {
+  /** `--state FILE`: beats the config's `state.path`. */
+  statePath?: string;
+}
+
 /** Reads, validates and normalises a config file. Throws ConfigError listing every problem. */
-export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Config {
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env, overrides: ConfigOverrides = {}): Config {
+  const config = readConfigFile(file, env);
+  return overrides.statePath ? { ...config, statePath: resolve(overrides.statePath) } : config;
+}
+
+function readConfigFile(file: string, env: NodeJS.ProcessEnv): Config {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');

@@ -9,6 +9,7 @@ import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { pushImage, readTags, tagDigest } from '../helpers/images.js';
 import { captureIO, writeFile } from '../helpers/io.js';
 import { runCli } from '../helpers/cli.js';
+import { assertPlanSchema } from '../helpers/plan-schema.js';
 import { tempDir } from '../helpers/processes.js';
 import { planCommand } from '../../src/commands/plan.js';
 import { applyCommand } from '../../src/commands/apply.js';
@@ -65,7 +66,9 @@ async function world(opts: { dev?: number; versions?: number; dryRun?: boolean }
 async function plan(config: string, out: string): Promise<Plan> {
   const cap = captureIO();
   assert.equal(await planCommand({ config, out }, cap.io), 0, cap.stderr());
-  return JSON.parse(readFileSync(out, 'utf8'));
+  const p = JSON.parse(readFileSync(out, 'utf8'));
+  assertPlanSchema(p);
+  return p;
 }
 
 test('an edited plan is refused before any request', async () => {

@@ -146,3 +146,14 @@ test('DELETE is never retried and never follows a redirect', async () => {
   assert.equal(proxy.count((l) => l.includes('_catalog')), 0);
   await c.close();
 });
+
+test('single-tag DELETE: refused by 2.8 (reported as unsupported, nothing deleted); accepted where the registry supports it', async () => {
+  const c = client();
+  const before = (await c.headManifest(app, 'v2'))!.digest;
+  assert.equal(await c.deleteTag(app, 'v2'), 'unsupported');
+  assert.equal((await c.headManifest(app, 'v2'))!.digest, before);
+  // A registry that implements OCI 1.1 tag deletion answers 202.
+  proxy.inject((r) => r.method === 'DELETE', { status: 202, body: '' }, 1);
+  assert.equal(await c.deleteTag(app, 'v2'), 'deleted');
+  await c.close();
+});

@@ -9,6 +9,7 @@ import { startRegistry, TEST_PASSWORD, TEST_USER, type TestRegistry } from '../h
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { pushImage, readTags, tagDigest } from '../helpers/images.js';
 import { captureIO, writeFile } from '../helpers/io.js';
+import { assertPlanSchema } from '../helpers/plan-schema.js';
 import { tempDir, track } from '../helpers/processes.js';
 import { planCommand } from '../../src/commands/plan.js';
 import { applyCommand } from '../../src/commands/apply.js';
@@ -49,7 +50,9 @@ async function world() {
 async function plan(config: string, out: string, extra: Record<string, unknown> = {}): Promise<Plan> {
   const cap = captureIO(env);
   assert.equal(await planCommand({ config, out, ...extra }, cap.io), 0, cap.stderr());
-  return JSON.parse(readFileSync(out, 'utf8'));
+  const p = JSON.parse(readFileSync(out, 'utf8'));
+  assertPlanSchema(p);
+  return p;
 }
 
 test('two plans from no state: the first applies, the second is refused as stale with no request sent', async () => {
@@ -175,4 +178,26 @@ test('the state file survives kill -9 during writes: always the old or the new v
     lastSerial = s.serial;
   }
   assert.ok(lastSerial >= 3, `the writer made progress (${lastSerial} writes)`);
+});
+
+test('--state puts the state where the flag says, for plan, apply and state commands', async () => {
+  const w = await world();
+  const custom = join(w.dir, 'elsewhere.json');
+  const { runCli } = await import('../helpers/cli.js');
+  const planFile = join(w.dir, 'p.json');
+  assert.equal((await runCli(['plan', '-c', w.config, '--state', custom, '-out', planFile], env)).code, 0);
+  const a = await runCli(['apply', planFile, '--state', custom], env);
+  assert.equal(a.code, 0, a.stderr);
+  assert.ok(existsSync(custom));
+  assert.equal(existsSync(w.stateFile), false);
+  const v = await runCli(['state', 'verify', '-c', w.config, '--state', custom], env);
+  assert.equal(v.code, 0, v.stdout + v.stderr);
+  assert.match((await runCli(['state', 'list', '--state', custom], env)).stdout, new RegExp(`^r/${w.repo}:v1\\.0 sha256:`, 'm'));
+  // The default location has no state: a plan made against the custom one is stale there.
+  const p2 = join(w.dir, 'p2.json');
+  await pushImage(reg, w.repo, ['dev-9'], { seed: `${w.repo}-dev-9` });
+  assert.equal((await runCli(['plan', '-c', w.config, '--state', custom, '-out', p2], env)).code, 0);
+  const refused = await runCli(['apply', p2], env);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /stale plan: it was made from state [0-9a-f-]+ serial 2, but there is no state file now/);
 });
