@@ -27,22 +27,10 @@ export class Journal {
   ) {
     const fresh = !existsSync(path) || statSync(path).size === 0;
     if (!fresh) {
-      const lines = readFileSync(path, 'utf8').split('\n');
-      lines.forEach((line, i) => {
-        if (!line.trim()) return;
-        try {
-          const e = JSON.parse(line) as JournalEntry & { plan?: string };
-          if (i === 0 && e.plan !== undefined) {
-            if (e.plan !== planSha) throw new Error(`journal ${path} belongs to another plan (sha256 ${e.plan.slice(0, 12)})`);
-            return;
-          }
-          if (e.id && e.event) this.last.set(e.id, e);
-          if (e.event === 'start') this.started.add(e.id);
-        } catch (err) {
-          if ((err as Error).message.startsWith('journal ')) throw err;
-          // A torn last line from a crash mid-write: the event it held was not durable.
-        }
-      });
+      const parsed = parseJournal(readFileSync(path, 'utf8'));
+      if (parsed.plan !== undefined && parsed.plan !== planSha) throw new Error(`journal ${path} belongs to another plan (sha256 ${parsed.plan.slice(0, 12)})`);
+      for (const [id, e] of parsed.last) this.last.set(id, e);
+      for (const id of parsed.started) this.started.add(id);
     }
     this.#fd = openSync(path, 'a', 0o600);
     if (fresh) this.#write({ plan: planSha, t: new Date().toISOString() });
@@ -80,17 +68,30 @@ export function journalPath(planFile: string, sha: string): string {
 
 /** Reads a journal without opening it for writing (to tell whether a plan is finished). */
 export function readDone(path: string): Set<string> {
-  const done = new Set<string>();
-  if (!existsSync(path)) return done;
-  const last = new Map<string, string>();
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
+  if (!existsSync(path)) return new Set();
+  const { last } = parseJournal(readFileSync(path, 'utf8'));
+  return new Set([...last].filter(([, e]) => e.event === 'done').map(([id]) => id));
+}
+
+/** The header's plan hash, the last event per action, and the actions ever started. */
+function parseJournal(text: string): { plan?: string; last: Map<string, JournalEntry>; started: Set<string> } {
+  const last = new Map<string, JournalEntry>();
+  const started = new Set<string>();
+  let plan: string | undefined;
+  text.split('\n').forEach((line, i) => {
+    if (!line.trim()) return;
+    let e: JournalEntry & { plan?: string };
     try {
-      const e = JSON.parse(line) as JournalEntry;
-      if (e.id && e.event) last.set(e.id, e.event);
+      e = JSON.parse(line);
     } catch {
-      // torn line
+      // A torn last line from a crash mid-write: the event it held was not durable.
+      return;
     }
-  }
-  for (const [id, ev] of last) if (ev === 'done') done.add(id);
-  return done;
+    if (i === 0 && e.plan !== undefined) plan = e.plan;
+    else if (e.id && e.event) {
+      last.set(e.id, e);
+      if (e.event === 'start') started.add(e.id);
+    }
+  });
+  return { plan, last, started };
 }

@@ -5,7 +5,8 @@ import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/model.js';
 import { PlanFileError, readPlanFile, writePlanFile } from '../plan/file.js';
 import { overlay, readState, writeState } from '../state/file.js';
-import { applyDone, planSnapshot, staleReason } from '../state/stale.js';
+import { applyDone, staleReason } from '../state/stale.js';
+import { fromPlan } from '../state/convert.js';
 import type { Plan } from '../plan/model.js';
 import { preflight } from '../apply/preflight.js';
 import { Journal, journalPath, readDone } from '../apply/journal.js';
@@ -87,7 +88,7 @@ export async function applyPlan(planFile: string, plan: Plan, config: Config, io
     const stale = staleReason(plan, prev);
     if (stale) throw new PlanFileError(planFile, stale);
     // Mark the state at once: from here on every other plan made from it is stale.
-    const base = overlay(prev?.snapshot ?? {}, planSnapshot(plan.snapshot));
+    const base = overlay(prev?.snapshot ?? {}, fromPlan(plan.snapshot));
     const registries = { ...(prev?.registries ?? {}), ...Object.fromEntries(Object.entries(plan.registries).map(([n, r]) => [n, { url: r.url }])) };
     const mark = { plan_sha256: plan.sha256, plan_created_at: plan.created_at, base_serial: plan.state.serial };
     const marked = writeState(config.statePath, prev, { written_by: 'apply', apply: { ...mark, finished: false }, registries, snapshot: prev?.snapshot ?? {} });

@@ -38,7 +38,7 @@ export async function listCommand(args: ListArgs, io: IO): Promise<number> {
       }
       snapshots.push(snap);
     }
-    progress.done();
+    progress.done(); // before printing, so the counter line does not mix with the table
     io.out(args.json ? JSON.stringify(listJson(snapshots, config.registries), null, 2) + '\n' : renderList(snapshots));
     return EXIT.ok;
   } finally {

@@ -3,14 +3,14 @@ import { loadConfig } from '../config/load.js';
 import { connect } from '../registry/connect.js';
 import type { Repository } from '../registry/names.js';
 import { acquireLock } from '../apply/lock.js';
-import { Counter, readRegistry, readRepository, selectedRepositories } from '../snapshot/read.js';
+import { Counter, readRegistry, selectedRepositories } from '../snapshot/read.js';
 import type { RegistrySnapshot } from '../snapshot/model.js';
 import { readState, writeState, StateFileError } from '../state/file.js';
 import type { State, StateSnapshot } from '../state/model.js';
 import { describeChange, diffSnapshots } from '../state/diff.js';
+import { fromRegistries, toRegistries } from '../state/convert.js';
 import { renderList } from './list.js';
 import { progressLine } from '../util/progress.js';
-import { mapLimit } from '../util/limit.js';
 import { EXIT, type IO } from './io.js';
 
 export interface StateArgs {
@@ -31,24 +31,6 @@ function mustRead(file: string): State {
   return s;
 }
 
-/** The state's snapshot in the shape `list` renders. */
-function asRegistrySnapshots(snap: StateSnapshot): RegistrySnapshot[] {
-  return Object.keys(snap)
-    .sort()
-    .map((name) => ({
-      name,
-      source: 'config' as const,
-      repositories: Object.keys(snap[name])
-        .sort()
-        .map((repo) => ({
-          repository: repo as Repository,
-          tags: Object.keys(snap[name][repo])
-            .sort()
-            .map((tag) => ({ tag, digest: snap[name][repo][tag].digest, mediaType: snap[name][repo][tag].media_type })),
-        })),
-    }));
-}
-
 export async function stateShowCommand(args: StateArgs, io: IO): Promise<number> {
   const file = statePath(args, io);
   const s = mustRead(file);
@@ -58,23 +40,14 @@ export async function stateShowCommand(args: StateArgs, io: IO): Promise<number>
   }
   const last = s.apply ? `apply of plan ${s.apply.plan_sha256.slice(0, 12)}${s.apply.finished ? '' : ' (not finished)'}` : s.written_by;
   io.out(`State ${file}: lineage ${s.lineage}, serial ${s.serial}, written by ${last} at ${s.written_at}.\n\n`);
-  io.out(renderList(asRegistrySnapshots(s.snapshot)));
+  io.out(renderList(toRegistries(s.snapshot)));
   return EXIT.ok;
 }
 
 export async function stateListCommand(args: StateArgs, io: IO): Promise<number> {
   const s = mustRead(statePath(args, io));
-  for (const r of asRegistrySnapshots(s.snapshot)) for (const repo of r.repositories) for (const t of repo.tags) io.out(`${r.name}/${repo.repository}:${t.tag} ${t.digest}\n`);
+  for (const r of toRegistries(s.snapshot)) for (const repo of r.repositories) for (const t of repo.tags) io.out(`${r.name}/${repo.repository}:${t.tag} ${t.digest}\n`);
   return EXIT.ok;
-}
-
-function toState(snaps: RegistrySnapshot[]): StateSnapshot {
-  const out: StateSnapshot = {};
-  for (const r of snaps) {
-    out[r.name] = {};
-    for (const repo of r.repositories) out[r.name][repo.repository] = Object.fromEntries(repo.tags.map((t) => [t.tag, { digest: t.digest, media_type: t.mediaType }]));
-  }
-  return out;
 }
 
 /** Re-reads every registry the config names (its selected repositories) into the state. */
@@ -99,7 +72,7 @@ export async function stateRefreshCommand(args: StateArgs & { config: string }, 
   const lock = acquireLock(`${config.statePath}.lock`, `regmgr state refresh -c ${args.config}`, (m) => io.err(`notice: ${m}\n`));
   try {
     const prev = readState(config.statePath);
-    const fresh = toState(snaps);
+    const fresh = fromRegistries(snaps);
     const changes = prev ? diffSnapshots(prev.snapshot, fresh) : [];
     const registries = { ...(prev?.registries ?? {}), ...Object.fromEntries(names.map((n) => [n, { url: config.registries.get(n)!.origin }])) };
     // The registries read replace what was recorded for them; others stay as they were.
@@ -124,14 +97,9 @@ export async function stateVerifyCommand(args: StateArgs & { config: string }, i
   const unknown = names.filter((n) => !config.registries.has(n));
   if (unknown.length) throw new Error(`the state records registries that ${args.config} does not define: ${unknown.join(', ')}`);
   const clients = await connect(config, names, { env: io.env, logger: io.logger });
-  const live: StateSnapshot = {};
+  let live: StateSnapshot;
   try {
-    for (const n of names) {
-      const client = clients.get(n);
-      const repos = Object.keys(s.snapshot[n]).sort() as Repository[];
-      const read = await mapLimit(repos, Math.max(2, Math.ceil(client.endpoint.concurrency / 2)), (r) => readRepository(client, r));
-      live[n] = Object.fromEntries(read.map((r) => [r.repository, Object.fromEntries(r.tags.map((t) => [t.tag, { digest: t.digest, media_type: t.mediaType }]))]));
-    }
+    live = fromRegistries(await Promise.all(names.map((n) => readRegistry(clients.get(n), Object.keys(s.snapshot[n]).sort() as Repository[], 'config'))));
   } finally {
     await clients.close();
   }

@@ -4,7 +4,7 @@ import { FORMAT_VERSION, type Plan, type PlanAction, type PlanBlocked, type Plan
 import { planHash } from './canonical.js';
 import type { StateSnapshot } from '../state/model.js';
 import { diffSnapshots } from '../state/diff.js';
-import { planSnapshot } from '../state/stale.js';
+import { fromPlan } from '../state/convert.js';
 
 export interface BuildMeta {
   version: string;
@@ -84,7 +84,7 @@ export function buildPlan(config: Config, c: Collected, meta: BuildMeta): Plan {
     policies: { delete: config.deletePolicy?.registries ?? null, sync: sp ? { from: sp.from, to: sp.to } : null, target: meta.targets?.length ? [...meta.targets].sort() : null },
     snapshot,
     decisions,
-    changed_outside: meta.recorded ? diffSnapshots(meta.recorded, planSnapshot(snapshot)) : [],
+    changed_outside: meta.recorded ? diffSnapshots(meta.recorded, fromPlan(snapshot)) : [],
     skipped: [...c.scope.skipped].sort((a, b) => cmp(`${a.policy}/${a.registry}/${a.repository}`, `${b.policy}/${b.registry}/${b.repository}`)),
     actions,
     blocked,

@@ -5,7 +5,7 @@ import type { Credentials } from '../util/secret.js';
 import { Limiter } from '../util/limit.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { RegistryError, parseErrorBody, type RegistryErrorKind } from './errors.js';
-import { isLoopback, nextLink, parseChallenge, retryAfterMs, type Challenge } from './challenge.js';
+import { isLoopback, nextLink, parseChallenge, retryAfterMs } from './challenge.js';
 import { MANIFEST_ACCEPT, isIndex } from './media-types.js';
 import type { Digest, Repository } from './names.js';
 

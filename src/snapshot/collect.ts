@@ -4,7 +4,7 @@ import { RegistryError } from '../registry/errors.js';
 import { repositoryProblem, type Digest, type Repository } from '../registry/names.js';
 import { computeScope, evaluate, type Evaluation, type RepoMap, type Scope } from '../policy/evaluate.js';
 import { mapLimit } from '../util/limit.js';
-import { Counter, readRepository, selectedRepositories } from './read.js';
+import { Counter, readRegistry, selectedRepositories } from './read.js';
 
 export interface Collected {
   scope: Scope;
@@ -45,10 +45,8 @@ export async function collect(config: Config, clients: Clients, targets: string[
   const repos: RepoMap = new Map();
   await Promise.all(
     [...wanted].map(async ([registry, names]) => {
-      const client = clients.get(registry);
-      const list = [...names].sort() as Repository[];
-      const read = await mapLimit(list, Math.max(2, Math.ceil(client.endpoint.concurrency / 2)), (r) => readRepository(client, r, counter));
-      repos.set(registry, new Map(read.map((r) => [r.repository, r])));
+      const snap = await readRegistry(clients.get(registry), [...names].sort() as Repository[], sources.get(registry) ?? 'config', counter);
+      repos.set(registry, new Map(snap.repositories.map((r) => [r.repository, r])));
     }),
   );
 

@@ -4,11 +4,6 @@ import { repositoryProblem, type Repository } from '../registry/names.js';
 import { mapLimit } from '../util/limit.js';
 import { byName, type RegistrySnapshot, type RepoSnapshot, type TagEntry } from './model.js';
 
-export interface ReadProgress {
-  /** Called once per tag read; `total` grows as listings arrive. */
-  tick(done: number, total: number): void;
-}
-
 /** The repositories a registry's config selects: the explicit list, else the catalog. */
 export async function selectedRepositories(client: RegistryClient): Promise<{ repositories: Repository[]; source: 'config' | 'catalog' }> {
   const explicit = client.endpoint.repositories;

@@ -21,18 +21,6 @@ export function staleReason(plan: Plan, state: State | undefined): string | unde
   return `stale plan: it was made from ${made}, but the state is now serial ${state.serial}, written by ${by} at ${state.written_at}; re-run plan`;
 }
 
-/** The plan's reads as a state snapshot (creation times are not state). */
-export function planSnapshot(snapshot: Plan['snapshot']): StateSnapshot {
-  const out: StateSnapshot = {};
-  for (const [reg, repos] of Object.entries(snapshot)) {
-    out[reg] = {};
-    for (const [repo, r] of Object.entries(repos)) {
-      out[reg][repo] = Object.fromEntries(Object.entries(r.tags).map(([t, v]) => [t, { digest: v.digest, media_type: v.media_type }]));
-    }
-  }
-  return out;
-}
-
 /**
  * What the registries hold after the plan's finished actions, starting from `base`
  * (the recorded state with the plan's reads laid over it). Pure.

@@ -1,0 +1,40 @@
+import type { Plan } from '../plan/model.js';
+import type { Repository } from '../registry/names.js';
+import type { RegistrySnapshot } from '../snapshot/model.js';
+import type { StateSnapshot } from './model.js';
+
+// The three shapes of "what a registry holds": as read (RegistrySnapshot), as a plan
+// records it (with creation times), and as the state records it.
+
+export function fromPlan(snapshot: Plan['snapshot']): StateSnapshot {
+  const out: StateSnapshot = {};
+  for (const [reg, repos] of Object.entries(snapshot)) {
+    out[reg] = {};
+    for (const [repo, r] of Object.entries(repos)) {
+      out[reg][repo] = Object.fromEntries(Object.entries(r.tags).map(([t, v]) => [t, { digest: v.digest, media_type: v.media_type }]));
+    }
+  }
+  return out;
+}
+
+export function fromRegistries(snaps: readonly RegistrySnapshot[]): StateSnapshot {
+  const out: StateSnapshot = {};
+  for (const r of snaps) {
+    out[r.name] = {};
+    for (const repo of r.repositories) out[r.name][repo.repository] = Object.fromEntries(repo.tags.map((t) => [t.tag, { digest: t.digest, media_type: t.mediaType }]));
+  }
+  return out;
+}
+
+/** Sorted, in the shape `list` renders. */
+export function toRegistries(snap: StateSnapshot): RegistrySnapshot[] {
+  const sorted = (o: object) => Object.keys(o).sort();
+  return sorted(snap).map((name) => ({
+    name,
+    source: 'config' as const,
+    repositories: sorted(snap[name]).map((repo) => ({
+      repository: repo as Repository,
+      tags: sorted(snap[name][repo]).map((tag) => ({ tag, digest: snap[name][repo][tag].digest, mediaType: snap[name][repo][tag].media_type })),
+    })),
+  }));
+}
