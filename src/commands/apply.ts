@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../config/load.js';
@@ -37,6 +37,9 @@ export async function applyCommand(args: ApplyArgs, io: IO, deps: { skopeo?: Sko
   if (args.plan) {
     // Everything that can refuse the plan runs before any request.
     const plan = readPlanFile(args.plan);
+    if (!args.config && !existsSync(plan.config.file)) {
+      throw new PlanFileError(args.plan, `was made with the config ${plan.config.file}, which is not there from this folder: pass -c CONFIG`);
+    }
     const config = loadConfig(args.config ?? plan.config.file, io.env, { statePath: args.state });
     preflight(args.plan, plan, config);
     return applyPlan(args.plan, plan, config, io, { parallelism: args.parallelism, skopeo: deps.skopeo });

@@ -441,6 +441,7 @@ export class RegistryClient {
     const hints: Record<string, string> = {
       auth: this.#creds ? `authentication failed with the credentials from ${this.#creds.source}` : 'authentication required and no credentials are configured (config password, or an auth file)',
       denied: 'access denied for these credentials',
+      'not-found': 'not found',
       'rate-limited': 'rate limited by the registry',
       unsupported: 'the registry does not support this operation (is deletion enabled?)',
     };

@@ -10,7 +10,16 @@ export async function selectedRepositories(client: RegistryClient): Promise<{ re
   if (explicit) {
     return { repositories: [...new Set(explicit.map((s) => s.repository))].sort() as Repository[], source: 'config' };
   }
-  const names = await client.catalog();
+  let names: string[];
+  try {
+    names = await client.catalog();
+  } catch (e) {
+    // Docker Hub, GHCR and ACR have no catalog, and Harbor shows it to admins only.
+    if (e instanceof RegistryError && ['not-found', 'denied', 'auth', 'unsupported'].includes(e.kind)) {
+      throw new RegistryError(e.kind, e.registry, e.method, e.url, `${e.detail}; this registry does not list its repositories to these credentials: name them in registries.${client.name}.repositories`, e.status, e.codes);
+    }
+    throw e;
+  }
   const bad = names.filter((n) => repositoryProblem(n));
   if (bad.length) throw new RegistryError('protocol', client.name, 'GET', `${client.endpoint.origin}/v2/_catalog`, `catalog lists invalid repository names: ${bad.slice(0, 3).join(', ')}`);
   return { repositories: [...new Set(names)].sort() as Repository[], source: 'catalog' };

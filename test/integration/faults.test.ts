@@ -157,3 +157,9 @@ test('single-tag DELETE: refused by 2.8 (reported as unsupported, nothing delete
   assert.equal(await c.deleteTag(app, 'v2'), 'deleted');
   await c.close();
 });
+
+test('a registry without a catalog: the error says to list repositories in the config', async () => {
+  proxy.inject((r) => (r.url ?? '').startsWith('/v2/_catalog'), { status: 404, body: '404 page not found\n' }, Infinity);
+  const file = writeFile(tmp.dir, 'nocat.yml', `registries:\n  ghcr:\n    registry: ${proxy.url}\n`);
+  await assert.rejects(listCommand({ config: file }, captureIO().io), /registry 'ghcr': GET .*\/v2\/_catalog\?n=1000: 404: not found; this registry does not list its repositories to these credentials: name them in registries\.ghcr\.repositories/);
+});
