@@ -69,7 +69,12 @@ export function renderText(plan: Plan, opts: RenderOptions): string {
   const out: string[] = [];
   const g = groups(plan, Boolean(opts.explain));
   if (g.size) {
-    out.push('regmgr will perform the following actions (- delete, + copy, ~ replace, ! blocked):', '');
+    const heading = plan.actions.length
+      ? 'regmgr will perform the following actions (- delete, + copy, ~ replace, ! blocked):'
+      : opts.explain
+        ? 'regmgr will change nothing. What it decided (= kept, · skipped, ! blocked):'
+        : 'regmgr will change nothing. Blocked (the policy wanted these; regmgr refuses):';
+    out.push(heading, '');
     for (const [key, lines] of g) {
       out.push(c.bold(key));
       const width = Math.min(60, Math.max(...lines.map((l) => l.text.length)));
