@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { closeSync, fsyncSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { isAlive } from '../util/process.js';
 
 export interface LockInfo {
   id: string;
@@ -17,15 +18,6 @@ export class LockError extends Error {
   ) {
     super(message);
     this.name = 'LockError';
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
@@ -68,7 +60,7 @@ export function acquireLock(path: string, what: string, notice: (msg: string) =>
       unlinkSync(path);
       continue;
     }
-    if (holder.host === info.host && !alive(holder.pid)) {
+    if (holder.host === info.host && !isAlive(holder.pid)) {
       notice(`taking over lock ${holder.id} of process ${holder.pid} (since ${holder.since}), which is no longer running`);
       unlinkSync(path);
       continue;

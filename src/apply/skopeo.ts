@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import type { RegistryEndpoint } from '../config/model.js';
 import type { Credentials } from '../util/secret.js';
+import { isAlive } from '../util/process.js';
 
 /** A failed skopeo run: the command (no secrets are ever on it), exit code and stderr. */
 export class SkopeoError extends Error {
@@ -34,14 +35,7 @@ export function sweepStaleAuthDirs(dir = tmpdir()): void {
   for (const name of readdirSync(dir)) {
     const m = new RegExp(`^${AUTH_PREFIX}(\\d+)-`).exec(name);
     if (!m) continue;
-    const pid = Number(m[1]);
-    let alive = true;
-    try {
-      process.kill(pid, 0);
-    } catch (e) {
-      alive = (e as NodeJS.ErrnoException).code === 'EPERM';
-    }
-    if (!alive) rmSync(join(dir, name), { recursive: true, force: true });
+    if (!isAlive(Number(m[1]))) rmSync(join(dir, name), { recursive: true, force: true });
   }
 }
 

@@ -1,4 +1,5 @@
-import { closeSync, fsyncSync, openSync, renameSync, writeSync, unlinkSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readdirSync, renameSync, writeSync, unlinkSync, rmSync } from 'node:fs';
+import { isAlive } from './process.js';
 import { dirname, basename, join } from 'node:path';
 
 /**
@@ -6,6 +7,7 @@ import { dirname, basename, join } from 'node:path';
  * temp file in the same folder, fsync, rename, fsync the folder.
  */
 export function writeFileAtomic(file: string, data: string, mode = 0o600): void {
+  sweepTemps(file);
   const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.${Date.now()}.tmp`);
   const fd = openSync(tmp, 'w', mode);
   try {
@@ -24,5 +26,20 @@ export function writeFileAtomic(file: string, data: string, mode = 0o600): void 
     closeSync(dfd);
   } catch {
     // Some filesystems refuse fsync on a directory; the rename is still atomic.
+  }
+}
+
+/** Temp files of writers killed mid-write (`kill -9`): never the live file, so safe to drop. */
+function sweepTemps(file: string): void {
+  const prefix = `.${basename(file)}.`;
+  let names: string[];
+  try {
+    names = readdirSync(dirname(file));
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    const m = n.startsWith(prefix) && n.endsWith('.tmp') ? /^(\d+)\./.exec(n.slice(prefix.length)) : null;
+    if (m && !isAlive(Number(m[1]))) rmSync(join(dirname(file), n), { force: true });
   }
 }

@@ -178,6 +178,15 @@ test('the state file survives kill -9 during writes: always the old or the new v
     lastSerial = s.serial;
   }
   assert.ok(lastSerial >= 3, `the writer made progress (${lastSerial} writes)`);
+  // Temp files of killed writers are swept by the next write; a live writer's are not.
+  const { readdirSync, writeFileSync } = await import('node:fs');
+  const { writeState } = await import('../../src/state/file.js');
+  const dead = track(spawn('node', ['-e', '0']));
+  await new Promise((r) => dead.once('exit', r));
+  writeFileSync(join(tmp.dir, `.killed.state.json.${dead.pid}.1.tmp`), '{"torn');
+  writeFileSync(join(tmp.dir, `.killed.state.json.${process.pid}.1.tmp`), '{"in progress');
+  writeState(file, readState(file), { written_by: 'refresh', registries: {}, snapshot: {} });
+  assert.deepEqual(readdirSync(tmp.dir).filter((f) => f.startsWith('.killed.state.json.')), [`.killed.state.json.${process.pid}.1.tmp`]);
 });
 
 test('--state puts the state where the flag says, for plan, apply and state commands', async () => {
