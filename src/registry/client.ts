@@ -270,6 +270,7 @@ export class RegistryClient {
         try {
           res = await this.#raw(spec.method, this.#url(spec.path), headers);
         } catch (e) {
+          if (e instanceof RegistryError) throw e;
           const code = (e as NodeJS.ErrnoException).code ?? '';
           if (spec.idempotent && RETRY_NET.has(code) && attempt < this.#retry.attempts) {
             await this.#backoff(attempt, undefined, `${spec.method} ${spec.path}: ${code}`);
@@ -310,11 +311,11 @@ export class RegistryClient {
       size += chunk.length;
       if (size > MAX_BODY) {
         res.body.destroy();
-        throw new RegistryError('protocol', this.name, method, url, `answer larger than ${MAX_BODY} bytes`, res.statusCode);
+        throw new RegistryError('protocol', this.name, method, this.#shown(url), `answer larger than ${MAX_BODY} bytes`, res.statusCode);
       }
       chunks.push(chunk);
     }
-    this.#log.debug(`${this.name}: ${method} ${url} -> ${res.statusCode} (${Date.now() - started} ms)`);
+    this.#log.debug(`${this.name}: ${method} ${this.#shown(url)} -> ${res.statusCode} (${Date.now() - started} ms)`);
     return { status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks), url };
   }
 
@@ -323,8 +324,19 @@ export class RegistryClient {
     try {
       return await this.#raw('GET', url, { 'user-agent': 'regmgr' });
     } catch (e) {
-      throw this.#network('GET', url, e as Error, 1);
+      if (e instanceof RegistryError) throw e;
+      throw this.#network('GET', this.#shown(url), e as Error, 1);
     }
+  }
+
+  /**
+   * A URL fit for logs and errors. Redirect targets on storage backends carry signed
+   * query strings (S3 X-Amz-Signature...), which are credentials: only the registry's
+   * own URLs keep their query.
+   */
+  #shown(url: string): string {
+    const u = new URL(url);
+    return u.origin === this.endpoint.origin || !u.search ? url : `${u.origin}${u.pathname}?<redacted>`;
   }
 
   async #backoff(attempt: number, retryAfter: number | undefined, why: string) {
@@ -446,11 +458,11 @@ export class RegistryClient {
       unsupported: 'the registry does not support this operation (is deletion enabled?)',
     };
     const detail = [messages.join('; ') || undefined, hints[kind], extra].filter(Boolean).join('; ') || `unexpected status`;
-    return new RegistryError(kind, this.name, method, res.url, detail, res.status, codes);
+    return new RegistryError(kind, this.name, method, this.#shown(res.url), detail, res.status, codes);
   }
 
   #protocol(res: Response, method: string, detail: string): RegistryError {
-    return new RegistryError('protocol', this.name, method, res.url, detail, res.status);
+    return new RegistryError('protocol', this.name, method, this.#shown(res.url), detail, res.status);
   }
 
   #network(method: string, path: string, e: Error, attempts: number): RegistryError {

@@ -163,3 +163,23 @@ test('a registry without a catalog: the error says to list repositories in the c
   const file = writeFile(tmp.dir, 'nocat.yml', `registries:\n  ghcr:\n    registry: ${proxy.url}\n`);
   await assert.rejects(listCommand({ config: file }, captureIO().io), /registry 'ghcr': GET .*\/v2\/_catalog\?n=1000: 404: not found; this registry does not list its repositories to these credentials: name them in registries\.ghcr\.repositories/);
 });
+
+test('a blob redirect is followed without credentials, and its signed query never reaches logs or errors', async () => {
+  // The registry's own address plays the storage backend: another origin than the proxy's.
+  const other = reg.url;
+  const c = client();
+  const m = (await c.getManifest(app, 'v1'))!;
+  const cfg = m.json.config.digest;
+  proxy.inject((r) => (r.url ?? '').includes('/blobs/'), { status: 307, headers: { location: `${other}/v2/library/app/blobs/${cfg}?X-Amz-Signature=topsecretsig` } }, 1);
+  const lines: string[] = [];
+  const logged = new RegistryClient(
+    { name: 'proxied', origin: proxy.url, host: proxy.host, plainHttp: true, insecure: false, concurrency: 2, timeoutMs: 5000 },
+    { logger: { debug: (l) => lines.push(l), info() {}, warn() {} } },
+  );
+  const created = await logged.imageCreated(app, m.digest);
+  assert.match(created!, /^20\d\d-/);
+  assert.ok(lines.some((l) => l.includes(`${reg.url}/v2/library/app/blobs/`) && l.includes('?<redacted>')), lines.join('\n'));
+  assert.ok(!lines.join('\n').includes('topsecretsig'));
+  await logged.close();
+  await c.close();
+});
