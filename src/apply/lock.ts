@@ -37,7 +37,7 @@ function readLock(path: string): LockInfo | undefined {
  */
 export function acquireLock(path: string, what: string, notice: (msg: string) => void): { info: LockInfo; release: () => void } {
   const info: LockInfo = { id: randomUUID(), pid: process.pid, host: hostname(), since: new Date().toISOString(), what };
-  for (let attempt = 0; attempt < 3; attempt++) {
+  for (let attempt = 0; attempt < 40; attempt++) {
     try {
       const fd = openSync(path, 'wx', 0o600);
       writeSync(fd, JSON.stringify(info, null, 2) + '\n');
@@ -61,8 +61,7 @@ export function acquireLock(path: string, what: string, notice: (msg: string) =>
       continue;
     }
     if (holder.host === info.host && !isAlive(holder.pid)) {
-      notice(`taking over lock ${holder.id} of process ${holder.pid} (since ${holder.since}), which is no longer running`);
-      unlinkSync(path);
+      takeOver(path, holder, notice);
       continue;
     }
     throw new LockError(
@@ -72,6 +71,37 @@ export function acquireLock(path: string, what: string, notice: (msg: string) =>
     );
   }
   throw new LockError(`could not take lock ${path}`);
+}
+
+/**
+ * Removes a dead holder's lock. Two applies started at once could both see the dead
+ * holder, and the slower one would then remove the lock the faster one just made; so the
+ * removal runs under a short-lived exclusive guard file and re-checks the holder's id.
+ */
+function takeOver(path: string, dead: LockInfo, notice: (msg: string) => void): void {
+  const guard = `${path}.takeover`;
+  let fd: number;
+  try {
+    fd = openSync(guard, 'wx', 0o600);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    // Someone else is taking over: wait briefly, then look at the lock again. A guard
+    // left by a process that died mid-takeover is removed.
+    const owner = Number(readFileSync(guard, 'utf8').trim());
+    if (owner && !isAlive(owner)) unlinkSync(guard);
+    else Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 25);
+    return;
+  }
+  try {
+    writeSync(fd, String(process.pid));
+    closeSync(fd);
+    if (readLock(path)?.id === dead.id) {
+      notice(`taking over lock ${dead.id} of process ${dead.pid} (since ${dead.since}), which is no longer running`);
+      unlinkSync(path);
+    }
+  } finally {
+    unlinkSync(guard);
+  }
 }
 
 export function forceUnlock(path: string, id: string): LockInfo {
