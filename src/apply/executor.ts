@@ -49,7 +49,7 @@ export async function execute(plan: Plan, clients: Clients, journal: Journal, sk
         report.interrupted = true;
         return;
       }
-      const detail = (e as Error).message;
+      const detail = `${id}: ${(e as Error).message}`;
       journal.append(id, 'failed', detail);
       record({ id, result: 'failed', detail });
     }
