@@ -16,7 +16,7 @@ export async function resolveCredentials(ep: RegistryEndpoint, env: NodeJS.Proce
     return { username: ep.configured.username, password: ep.configured.password, source: 'config' };
   }
   for (const file of authFiles(env)) {
-    const found = await fromAuthFile(file, ep.host);
+    const found = await fromAuthFile(file, ep.host, env);
     if (found) {
       if (ep.configured?.username && found.username !== ep.configured.username) continue;
       return found;
@@ -53,7 +53,7 @@ function sameHost(key: string, host: string): boolean {
   return k === host || (DOCKER_HUB.includes(k) && DOCKER_HUB.includes(host));
 }
 
-async function fromAuthFile(file: string, host: string): Promise<Credentials | undefined> {
+async function fromAuthFile(file: string, host: string, env: NodeJS.ProcessEnv): Promise<Credentials | undefined> {
   let parsed: AuthFile;
   try {
     parsed = JSON.parse(readFileSync(file, 'utf8'));
@@ -62,7 +62,7 @@ async function fromAuthFile(file: string, host: string): Promise<Credentials | u
     throw new Error(`auth file ${file} cannot be read: ${(e as Error).message}`);
   }
   const helper = Object.entries(parsed.credHelpers ?? {}).find(([k]) => sameHost(k, host))?.[1];
-  if (helper) return fromHelper(helper, host, file);
+  if (helper) return fromHelper(helper, host, file, env);
   const entry = Object.entries(parsed.auths ?? {}).find(([k]) => sameHost(k, host))?.[1];
   if (entry?.auth) {
     const decoded = Buffer.from(entry.auth, 'base64').toString('utf8');
@@ -70,14 +70,15 @@ async function fromAuthFile(file: string, host: string): Promise<Credentials | u
     if (colon > 0) return { username: decoded.slice(0, colon), password: new Secret(decoded.slice(colon + 1)), source: file };
   }
   if (entry?.username && entry.password) return { username: entry.username, password: new Secret(entry.password), source: file };
-  if (parsed.credsStore) return fromHelper(parsed.credsStore, host, file);
+  if (parsed.credsStore) return fromHelper(parsed.credsStore, host, file, env);
   return undefined;
 }
 
 /** docker-credential-<name> get: host on stdin, JSON {Username, Secret} on stdout. */
-async function fromHelper(name: string, host: string, file: string): Promise<Credentials | undefined> {
+async function fromHelper(name: string, host: string, file: string, env: NodeJS.ProcessEnv): Promise<Credentials | undefined> {
   const bin = `docker-credential-${name}`;
-  const res = await execa(bin, ['get'], { input: host, reject: false, timeout: 30_000 });
+  // The helper is found on the PATH the command was given.
+  const res = await execa(bin, ['get'], { input: host, reject: false, timeout: 30_000, env: { PATH: env.PATH ?? process.env.PATH } });
   if (res.exitCode !== 0) {
     // Helpers answer "credentials not found" for unknown hosts: that is absence, not failure.
     if (/not found/i.test(String(res.stdout) + String(res.stderr))) return undefined;

@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { startRegistry, TEST_PASSWORD, TEST_USER, type TestRegistry } from '../helpers/registry.js';
 import { pushImage } from '../helpers/images.js';
 import { captureIO, writeFile } from '../helpers/io.js';
@@ -124,4 +126,20 @@ test('the regmgr binary: list --json, and --help for the command', async () => {
   const bad = await run('node', [cli, 'list', '-c', '/nonexistent.yml']).catch((e) => e);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /\/nonexistent\.yml: cannot read config: no such file/);
+});
+
+test('credentials from a credential helper named in the auth file (credHelpers)', async () => {
+  const bin = join(tmp.dir, 'bin');
+  mkdirSync(bin, { recursive: true });
+  // A real helper program: reads the host on stdin, answers JSON on stdout.
+  writeFileSync(
+    join(bin, 'docker-credential-regmgrtest'),
+    `#!/bin/sh\nread host\nif [ "$host" = "${tlsBasic.host}" ]; then printf '{"ServerURL":"%s","Username":"${TEST_USER}","Secret":"${TEST_PASSWORD}"}' "$host"; else echo "credentials not found in native keychain"; exit 1; fi\n`,
+    { mode: 0o755 },
+  );
+  const authFile = writeFile(tmp.dir, 'helper-auth.json', JSON.stringify({ credHelpers: { [tlsBasic.host]: 'regmgrtest' } }));
+  const cap = captureIO({ REGISTRY_AUTH_FILE: authFile, PATH: `${bin}:${process.env.PATH}` });
+  assert.equal(await listCommand({ config: config(tlsBasic, '    repositories: [team/db]\n', false) }, cap.io), 0, cap.stderr());
+  assert.match(cap.stdout(), /team\/db\s+5\.0\.12/);
+  assert.ok(!cap.stdout().includes(TEST_PASSWORD) && !cap.stderr().includes(TEST_PASSWORD));
 });
