@@ -104,6 +104,8 @@ test('two plans from the same recorded state: apply P1 succeeds, apply P2 is ref
   // A fresh plan from the new state applies.
   const p3 = await plan(w.config, join(w.dir, 'p3.json'));
   assert.equal(p3.actions.length, 0);
+  // --detailed-exitcode: 0 when nothing would change.
+  assert.equal(await planCommand({ config: w.config, detailedExitcode: true }, captureIO(env).io), 0);
 });
 
 test('state verify reports tags pushed, deleted and moved outside regmgr, exits 2, and sends no DELETE or PUT; plan mentions the drift', async () => {
