@@ -10,13 +10,12 @@ import { validateCommand } from './commands/validate.js';
 import { listCommand } from './commands/list.js';
 import { planCommand } from './commands/plan.js';
 import { showCommand } from './commands/show.js';
-import { PlanFileError } from './plan/file.js';
 import { applyCommand } from './commands/apply.js';
 import { seedCommand } from './commands/seed.js';
 import { unlockCommand } from './commands/unlock.js';
 import { LockError } from './apply/lock.js';
 import { stateListCommand, stateRefreshCommand, stateShowCommand, stateVerifyCommand } from './commands/state.js';
-import { StateFileError } from './state/file.js';
+import { FileError } from './util/file-error.js';
 import { VERSION } from './version.js';
 
 /** Terraform users type `-out plan.json`; yargs would read that as -o -u -t. */
@@ -46,11 +45,14 @@ function makeIO(debug: boolean, noColor: boolean): IO {
   };
 }
 
+/** Errors whose message is the whole story: no stack trace, even with --debug. */
+function isExpected(e: unknown): boolean {
+  return e instanceof RegistryError || e instanceof FileError || e instanceof LockError;
+}
+
 export function reportError(e: unknown, io: Pick<IO, 'err'>): number {
   if (e instanceof ConfigError) {
     io.err(`error: invalid configuration:\n${e.issues.map((i) => `  ${i.line ? `${i.file}:${i.line}` : i.file}: ${i.path ? `${i.path}: ` : ''}${i.message}`).join('\n')}\n`);
-  } else if (e instanceof RegistryError || e instanceof PlanFileError || e instanceof LockError || e instanceof StateFileError) {
-    io.err(`error: ${e.message}\n`);
   } else {
     io.err(`error: ${(e as Error)?.message ?? String(e)}\n`);
   }
@@ -65,7 +67,7 @@ function run<A>(fn: Runner<A>) {
     try {
       process.exitCode = await fn(argv as A, io);
     } catch (e) {
-      if (argv.debug && e instanceof Error && !(e instanceof ConfigError) && !(e instanceof RegistryError) && !(e instanceof PlanFileError)) io.err(`${e.stack}\n`);
+      if (argv.debug && e instanceof Error && !(e instanceof ConfigError) && !isExpected(e)) io.err(`${e.stack}\n`);
       process.exitCode = reportError(e, io);
     }
   };

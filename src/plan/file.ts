@@ -2,16 +2,9 @@ import { readFileSync } from 'node:fs';
 import { FORMAT_VERSION, type Plan } from './model.js';
 import { planHash, serialisePlan } from './canonical.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { FileError } from '../util/file-error.js';
 
-export class PlanFileError extends Error {
-  constructor(
-    readonly file: string,
-    message: string,
-  ) {
-    super(`${file}: ${message}`);
-    this.name = 'PlanFileError';
-  }
-}
+export class PlanFileError extends FileError {}
 
 /** Reads a plan and refuses one that was edited, truncated or is of another format. */
 export function readPlanFile(file: string): Plan {

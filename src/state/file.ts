@@ -1,19 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { writeFileAtomic } from '../util/atomic.js';
+import { FileError } from '../util/file-error.js';
 import { canonical } from '../plan/canonical.js';
 import { STATE_FORMAT_VERSION, type State, type StateSnapshot } from './model.js';
 import { VERSION } from '../version.js';
 
-export class StateFileError extends Error {
-  constructor(
-    readonly file: string,
-    message: string,
-  ) {
-    super(`${file}: ${message}`);
-    this.name = 'StateFileError';
-  }
-}
+export class StateFileError extends FileError {}
 
 /** The state at `file`, or undefined when there is none yet. */
 export function readState(file: string): State | undefined {

@@ -1,5 +1,6 @@
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { startRegistry, type RegistryOptions, type TestRegistry } from './registry.js';
 
 /** What the proxy does with a matching request instead of (or before) forwarding it. */
 export type Fault =
@@ -100,5 +101,19 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
         for (const s of sockets) s.destroy();
         server.close(() => r());
       }),
+  };
+}
+
+/** A real registry with a fault proxy in front of it; stop() ends both. */
+export async function startProxiedRegistry(opts: RegistryOptions = {}): Promise<{ reg: TestRegistry; proxy: FaultProxy; stop(): Promise<void> }> {
+  const reg = await startRegistry(opts);
+  const proxy = await startFaultProxy(reg.url);
+  return {
+    reg,
+    proxy,
+    async stop() {
+      await proxy.close();
+      await reg.stop();
+    },
   };
 }

@@ -1,7 +1,7 @@
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { startRegistry, type TestRegistry } from '../helpers/registry.js';
-import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
+import type { TestRegistry } from '../helpers/registry.js';
+import { startProxiedRegistry, type FaultProxy } from '../helpers/fault-proxy.js';
 import { pushImage } from '../helpers/images.js';
 import { captureIO, writeFile } from '../helpers/io.js';
 import { tempDir } from '../helpers/processes.js';
@@ -17,15 +17,16 @@ const tmp = tempDir('faults');
 const app = asRepository('library/app');
 const tagsPath = (req: { url?: string; method?: string }) => req.method === 'GET' && /\/tags\/list/.test(req.url ?? '');
 
+let bench: Awaited<ReturnType<typeof startProxiedRegistry>>;
+
 before(async () => {
-  reg = await startRegistry();
+  bench = await startProxiedRegistry();
+  ({ reg, proxy } = bench);
   await pushImage(reg, 'library/app', ['v1', 'v2'], { seed: 'faults-1' });
   await pushImage(reg, 'library/app', ['v3'], { seed: 'faults-3' });
-  proxy = await startFaultProxy(reg.url);
 });
 after(async () => {
-  await proxy?.close();
-  await reg?.stop();
+  await bench?.stop();
   tmp.remove();
 });
 beforeEach(() => {

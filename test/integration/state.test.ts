@@ -5,8 +5,8 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { startRegistry, TEST_PASSWORD, TEST_USER, type TestRegistry } from '../helpers/registry.js';
-import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
+import { TEST_PASSWORD, TEST_USER, type TestRegistry } from '../helpers/registry.js';
+import { startProxiedRegistry, type FaultProxy } from '../helpers/fault-proxy.js';
 import { pushImage, readTags, tagDigest } from '../helpers/images.js';
 import { captureIO, writeFile } from '../helpers/io.js';
 import { assertPlanSchema } from '../helpers/plan-schema.js';
@@ -24,13 +24,14 @@ let n = 0;
 const env = { STATE_PW: TEST_PASSWORD };
 const changing = (l: string) => /^(DELETE|PUT|POST|PATCH) /.test(l);
 
+let bench: Awaited<ReturnType<typeof startProxiedRegistry>>;
+
 before(async () => {
-  reg = await startRegistry({ auth: 'htpasswd' });
-  proxy = await startFaultProxy(reg.url);
+  bench = await startProxiedRegistry({ auth: 'htpasswd' });
+  ({ reg, proxy } = bench);
 });
 after(async () => {
-  await proxy?.close();
-  await reg?.stop();
+  await bench?.stop();
   tmp.remove();
 });
 beforeEach(() => {
