@@ -4,9 +4,10 @@ import type { Repository } from '../registry/names.js';
 import { mapLimit } from '../util/limit.js';
 import type { Journal } from './journal.js';
 import type { SkopeoRunner } from './skopeo.js';
-import { copyStep, deleteStep, readTagMap, refreshTagMap, type Outcome } from './steps.js';
-
-const FULL_REREAD_MS = 10_000;
+import { copyStep, type Outcome } from './steps.js';
+import { deleteStep } from './delete-step.js';
+import { LiveView, MAX_VIEW_AGE_MS } from './live-view.js';
+import { RegistryError } from '../registry/errors.js';
 
 export interface ApplyReport {
   outcomes: Outcome[];
@@ -20,12 +21,17 @@ export interface ExecOptions {
   signal: AbortSignal;
   onOutcome?: (o: Outcome, done: number, total: number) => void;
   onStart?: (id: string) => void;
+  /** The floor of the age bound of the tag digests a DELETE is checked against (tests: 0 or Infinity). */
+  maxViewAgeMs?: number;
+  /** Per-repository figures of the delete checks, for --debug and the benchmark. */
+  debug?: (msg: string) => void;
 }
 
 /**
  * Carries out exactly the plan's actions: copies first, then deletes. Deletes of one
- * repository run one after another against a live view of its tags (re-listed before
- * each), repositories in parallel. A delete whose source image failed to copy is held.
+ * repository run one after another against a live view of its tags (names re-listed
+ * after every DELETE, digests re-read when older than the view's bound), repositories
+ * in parallel. A delete whose source image failed to copy is held.
  */
 export async function execute(plan: Plan, clients: Clients, journal: Journal, skopeo: SkopeoRunner, opts: ExecOptions): Promise<ApplyReport> {
   const todo = plan.actions.filter((a) => !journal.isDone(a.id));
@@ -72,11 +78,16 @@ export async function execute(plan: Plan, clients: Clients, journal: Journal, sk
     if (opts.signal.aborted) return void (report.interrupted = true);
     const client = clients.get(group[0].registry);
     const repo = group[0].repository as Repository;
-    const current = await readTagMap(client, repo).catch((e: Error) => e);
-    let fullReadAt = Date.now();
+    const view = new LiveView(client, repo, opts.maxViewAgeMs ?? MAX_VIEW_AGE_MS);
+    // A tag lost to a concurrent re-tag is put back at once, which takes push: prove it
+    // before the first DELETE rather than find out with a tag missing.
+    const ready = await client
+      .probePush(repo)
+      .then(() => view.fullRead())
+      .catch((e: Error) => (e instanceof RegistryError && (e.kind === 'auth' || e.kind === 'denied') && e.method === 'POST' ? pushRefused(e, group[0]) : e));
     for (const [i, a] of group.entries()) {
-      if (current instanceof Error) {
-        await guard(a.id, () => Promise.reject(current));
+      if (ready instanceof Error) {
+        await guard(a.id, () => Promise.reject(ready));
         continue;
       }
       if (failedSources.has(`${a.registry}/${a.repository}@${a.digest}`)) {
@@ -84,17 +95,11 @@ export async function execute(plan: Plan, clients: Clients, journal: Journal, sk
         await guard(a.id, async () => (journal.append(a.id, 'blocked', detail), { id: a.id, result: 'blocked', detail }));
         continue;
       }
-      await guard(a.id, async () => {
-        // The first action uses the fresh read; later ones re-list to catch new tags, and
-        // re-read every tag when the view is older than FULL_REREAD_MS, which bounds how
-        // stale the check before a DELETE can be (the registry has no conditional delete).
-        if (i > 0) {
-          const all = Date.now() - fullReadAt > FULL_REREAD_MS;
-          await refreshTagMap(client, repo, current, all);
-          if (all) fullReadAt = Date.now();
-        }
-        return deleteStep(a, client, current, journal);
-      });
+      await guard(a.id, () => deleteStep(a, view, journal, group[i + 1]));
+    }
+    if (view.fullReads.length) {
+      const longest = Math.max(...view.fullReads);
+      opts.debug?.(`${group[0].registry}/${repo}: ${group.length} deletes checked; ${view.fullReads.length} full reads of up to ${view.tags.size} tags (longest ${longest} ms); digests at most ${Math.round(view.oldestChecked)} ms old at a DELETE`);
     }
   });
   return report;
@@ -102,5 +107,11 @@ export async function execute(plan: Plan, clients: Clients, journal: Journal, sk
 
 export function countResults(r: ApplyReport) {
   const n = (k: Outcome['result']) => r.outcomes.filter((o) => o.result === k).length;
-  return { copied: n('copied'), present: n('present'), deleted: n('deleted'), drifted: n('drifted'), blocked: n('blocked'), failed: n('failed') };
+  return { copied: n('copied'), present: n('present'), deleted: n('deleted') + n('restored'), restored: n('restored'), drifted: n('drifted'), blocked: n('blocked'), failed: n('failed') };
+}
+
+function pushRefused(e: RegistryError, a: PlanDelete): Error {
+  return new Error(
+    `${a.registry}/${a.repository}: no delete was sent: regmgr needs push permission here as well as delete, so that a tag another client moves onto a digest while it is deleted can be put back at once; the registry refused a push (${e.status ?? e.kind}${e.codes.length ? ` ${e.codes.join(',')}` : ''}). Grant push on this repository to these credentials`,
+  );
 }

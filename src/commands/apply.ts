@@ -30,7 +30,13 @@ export interface ApplyArgs {
 export const DEFAULT_PARALLELISM = 4;
 
 /** `apply plan.json` carries out a saved plan; `apply -c config.yml` plans, asks, then applies. */
-export async function applyCommand(args: ApplyArgs, io: IO, deps: { skopeo?: SkopeoRunner } = {}): Promise<number> {
+/** What tests may replace: the skopeo runner, and the age bound of apply's live view. */
+export interface ApplyDeps {
+  skopeo?: SkopeoRunner;
+  maxViewAgeMs?: number;
+}
+
+export async function applyCommand(args: ApplyArgs, io: IO, deps: ApplyDeps = {}): Promise<number> {
   if (args.parallelism !== undefined && (!Number.isInteger(args.parallelism) || args.parallelism < 1 || args.parallelism > 64)) {
     throw new Error(`--parallelism must be a whole number from 1 to 64 (got ${args.parallelism})`);
   }
@@ -42,7 +48,7 @@ export async function applyCommand(args: ApplyArgs, io: IO, deps: { skopeo?: Sko
     }
     const config = loadConfig(args.config ?? plan.config.file, io.env, { statePath: args.state });
     preflight(args.plan, plan, config);
-    return applyPlan(args.plan, plan, config, io, { parallelism: args.parallelism, skopeo: deps.skopeo });
+    return applyPlan(args.plan, plan, config, io, { parallelism: args.parallelism, ...deps });
   }
   if (!args.config) throw new Error('apply needs a plan file (regmgr apply plan.json) or a config (regmgr apply -c config.yml)');
   const config = loadConfig(args.config, io.env, { statePath: args.state });
@@ -73,7 +79,7 @@ export async function planAndApply(config: Config, io: IO, o: { policies: Policy
   }
 }
 
-export async function applyPlan(planFile: string, plan: Plan, config: Config, io: IO, o: { parallelism?: number; skopeo?: SkopeoRunner }): Promise<number> {
+export async function applyPlan(planFile: string, plan: Plan, config: Config, io: IO, o: { parallelism?: number } & ApplyDeps): Promise<number> {
   const jpath = journalPath(planFile, plan.sha256);
   const done = readDone(jpath);
   if (plan.actions.length === 0) {
@@ -101,7 +107,7 @@ export async function applyPlan(planFile: string, plan: Plan, config: Config, io
     } finally {
       // Record what this plan has changed so far: its finished actions, from the journal.
       const doneNow = new Set(plan.actions.filter((a) => journal.isDone(a.id)).map((a) => a.id));
-      writeState(config.statePath, marked, { written_by: 'apply', apply: { ...mark, finished: doneNow.size === plan.actions.length }, registries, snapshot: applyDone(base, plan, doneNow) });
+      writeState(config.statePath, marked, { written_by: 'apply', apply: { ...mark, finished: doneNow.size === plan.actions.length }, registries, snapshot: applyDone(base, plan, doneNow, journal.restored) });
       journal.close();
     }
   } finally {
@@ -109,7 +115,7 @@ export async function applyPlan(planFile: string, plan: Plan, config: Config, io
   }
 }
 
-async function runActions(planFile: string, plan: Plan, config: Config, journal: Journal, io: IO, o: { parallelism?: number; skopeo?: SkopeoRunner }): Promise<number> {
+async function runActions(planFile: string, plan: Plan, config: Config, journal: Journal, io: IO, o: { parallelism?: number } & ApplyDeps): Promise<number> {
   const names = new Set(plan.actions.flatMap((a) => (a.type === 'copy' ? [a.source.registry, a.target.registry] : [a.registry])));
   const clients = await connect(config, names, { env: io.env, logger: io.logger });
   const abort = new AbortController();
@@ -125,6 +131,8 @@ async function runActions(planFile: string, plan: Plan, config: Config, journal:
   try {
     const report = await execute(plan, clients, journal, o.skopeo ?? new SkopeoRunner(), {
       parallelism: o.parallelism ?? DEFAULT_PARALLELISM,
+      maxViewAgeMs: o.maxViewAgeMs,
+      debug: (m) => io.logger.debug(m),
       signal: abort.signal,
       onStart: (id) => bar.start(id),
       onOutcome: (out, n, total) => {
@@ -138,11 +146,15 @@ async function runActions(planFile: string, plan: Plan, config: Config, journal:
     const already = report.alreadyDone ? ` (${report.alreadyDone} already done before this run)` : '';
     const present = c.present ? `, ${c.present} already present` : '';
     const head = report.interrupted ? 'Apply interrupted' : 'Apply complete';
-    io.out(`\n${head}: ${c.copied} copied${present}, ${c.deleted} deleted, ${c.drifted} drifted, ${c.blocked} blocked, ${c.failed} failed${already}.\n`);
+    const restored = c.restored ? ` (${c.restored} with a lost tag put back)` : '';
+    io.out(`\n${head}: ${c.copied} copied${present}, ${c.deleted} deleted${restored}, ${c.drifted} drifted, ${c.blocked} blocked, ${c.failed} failed${already}.\n`);
+    if (c.restored) {
+      io.out('Another client moved tags onto digests while they were being deleted; those tags were put back on the same digest (lines starting "restored" above). Check who re-tags this repository, then run `regmgr plan` again.\n');
+    }
     if (c.failed) io.out(`Failed actions are listed above with the registry's answer. Fix the cause and run \`regmgr apply ${planFile}\` again: finished actions are skipped.\n`);
     if (c.drifted + c.blocked) io.out('Drifted or blocked actions were left alone: the registry changed since the plan. Run `regmgr plan` again to review.\n');
     if (report.interrupted) return 130;
-    return c.failed ? EXIT.error : c.drifted + c.blocked ? EXIT.drift : EXIT.ok;
+    return c.failed ? EXIT.error : c.drifted + c.blocked + c.restored ? EXIT.drift : EXIT.ok;
   } finally {
     bar.clear();
     process.off('SIGINT', onSigint);

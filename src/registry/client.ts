@@ -47,10 +47,12 @@ interface Response {
 }
 
 interface RequestSpec {
-  method: 'GET' | 'HEAD' | 'DELETE';
+  method: 'GET' | 'HEAD' | 'DELETE' | 'PUT' | 'POST';
   path: string; // begins with /v2/
   scope?: string;
   accept?: string;
+  body?: Buffer;
+  contentType?: string;
   /** Reads are retried on 429/5xx/resets; DELETE never is (apply re-checks instead). */
   idempotent: boolean;
 }
@@ -194,7 +196,45 @@ export class RegistryClient {
     }
   }
 
+  /** Whether the repository holds a blob (config, layer); false on 404. */
+  async hasBlob(repo: Repository, digest: Digest): Promise<boolean> {
+    const res = await this.#send({ method: 'HEAD', path: `/v2/${repo}/blobs/${digest}`, scope: pull(repo), idempotent: true });
+    if (res.status === 200) return true;
+    if (res.status === 404) return false;
+    // Storage backends redirect blob reads; a redirect means the registry has it.
+    if ([301, 302, 303, 307, 308].includes(res.status)) return true;
+    throw this.#error(res, 'HEAD');
+  }
+
   // ---- changes -----------------------------------------------------------------------
+
+  /**
+   * PUT manifest bytes under a tag. Used only to put back a tag that a delete removed:
+   * the bytes are the ones saved before the DELETE, so the digest comes back identical.
+   */
+  async putManifest(repo: Repository, tag: string, bytes: Buffer, mediaType: string): Promise<Digest> {
+    const res = await this.#send({ method: 'PUT', path: `/v2/${repo}/manifests/${tag}`, scope: push(repo), body: bytes, contentType: mediaType, idempotent: false });
+    if (res.status !== 201 && res.status !== 200) throw this.#error(res, 'PUT');
+    const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}` as Digest;
+    const claimed = header(res, 'docker-content-digest');
+    if (claimed && claimed !== digest) throw this.#protocol(res, 'PUT', `registry stored ${claimed}, the bytes hash to ${digest}`);
+    return digest;
+  }
+
+  /**
+   * Proves that these credentials may push to `repo` without changing it: opens a blob
+   * upload session and cancels it. Throws the registry's refusal (auth/denied) as is.
+   */
+  async probePush(repo: Repository): Promise<void> {
+    const res = await this.#send({ method: 'POST', path: `/v2/${repo}/blobs/uploads/`, scope: push(repo), idempotent: false });
+    if (res.status !== 202) throw this.#error(res, 'POST');
+    const location = header(res, 'location');
+    if (!location) return;
+    const u = new URL(location, res.url);
+    if (u.origin !== this.endpoint.origin) return; // never send credentials elsewhere; the session expires on its own
+    // Best effort: a registry that cannot cancel uploads lets the session expire.
+    await this.#send({ method: 'DELETE', path: u.pathname + u.search, scope: push(repo), idempotent: false }).catch(() => undefined);
+  }
 
   /** DELETE a manifest by digest: removes every tag that points at it. */
   async deleteManifest(repo: Repository, digest: Digest): Promise<'deleted' | 'absent'> {
@@ -268,7 +308,8 @@ export class RegistryClient {
         if (auth) headers.authorization = auth;
         let res: Response;
         try {
-          res = await this.#raw(spec.method, this.#url(spec.path), headers);
+          if (spec.contentType) headers['content-type'] = spec.contentType;
+          res = await this.#raw(spec.method, this.#url(spec.path), headers, spec.body);
         } catch (e) {
           if (e instanceof RegistryError) throw e;
           const code = (e as NodeJS.ErrnoException).code ?? '';
@@ -300,11 +341,11 @@ export class RegistryClient {
     });
   }
 
-  async #raw(method: string, url: string, headers: Record<string, string>): Promise<Response> {
+  async #raw(method: string, url: string, headers: Record<string, string>, body?: Buffer): Promise<Response> {
     const started = Date.now();
     this.requests++;
     const u = new URL(url);
-    const res = await this.#agent.request({ origin: u.origin, path: u.pathname + u.search, method: method as Dispatcher.HttpMethod, headers });
+    const res = await this.#agent.request({ origin: u.origin, path: u.pathname + u.search, method: method as Dispatcher.HttpMethod, headers, body });
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of res.body) {
@@ -490,6 +531,10 @@ function header(res: Response, name: string): string | undefined {
 
 function pull(repo: Repository): string {
   return `repository:${repo}:pull`;
+}
+
+function push(repo: Repository): string {
+  return `repository:${repo}:pull,push`;
 }
 
 function basic(c: Credentials): string {

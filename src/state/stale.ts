@@ -25,7 +25,7 @@ export function staleReason(plan: Plan, state: State | undefined): string | unde
  * What the registries hold after the plan's finished actions, starting from `base`
  * (the recorded state with the plan's reads laid over it). Pure.
  */
-export function applyDone(base: StateSnapshot, plan: Plan, done: ReadonlySet<string>): StateSnapshot {
+export function applyDone(base: StateSnapshot, plan: Plan, done: ReadonlySet<string>, restored: ReadonlyMap<string, ReadonlySet<string>> = new Map()): StateSnapshot {
   const out: StateSnapshot = structuredClone(base);
   for (const a of plan.actions) {
     if (!done.has(a.id)) continue;
@@ -35,6 +35,8 @@ export function applyDone(base: StateSnapshot, plan: Plan, done: ReadonlySet<str
     } else {
       const repo = out[a.registry]?.[a.repository];
       if (repo) for (const t of a.tags) delete repo[t];
+      // A tag moved onto the digest during apply, lost to the DELETE and put back.
+      for (const t of restored.get(a.id) ?? []) ((out[a.registry] ??= {})[a.repository] ??= {})[t] = { digest: a.digest, media_type: a.media_type };
     }
   }
   return out;

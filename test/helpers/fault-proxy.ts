@@ -7,6 +7,8 @@ export type Fault =
   | { status: number; headers?: Record<string, string>; body?: string }
   | { drop: true }
   | { delayMs: number }
+  /** Runs `action` (another client at work: a re-tag, a push), then forwards the request. */
+  | { before: (req: IncomingMessage) => Promise<void> }
   | { rewrite: (res: { status: number; headers: Record<string, any>; body: Buffer }, req: IncomingMessage) => { status: number; headers: Record<string, any>; body: Buffer } };
 
 interface Rule {
@@ -74,6 +76,18 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       return;
     }
     if ('rewrite' in f) return forward(req, res, f.rewrite);
+    if ('before' in f) {
+      // Hold the request body until the action is done, then forward it unchanged.
+      req.pause();
+      f.before(req).then(
+        () => forward(req, res),
+        (e) => {
+          console.error(`fault proxy: before-action failed: ${(e as Error).stack}`);
+          res.destroy();
+        },
+      );
+      return;
+    }
     req.resume();
     res.writeHead(f.status, { 'content-type': 'application/json', ...f.headers });
     res.end(f.body ?? JSON.stringify({ errors: [{ code: 'INJECTED', message: `fault proxy: ${f.status}` }] }));

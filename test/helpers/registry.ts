@@ -12,6 +12,8 @@ export interface RegistryOptions {
   deleteEnabled?: boolean;
   users?: Record<string, string>;
   anonymousPull?: boolean;
+  /** Token auth: the actions each listed user may have (others get all they ask for). */
+  grants?: Record<string, string[]>;
 }
 
 export interface TestRegistry {
@@ -49,7 +51,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
     writeFileSync(join(dir, 'htpasswd'), lines.join('\n') + '\n');
     authYaml = `auth:\n  htpasswd:\n    realm: regmgr-test\n    path: ${join(dir, 'htpasswd')}\n`;
   } else if (opts.auth === 'token') {
-    token = await startTokenServer(dir, users, { anonymousPull: opts.anonymousPull });
+    token = await startTokenServer(dir, users, { anonymousPull: opts.anonymousPull, grants: opts.grants });
     authYaml = `auth:\n  token:\n    realm: ${token.realm}\n    service: ${token.service}\n    issuer: ${token.issuer}\n    rootcertbundle: ${token.certFile}\n`;
   }
   for (let tries = 0; ; tries++) {

@@ -20,7 +20,7 @@ export interface TokenServer {
  * asks for (all of it for a known user, pull only for anonymous), signs ES256 with an
  * x5c header that the registry checks against `rootcertbundle`.
  */
-export async function startTokenServer(dir: string, users: Record<string, string>, opts: { anonymousPull?: boolean } = {}): Promise<TokenServer> {
+export async function startTokenServer(dir: string, users: Record<string, string>, opts: { anonymousPull?: boolean; grants?: Record<string, string[]> } = {}): Promise<TokenServer> {
   const { cert, key } = selfSignedCert(dir, 'token', 'ec');
   const der = new X509Certificate(readFileSync(cert)).raw.toString('base64');
   const privateKey = createPrivateKey(readFileSync(key));
@@ -56,7 +56,9 @@ export async function startTokenServer(dir: string, users: Record<string, string
     const access = scopes.map((s) => {
       const [type, ...rest] = s.split(':');
       const actions = rest.pop()!.split(',');
-      return { type, name: rest.join(':'), actions: user ? actions : actions.filter((a) => a === 'pull') };
+      // A user with grants gets only those actions (a robot account with pull and delete, say).
+      const allowed = (a: string) => (user ? (opts.grants?.[user]?.includes(a) ?? true) : a === 'pull');
+      return { type, name: rest.join(':'), actions: actions.filter(allowed) };
     });
     const now = Math.floor(Date.now() / 1000);
     const header = { alg: 'ES256', typ: 'JWT', x5c: [der] };

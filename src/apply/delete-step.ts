@@ -1,0 +1,108 @@
+import type { RegistryClient } from '../registry/client.js';
+import type { Digest, Repository } from '../registry/names.js';
+import type { PlanDelete } from '../plan/model.js';
+import type { Journal } from './journal.js';
+import type { LiveView } from './live-view.js';
+import type { Outcome, Result } from './steps.js';
+
+/**
+ * Deletes one planned digest if, right now, every planned tag still points at it and no
+ * other tag does; then makes sure no other tag was lost.
+ *
+ * The registry has no conditional delete: between the check and the DELETE another
+ * client can move a tag onto the digest, and the DELETE then removes that tag too. So the
+ * manifest's bytes are saved (fsync'd) before the DELETE, the repository is listed right
+ * after it, and any tag that the plan did not name, that was listed before the DELETE and
+ * is gone after it, is put back from those bytes at once. Deletes of one repository run
+ * one at a time, so a tag lost between two listings belongs to the one DELETE between
+ * them.
+ */
+export async function deleteStep(a: PlanDelete, view: LiveView, journal: Journal, next?: PlanDelete): Promise<Outcome> {
+  const client = view.client;
+  const repo = a.repository as Repository;
+  const where = `${a.registry}/${a.repository}@${a.digest}`;
+  const record = (result: Result, detail: string): Outcome => {
+    journal.append(a.id, result === 'deleted' || result === 'restored' ? 'done' : (result as 'drifted' | 'blocked' | 'failed'), detail);
+    return { id: a.id, result, detail };
+  };
+
+  // Every request before the check comes first, so that the last read before the DELETE
+  // is a listing: a tag created any earlier is seen and stops the delete. (The previous
+  // step usually saved this manifest already, right before its own closing listing.)
+  if (!journal.saved.has(a.id)) {
+    await saveManifest(a, client, journal);
+    view.namesCurrent = false;
+  }
+  await view.ensureFresh();
+  if (!view.namesCurrent) await view.relist();
+  const current = view.tags;
+  const moved = a.tags.filter((t) => current.has(t) && current.get(t) !== a.digest);
+  const gone = a.tags.filter((t) => !current.has(t));
+  const others = [...current].filter(([t, d]) => d === a.digest && !a.tags.includes(t)).map(([t]) => t);
+  if (others.length) return record('blocked', `${where}: tag${others.length === 1 ? '' : 's'} ${others.join(', ')} now point${others.length === 1 ? 's' : ''} at this digest; not deleted`);
+  if (moved.length) return record('drifted', `${where}: ${moved.map((t) => `${t} now points at ${current.get(t)}`).join('; ')}; not deleted`);
+  if (gone.length === a.tags.length) {
+    // Every tag is gone: finished before a crash (we had started it), or done by someone else.
+    const still = await client.headManifest(repo, a.digest);
+    if (!still && journal.wasStarted(a.id)) return record('deleted', `${where} (completed before an interruption)`);
+    return record('drifted', `${where}: tags ${a.tags.join(', ')} are already gone${still ? ' but the manifest remains' : ''} (changed outside this apply)`);
+  }
+  if (gone.length) return record('drifted', `${where}: tag${gone.length === 1 ? '' : 's'} ${gone.join(', ')} no longer exist${gone.length === 1 ? 's' : ''}; not deleted`);
+
+  const saved = journal.saved.get(a.id);
+  if (!saved) return record('drifted', `${where}: the manifest is gone although its tags are listed (changed outside this apply); not deleted`);
+
+  const before = new Set(current.keys());
+  view.noteCheck();
+  journal.append(a.id, 'start');
+  await client.deleteManifest(repo, a.digest);
+  view.namesCurrent = false;
+  if (next && !journal.saved.has(next.id)) await saveManifest(next, client, journal);
+  const after = await view.list();
+
+  const lost = [...before].filter((t) => !after.has(t) && !a.tags.includes(t)).sort();
+  const notes: string[] = [];
+  const failures: string[] = [];
+  for (const t of lost) {
+    journal.append(a.id, 'lost', `${t} vanished with the DELETE of ${a.digest}`, { tag: t });
+    try {
+      await putBack(client, repo, t, a.digest, saved.bytes, saved.mediaType);
+      journal.append(a.id, 'restored', `${t} put back on ${a.digest}`, { tag: t });
+      after.add(t);
+      notes.push(`restored ${t}: it was moved onto ${a.digest} during apply and the DELETE removed it; it points at ${a.digest} again`);
+    } catch (e) {
+      failures.push(`LOST ${t}: it was moved onto ${a.digest} during apply and the DELETE removed it; putting it back failed: ${(e as Error).message}; run \`regmgr restore\` on this plan with credentials that may push`);
+    }
+  }
+  // A planned tag still listed either moved away before the DELETE (nothing lost) or survived it.
+  const survived: string[] = [];
+  for (const t of a.tags.filter((x) => after.has(x))) {
+    const ref = await client.headManifest(repo, t);
+    if (ref?.digest === a.digest) survived.push(t);
+    else if (ref) notes.push(`${t} had moved to ${ref.digest} before the DELETE and was left there`);
+  }
+  await view.merge(after);
+  for (const t of lost) if (after.has(t)) view.tags.set(t, a.digest);
+  // The closing listing is the next step's last read, unless requests came after it.
+  view.namesCurrent = lost.length === 0 && a.tags.every((t) => !after.has(t));
+
+  if (failures.length) return record('failed', `${where}: ${failures.join('; ')}`);
+  if (survived.length) return record('failed', `${where}: tags ${survived.join(', ')} still resolve after the delete`);
+  const head = `${where} (${a.tags.join(', ')})`;
+  if (lost.length) return record('restored', `${head}; ${notes.join('; ')}`);
+  return record('deleted', notes.length ? `${head}; ${notes.join('; ')}` : head);
+}
+
+/** GETs the manifest (digest-checked) and journals its bytes, durably; nothing when it is gone. */
+async function saveManifest(a: PlanDelete, client: RegistryClient, journal: Journal): Promise<void> {
+  const m = await client.getManifest(a.repository as Repository, a.digest);
+  if (m) journal.save(a.id, { bytes: m.bytes, mediaType: m.mediaType });
+}
+
+/** PUTs saved manifest bytes under `tag` and checks that the tag resolves to `digest`. */
+export async function putBack(client: RegistryClient, repo: Repository, tag: string, digest: Digest, bytes: Buffer, mediaType: string): Promise<void> {
+  const stored = await client.putManifest(repo, tag, bytes, mediaType);
+  if (stored !== digest) throw new Error(`the saved bytes hash to ${stored}, not ${digest}`);
+  const ref = await client.headManifest(repo, tag);
+  if (ref?.digest !== digest) throw new Error(`after the PUT ${tag} resolves to ${ref?.digest ?? 'nothing'}`);
+}

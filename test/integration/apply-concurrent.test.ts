@@ -1,0 +1,116 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { IncomingMessage } from 'node:http';
+import { startProxiedRegistry } from '../helpers/fault-proxy.js';
+import { pushImage, readTags, tagDigest } from '../helpers/images.js';
+import { captureIO, writeFile } from '../helpers/io.js';
+import { tempDir } from '../helpers/processes.js';
+import { planCommand } from '../../src/commands/plan.js';
+import { applyCommand } from '../../src/commands/apply.js';
+import type { Plan, PlanDelete } from '../../src/plan/model.js';
+
+// Another client re-tags the repository while apply deletes, at chosen requests: the
+// fault proxy runs the re-tag right before it forwards that request to the registry.
+let env: Awaited<ReturnType<typeof startProxiedRegistry>>;
+const tmp = tempDir('apply-concurrent');
+let n = 0;
+
+before(async () => {
+  env = await startProxiedRegistry();
+});
+after(async () => {
+  await env?.stop();
+  tmp.remove();
+});
+
+/** 50 `d..` tags to delete and 10 kept `k..` tags, each on its own image. */
+async function world() {
+  const repo = `conc/app-${++n}`;
+  const d: Record<string, string> = {};
+  for (let i = 1; i <= 50; i++) d[`d${String(i).padStart(2, '0')}`] = await pushImage(env.reg, repo, [`d${String(i).padStart(2, '0')}`], { seed: `${repo}-d${i}` });
+  for (let i = 1; i <= 10; i++) d[`k${String(i).padStart(2, '0')}`] = await pushImage(env.reg, repo, [`k${String(i).padStart(2, '0')}`], { seed: `${repo}-k${i}` });
+  const dir = join(tmp.dir, `w${n}`);
+  mkdirSync(dir);
+  const config = writeFile(
+    dir,
+    'config.yml',
+    `registries:\n  reg:\n    registry: ${env.proxy.url}\n    repositories: [${repo}]\n` + `delete-policy:\n  registries: [reg]\n  mix-count: 0\n  tags:\n    include:\n      regex: '^d'\n    exclude:\n      regex: '^k'\n`,
+  );
+  const planFile = join(dir, 'plan.json');
+  const cap = captureIO();
+  assert.equal(await planCommand({ config, out: planFile }, cap.io), 0, cap.stderr());
+  const plan = JSON.parse(readFileSync(planFile, 'utf8')) as Plan;
+  const deletes = plan.actions.filter((a): a is PlanDelete => a.type === 'delete');
+  assert.equal(deletes.length, 50);
+  return { repo, d, planFile, deletes };
+}
+
+const digestIn = (req: IncomingMessage) => /\/manifests\/(sha256:[a-f0-9]{64})$/.exec(req.url ?? '')?.[1];
+
+for (const [mode, maxViewAgeMs] of [
+  ['digests never re-read during apply: the moved tags are put back', Infinity],
+  ['digests re-read before every delete: a moved existing tag blocks its delete', 0],
+] as const) {
+  test(`concurrent re-tags during apply (${mode}); every kept tag survives`, async () => {
+    const w = await world();
+    const [d10, d19, d20, d30, d35] = [w.deletes[9], w.deletes[18], w.deletes[19], w.deletes[29], w.deletes[34]];
+    const tagOf = (a: PlanDelete) => a.tags[0];
+    let afterD19 = false;
+    const happened: string[] = [];
+    env.proxy.clear();
+    env.proxy.inject(
+      () => true,
+      {
+        before: async (req) => {
+          const digest = digestIn(req);
+          if (req.method === 'DELETE' && digest === d10.digest) {
+            // A rollback re-tags kept k01 onto the digest being deleted, as the DELETE leaves.
+            await tagDigest(env.reg, w.repo, 'k01', d10.digest);
+            happened.push('k01 moved onto the 10th digest right before its DELETE');
+          }
+          if (req.method === 'DELETE' && digest === d19.digest) afterD19 = true;
+          else if (afterD19 && req.method === 'GET' && /\/tags\/list/.test(req.url ?? '')) {
+            // A new tag on the 20th digest, pushed right before the first listing after the
+            // 19th DELETE (in regmgr, the last read before the 20th DELETE).
+            afterD19 = false;
+            await tagDigest(env.reg, w.repo, 'n01', d20.digest);
+            happened.push('n01 pushed onto the 20th digest right before the listing that precedes its DELETE');
+          }
+          if (req.method === 'DELETE' && digest === d30.digest) {
+            // An existing kept tag moves onto a digest deleted five actions later.
+            await tagDigest(env.reg, w.repo, 'k02', d35.digest);
+            happened.push('k02 moved onto the 35th digest');
+          }
+        },
+      },
+      Infinity,
+    );
+    const cap = captureIO();
+    const code = await applyCommand({ plan: w.planFile, parallelism: 4 }, cap.io, { maxViewAgeMs });
+    env.proxy.clear();
+    const out = cap.stdout();
+    assert.equal(happened.length, 3, happened.join('\n'));
+    assert.equal(code, 3, out + cap.stderr());
+
+    // Every tag ends exactly as planned, apart from what the other client did.
+    const k02Blocked = maxViewAgeMs === 0;
+    const expected: Record<string, string> = {};
+    for (let i = 1; i <= 10; i++) expected[`k${String(i).padStart(2, '0')}`] = w.d[`k${String(i).padStart(2, '0')}`];
+    expected.k01 = d10.digest;
+    expected.k02 = d35.digest;
+    expected.n01 = d20.digest;
+    expected[tagOf(d20)] = d20.digest;
+    if (k02Blocked) expected[tagOf(d35)] = d35.digest;
+    assert.deepEqual(await readTags(env.reg, w.repo), Object.fromEntries(Object.entries(expected).sort()));
+
+    // k01 was lost to the DELETE and put back at once, loudly, on the digest it was moved to.
+    assert.match(out, new RegExp(`^restored +reg/${w.repo}@${d10.digest} \\(${tagOf(d10)}\\); restored k01: it was moved onto ${d10.digest} during apply`, 'm'));
+    // n01 was seen by the listing right before the DELETE: that delete never happened.
+    assert.match(out, new RegExp(`^blocked +reg/${w.repo}@${d20.digest}: tag n01 now points at this digest; not deleted$`, 'm'));
+    if (k02Blocked) assert.match(out, new RegExp(`^blocked +reg/${w.repo}@${d35.digest}: tag k02 now points at this digest; not deleted$`, 'm'));
+    else assert.match(out, new RegExp(`^restored +reg/${w.repo}@${d35.digest} \\(${tagOf(d35)}\\); restored k02: it was moved onto ${d35.digest}`, 'm'));
+    assert.match(out, new RegExp(`Apply complete: 0 copied, ${k02Blocked ? 48 : 49} deleted \\(${k02Blocked ? 1 : 2} with a lost tag put back\\), 0 drifted, ${k02Blocked ? 2 : 1} blocked, 0 failed\\.`));
+  });
+}
