@@ -1,12 +1,14 @@
 import type { Config } from '../config/model.js';
 import type { Plan } from '../plan/model.js';
 import { PlanFileError } from '../plan/file.js';
+import { refusedActions } from '../policy/permits.js';
 
 /**
- * Checks, before any request, that the plan's registries are the config's: same name,
- * same address, same TLS choice. The plan holds no credentials; the config supplies them.
+ * Checks, before any request, that the plan's registries are the config's (same name,
+ * same address, same TLS choice) and that the config, as it is now, allows every action.
+ * The plan holds no credentials; the config supplies them.
  */
-export function preflight(planFile: string, plan: Plan, config: Config): void {
+export function preflight(planFile: string, plan: Plan, config: Config, opts: { permits: boolean } = { permits: true }): void {
   const problems: string[] = [];
   for (const [name, r] of Object.entries(plan.registries)) {
     const ep = config.registries.get(name);
@@ -18,5 +20,6 @@ export function preflight(planFile: string, plan: Plan, config: Config): void {
     const names = a.type === 'copy' ? [a.source.registry, a.target.registry] : [a.registry];
     for (const n of names) if (!plan.registries[n]) problems.push(`action '${a.id}' names registry '${n}', which the plan does not describe`);
   }
-  if (problems.length) throw new PlanFileError(planFile, `cannot be applied with this config:\n  ${problems.join('\n  ')}`);
+  if (opts.permits) problems.push(...refusedActions(plan.actions, config));
+  if (problems.length) throw new PlanFileError(planFile, `cannot be applied with ${config.file}:\n  ${problems.join('\n  ')}`);
 }

@@ -3,6 +3,7 @@ import { FORMAT_VERSION, type Plan } from './model.js';
 import { planHash, serialisePlan } from './canonical.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { FileError } from '../util/file-error.js';
+import { planSchemaProblems } from './schema-check.js';
 
 export class PlanFileError extends FileError {}
 
@@ -24,6 +25,8 @@ export function readPlanFile(file: string): Plan {
   if (plan.format_version !== FORMAT_VERSION) {
     throw new PlanFileError(file, `plan format_version ${JSON.stringify(plan.format_version)} is not supported by this regmgr (supports ${FORMAT_VERSION}); re-run plan`);
   }
+  const problems = planSchemaProblems(plan);
+  if (problems.length) throw new PlanFileError(file, `not a valid plan file:\n  ${problems.join('\n  ')}`);
   if (typeof plan.sha256 !== 'string' || planHash(plan) !== plan.sha256) {
     throw new PlanFileError(file, 'the plan was modified after it was written (sha256 does not match its content); re-run plan');
   }

@@ -40,7 +40,7 @@ interface Pending {
  */
 export function decideDelete(input: DeleteInput): DeleteResult {
   const { repo, selection, policy, registry } = input;
-  const pending = repo.tags.map((entry) => firstPass(entry, selection, policy));
+  const pending: Pending[] = repo.tags.map((entry) => ({ entry, ...candidacy(entry.tag, selection, policy) }));
 
   // mix-count: among the rule candidates (not explicitly listed ones), keep the N newest.
   const ruled = pending.filter((p) => p.verdict === 'delete' && !selection.explicit.has(p.entry.tag));
@@ -119,13 +119,18 @@ function keep(p: Pending, reason: string) {
   p.reason = reason;
 }
 
-function firstPass(entry: TagEntry, selection: RepoSelection, policy: DeletePolicy): Pending {
-  if (selection.explicit.has(entry.tag)) return { entry, verdict: 'delete', reason: 'listed explicitly (repo:tag in repositories)' };
-  if (!selection.whole) return { entry, verdict: 'skip', reason: 'not selected: only explicitly listed tags of this repository are' };
-  const ex = firstHit(policy.exclude, entry.tag);
-  if (ex) return { entry, verdict: 'keep', reason: `excluded by ${describeHit(ex)}` };
-  const inc = firstHit(policy.include, entry.tag);
-  if (inc) return { entry, verdict: 'delete', reason: `matches include ${describeHit(inc)}` };
-  if (policy.semVer && !isVersionTag(entry.tag)) return { entry, verdict: 'delete', reason: 'not a semantic version (sem-ver: true)' };
-  return { entry, verdict: 'keep', reason: 'matches no include rule' };
+/**
+ * The tag rules alone (selection, exclude, include, sem-ver), before any keep count:
+ * 'delete' makes the tag a candidate. apply uses it too, to refuse a plan action that
+ * names a tag the config does not make a candidate.
+ */
+export function candidacy(tag: string, selection: RepoSelection, policy: DeletePolicy): { verdict: 'delete' | 'keep' | 'skip'; reason: string } {
+  if (selection.explicit.has(tag)) return { verdict: 'delete', reason: 'listed explicitly (repo:tag in repositories)' };
+  if (!selection.whole) return { verdict: 'skip', reason: 'not selected: only explicitly listed tags of this repository are' };
+  const ex = firstHit(policy.exclude, tag);
+  if (ex) return { verdict: 'keep', reason: `excluded by ${describeHit(ex)}` };
+  const inc = firstHit(policy.include, tag);
+  if (inc) return { verdict: 'delete', reason: `matches include ${describeHit(inc)}` };
+  if (policy.semVer && !isVersionTag(tag)) return { verdict: 'delete', reason: 'not a semantic version (sem-ver: true)' };
+  return { verdict: 'keep', reason: 'matches no include rule' };
 }

@@ -34,20 +34,12 @@ export function decideSync(input: SyncInput): { decisions: TagDecision[]; action
   const decisions: TagDecision[] = [];
   const actions: CopyAction[] = [];
   for (const t of source.tags) {
-    let why: string | undefined;
-    if (selection.explicit.has(t.tag)) why = 'listed explicitly (repo:tag in repositories)';
-    else if (!selection.whole) {
-      decisions.push({ tag: t.tag, digest: t.digest, verdict: 'skip', reason: 'not selected: only explicitly listed tags of this repository are' });
+    const sel = syncSelection(t.tag, selection, policy);
+    if (!sel.selected) {
+      decisions.push({ tag: t.tag, digest: t.digest, verdict: 'skip', reason: sel.reason });
       continue;
-    } else if (policy.filters.length === 0) why = 'no filters: every tag is synced';
-    else {
-      const f = policy.filters.find((r) => r.test(t.tag));
-      if (!f) {
-        decisions.push({ tag: t.tag, digest: t.digest, verdict: 'skip', reason: 'matches no filter' });
-        continue;
-      }
-      why = `matches filter /${f.source}/`;
     }
+    const why = sel.reason;
     const have = targetDigest.get(t.tag) ?? null;
     const dest = `${input.to}/${input.targetRepository}:${t.tag}`;
     if (have === t.digest && !policy.force) {
@@ -64,4 +56,13 @@ export function decideSync(input: SyncInput): { decisions: TagDecision[]; action
     });
   }
   return { decisions, actions };
+}
+
+/** Whether the sync policy selects a source tag, and why: used by plan, and by apply to refuse edited plans. */
+export function syncSelection(tag: string, selection: RepoSelection, policy: SyncPolicy): { selected: boolean; reason: string } {
+  if (selection.explicit.has(tag)) return { selected: true, reason: 'listed explicitly (repo:tag in repositories)' };
+  if (!selection.whole) return { selected: false, reason: 'not selected: only explicitly listed tags of this repository are' };
+  if (policy.filters.length === 0) return { selected: true, reason: 'no filters: every tag is synced' };
+  const f = policy.filters.find((r) => r.test(tag));
+  return f ? { selected: true, reason: `matches filter /${f.source}/` } : { selected: false, reason: 'matches no filter' };
 }

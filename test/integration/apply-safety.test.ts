@@ -15,7 +15,8 @@ import { planCommand } from '../../src/commands/plan.js';
 import { applyCommand } from '../../src/commands/apply.js';
 import { unlockCommand } from '../../src/commands/unlock.js';
 import { seedCommand } from '../../src/commands/seed.js';
-import type { Plan, PlanDelete } from '../../src/plan/model.js';
+import type { Plan, PlanCopy, PlanDelete } from '../../src/plan/model.js';
+import { planHash } from '../../src/plan/canonical.js';
 
 // Two plain registries, each behind a fault proxy that logs every request, so a test can
 // say exactly what apply sent.
@@ -90,12 +91,65 @@ test('an edited plan is refused before any request', async () => {
   assert.equal((await readTags(src, w.repo)).latest, w.d.latest);
 });
 
+test('a deliberately edited plan with a recomputed sha256 is refused when the config does not allow an action, before any request', async () => {
+  const w = await world();
+  const p = await plan(w.config, w.planFile);
+  const secret = await pushImage(src, 'secret/db', ['prod'], { seed: `${w.repo}-secret` });
+  const del = p.actions.find((a): a is PlanDelete => a.type === 'delete')!;
+  const copy = p.actions.find((a): a is PlanCopy => a.type === 'copy')!;
+  // Each edit is one an attacker with push access to the pull request could make.
+  const edits: Array<[string, (q: Plan) => void, RegExp]> = [
+    [
+      'a delete in a repository the config never selects',
+      (q) => q.actions.push({ ...del, id: `delete src/secret/db@${secret}`, repository: 'secret/db', digest: secret as PlanDelete['digest'], tags: ['prod'], reasons: { prod: 'x' } }),
+      /action "delete src\/secret\/db@sha256:\w+": repository 'secret\/db' is not in registries\.src\.repositories/,
+    ],
+    [
+      'a delete of a tag that no include rule matches',
+      (q) => q.actions.push({ ...del, id: `delete src/${w.repo}@${w.d.latest}`, digest: w.d.latest as PlanDelete['digest'], tags: ['latest', 'keep-me'], reasons: {} }),
+      /action "delete src\/app-\d+@sha256:\w+": tag 'latest' is not a delete candidate under \S+config\.yml: matches no include rule/,
+    ],
+    [
+      'a delete in a registry outside delete-policy.registries',
+      (q) => q.actions.push({ ...del, id: `delete dst/mirror/${w.repo}@${del.digest}`, registry: 'dst', repository: `mirror/${w.repo}` }),
+      /registry 'dst' is not in delete-policy\.registries \(src\)/,
+    ],
+    [
+      'a copy into another repository than replace maps to',
+      (q) => q.actions.push({ ...copy, id: `copy dst/elsewhere:${copy.target.tag}`, target: { ...copy.target, repository: 'elsewhere' } }),
+      /action "copy dst\/elsewhere:v1\.\d": sync-policy\.replace maps 'app-\d+' to 'mirror\/app-\d+', not to 'elsewhere'/,
+    ],
+    [
+      'a copy of a tag the filters do not accept',
+      (q) => q.actions.push({ ...copy, id: `copy dst/mirror/${w.repo}:dev-0`, source: { ...copy.source, tag: 'dev-0' }, target: { ...copy.target, tag: 'dev-0' } }),
+      /tag 'dev-0' is not synced under \S+config\.yml: matches no filter/,
+    ],
+    [
+      'an action whose id does not say what it does',
+      (q) => ((q.actions.find((a) => a.type === 'delete') as PlanDelete).id = `delete src/${w.repo}@${w.d.latest}`),
+      /its id does not match what it does/,
+    ],
+    ['a repository name that would leave the repository in a URL', (q) => q.actions.push({ ...del, repository: `${w.repo}/../secret/db` }), /repository name "app-\d+\/\.\.\/secret\/db" has a '\.\.' path segment/],
+  ];
+  for (const [what, edit, expected] of edits) {
+    const q = structuredClone(p);
+    edit(q);
+    q.sha256 = planHash(q);
+    writeFileSync(w.planFile, JSON.stringify(q, null, 2));
+    sp.log.length = dp.log.length = 0;
+    await assert.rejects(applyCommand({ plan: w.planFile }, captureIO().io), expected, what);
+    assert.deepEqual([...sp.log, ...dp.log], [], `${what}: no request sent`);
+  }
+  assert.equal((await readTags(src, 'secret/db')).prod, secret);
+  assert.equal((await readTags(src, w.repo)).latest, w.d.latest);
+});
+
 test('a plan for other registries is refused before any request', async () => {
   const w = await world();
   await plan(w.config, w.planFile);
   writeFileSync(w.config, readFileSync(w.config, 'utf8').replace(`registry: ${dp.url}`, `registry: ${dst.url}`));
   sp.log.length = dp.log.length = 0;
-  await assert.rejects(applyCommand({ plan: w.planFile }, captureIO().io), /cannot be applied with this config:\n {2}registry 'dst' is http:\/\/127\.0\.0\.1:\d+ in the plan but http:\/\/127\.0\.0\.1:\d+ in /);
+  await assert.rejects(applyCommand({ plan: w.planFile }, captureIO().io), /cannot be applied with \S+config\.yml:\n {2}registry 'dst' is http:\/\/127\.0\.0\.1:\d+ in the plan but http:\/\/127\.0\.0\.1:\d+ in /);
   assert.deepEqual([...sp.log, ...dp.log], []);
 });
 
