@@ -13,6 +13,7 @@ import { showCommand } from './commands/show.js';
 import { applyCommand } from './commands/apply.js';
 import { seedCommand } from './commands/seed.js';
 import { unlockCommand } from './commands/unlock.js';
+import { restoreCommand } from './commands/restore.js';
 import { LockError } from './apply/lock.js';
 import { stateListCommand, stateRefreshCommand, stateShowCommand, stateVerifyCommand } from './commands/state.js';
 import { FileError } from './util/file-error.js';
@@ -125,6 +126,15 @@ export function buildCli(argv: string[]) {
           .option('parallelism', { type: 'number', describe: `actions in flight at once (default 4)` })
           .option('auto-approve', { type: 'boolean', describe: 'with -c and no plan file: do not ask for confirmation' }),
       run(applyCommand),
+    )
+    .command(
+      'restore <plan>',
+      'put back the tags that the apply of a plan deleted, until garbage collection removes their blobs',
+      (y) =>
+        y
+          .positional('plan', { type: 'string', demandOption: true, describe: 'the plan file that was applied (its journal is beside it)' })
+          .option('config', { alias: 'c', type: 'string', describe: 'config for credentials (default: the one the plan was made from)' }),
+      run(restoreCommand),
     )
     .command('delete', "the predecessor's delete: plan the delete policy; apply it unless dry-run", (y) => configOpt(y).option('parallelism', { type: 'number' }), run(seedCommand('delete')))
     .command('sync', "the predecessor's sync: plan the sync policy; apply it unless dry-run", (y) => configOpt(y).option('parallelism', { type: 'number' }), run(seedCommand('sync')))

@@ -1,5 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/model.js';
@@ -68,15 +67,12 @@ export async function planAndApply(config: Config, io: IO, o: { policies: Policy
       return EXIT.error;
     }
   }
-  // The plan lives for this run only; its journal still guards against double work within it.
-  const dir = mkdtempSync(join(tmpdir(), 'regmgr-apply-'));
-  try {
-    const file = join(dir, 'plan.json');
-    writePlanFile(file, plan);
-    return await applyPlan(file, plan, config, io, { parallelism: o.parallelism, skopeo: o.skopeo });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  // Kept beside the state with its journal: the saved manifests let `regmgr restore` undo it.
+  const dir = `${config.statePath}.applies`;
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const file = join(dir, `plan-${plan.created_at.replace(/[:.]/g, '-')}.json`);
+  writePlanFile(file, plan);
+  return applyPlan(file, plan, config, io, { parallelism: o.parallelism, skopeo: o.skopeo });
 }
 
 export async function applyPlan(planFile: string, plan: Plan, config: Config, io: IO, o: { parallelism?: number } & ApplyDeps): Promise<number> {
@@ -151,6 +147,7 @@ async function runActions(planFile: string, plan: Plan, config: Config, journal:
     if (c.restored) {
       io.out('Another client moved tags onto digests while they were being deleted; those tags were put back on the same digest (lines starting "restored" above). Check who re-tags this repository, then run `regmgr plan` again.\n');
     }
+    if (c.deleted) io.out(`To put the deleted tags back (until the registry's garbage collection runs): regmgr restore ${planFile}\n`);
     if (c.failed) io.out(`Failed actions are listed above with the registry's answer. Fix the cause and run \`regmgr apply ${planFile}\` again: finished actions are skipped.\n`);
     if (c.drifted + c.blocked) io.out('Drifted or blocked actions were left alone: the registry changed since the plan. Run `regmgr plan` again to review.\n');
     if (report.interrupted) return 130;

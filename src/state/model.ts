@@ -16,7 +16,7 @@ export interface State {
   serial: number;
   regmgr_version: string;
   written_at: string;
-  written_by: 'apply' | 'refresh';
+  written_by: 'apply' | 'refresh' | 'restore';
   /**
    * The apply that wrote this state, with the serial its plan was made from: lets that
    * same plan file resume after an interruption while every other plan from `base_serial`
