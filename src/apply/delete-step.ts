@@ -55,7 +55,12 @@ export async function deleteStep(a: PlanDelete, view: LiveView, journal: Journal
   const before = new Set(current.keys());
   view.noteCheck();
   journal.append(a.id, 'start');
-  await client.deleteManifest(repo, a.digest);
+  // A DELETE that failed in transit (reset, timeout) may still have been carried out:
+  // the listing and repair below run whatever it answered.
+  const sent = await client.deleteManifest(repo, a.digest).then(
+    () => undefined,
+    (e: Error) => e,
+  );
   view.namesCurrent = false;
   if (next && !journal.saved.has(next.id)) await saveManifest(next, client, journal);
   const after = await view.list();
@@ -87,6 +92,7 @@ export async function deleteStep(a: PlanDelete, view: LiveView, journal: Journal
   view.namesCurrent = lost.length === 0 && a.tags.every((t) => !after.has(t));
 
   if (failures.length) return record('failed', `${where}: ${failures.join('; ')}`);
+  if (sent && survived.length) throw sent;
   if (survived.length) return record('failed', `${where}: tags ${survived.join(', ')} still resolve after the delete`);
   const head = `${where} (${a.tags.join(', ')})`;
   if (lost.length) return record('restored', `${head}; ${notes.join('; ')}`);

@@ -14,11 +14,17 @@ export function planSchemaProblems(plan: unknown, max = 5): string[] {
     compiled = ajv.compile(JSON.parse(readFileSync(schemaUrl, 'utf8')));
   }
   if (compiled(plan)) return [];
-  // oneOf failures repeat every branch's complaint; the deepest paths say the most.
+  // An action is one of several shapes (oneOf, told apart by `type`): a branch whose
+  // `type` does not match says nothing about this action, so its complaints are dropped.
+  const errors = compiled.errors ?? [];
+  const otherShapes = errors
+    .filter((e) => e.keyword === 'const' && e.instancePath.endsWith('/type'))
+    .map((e) => ({ at: e.instancePath.slice(0, -'/type'.length), branch: e.schemaPath.slice(0, -'properties/type/const'.length) }));
+  const fromOtherShape = (e: (typeof errors)[number]) => otherShapes.some((o) => (e.instancePath === o.at || e.instancePath.startsWith(`${o.at}/`)) && e.schemaPath.startsWith(o.branch));
   const seen = new Set<string>();
   const out: string[] = [];
-  for (const e of compiled.errors ?? []) {
-    if (e.keyword === 'oneOf' || e.keyword === 'const') continue;
+  for (const e of errors) {
+    if (e.keyword === 'oneOf' || e.keyword === 'const' || fromOtherShape(e)) continue;
     const line = `${e.instancePath || '/'}: ${e.message}${e.keyword === 'additionalProperties' ? ` '${(e.params as { additionalProperty: string }).additionalProperty}'` : ''}`;
     if (!seen.has(line)) seen.add(line), out.push(line);
   }

@@ -7,8 +7,12 @@ export type Fault =
   | { status: number; headers?: Record<string, string>; body?: string }
   | { drop: true }
   | { delayMs: number }
-  /** Runs `action` (another client at work: a re-tag, a push), then forwards the request. */
-  | { before: (req: IncomingMessage) => Promise<void> }
+  /**
+   * Runs `action` (another client at work: a re-tag, a push), then forwards the request;
+   * with `dropAnswer`, the registry carries it out but the client's connection is cut
+   * instead of answered (a reply lost in transit).
+   */
+  | { before: (req: IncomingMessage) => Promise<void>; dropAnswer?: boolean }
   | { rewrite: (res: { status: number; headers: Record<string, any>; body: Buffer }, req: IncomingMessage) => { status: number; headers: Record<string, any>; body: Buffer } };
 
 interface Rule {
@@ -43,12 +47,13 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const sockets = new Set<Socket>();
   const t = new URL(target);
 
-  const forward = (req: IncomingMessage, res: ServerResponse, rewrite?: Extract<Fault, { rewrite: unknown }>['rewrite']) => {
+  const forward = (req: IncomingMessage, res: ServerResponse, rewrite?: Extract<Fault, { rewrite: unknown }>['rewrite'], dropAnswer = false) => {
     const up = httpRequest({ host: t.hostname, port: t.port, method: req.method, path: req.url, headers: { ...req.headers, host: t.host } }, (ur) => {
       const chunks: Buffer[] = [];
       ur.on('data', (c) => chunks.push(c));
       ur.on('end', () => {
         answered.push(`${req.method} ${req.url} -> ${ur.statusCode}`);
+        if (dropAnswer) return void req.socket.destroy();
         let out: { status: number; headers: Record<string, any>; body: Buffer } = { status: ur.statusCode ?? 502, headers: { ...ur.headers }, body: Buffer.concat(chunks) };
         if (rewrite) out = rewrite(out, req);
         if (req.method !== 'HEAD') out.headers['content-length'] = String(out.body.length);
@@ -80,7 +85,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       // Hold the request body until the action is done, then forward it unchanged.
       req.pause();
       f.before(req).then(
-        () => forward(req, res),
+        () => forward(req, res, undefined, f.dropAnswer),
         (e) => {
           console.error(`fault proxy: before-action failed: ${(e as Error).stack}`);
           res.destroy();

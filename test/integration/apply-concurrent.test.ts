@@ -114,3 +114,31 @@ for (const [mode, maxViewAgeMs] of [
     assert.match(out, new RegExp(`Apply complete: 0 copied, ${k02Blocked ? 48 : 49} deleted \\(${k02Blocked ? 1 : 2} with a lost tag put back\\), 0 drifted, ${k02Blocked ? 2 : 1} blocked, 0 failed\\.`));
   });
 }
+
+test('a DELETE carried out whose answer is lost: the listing after it still runs, and a tag moved onto the digest is put back', async () => {
+  const w = await world();
+  const d5 = w.deletes[4];
+  let fired = 0;
+  env.proxy.clear();
+  env.proxy.inject(
+    (r) => r.method === 'DELETE' && digestIn(r) === d5.digest,
+    {
+      before: async () => {
+        fired++;
+        await tagDigest(env.reg, w.repo, 'k03', d5.digest);
+      },
+      dropAnswer: true,
+    },
+    1,
+  );
+  const cap = captureIO();
+  const code = await applyCommand({ plan: w.planFile }, cap.io);
+  env.proxy.clear();
+  assert.equal(fired, 1);
+  const tags = await readTags(env.reg, w.repo);
+  assert.equal(tags.k03, d5.digest, 'k03 survives on the digest it was moved to');
+  assert.deepEqual(Object.keys(tags).filter((t) => t.startsWith('d')), [], 'every planned tag is gone');
+  assert.equal(code, 3, cap.stdout());
+  assert.match(cap.stdout(), new RegExp(`^restored +reg/${w.repo}@${d5.digest} \\(${d5.tags[0]}\\); restored k03: it was moved onto`, 'm'));
+  assert.equal(env.proxy.answered.filter((l) => l.startsWith(`DELETE /v2/${w.repo}/manifests/${d5.digest}`)).length, 1, 'the DELETE was not sent twice');
+});

@@ -85,6 +85,13 @@ test('an edited plan is refused before any request', async () => {
   sp.log.length = dp.log.length = 0;
   const cap = captureIO();
   await assert.rejects(applyCommand({ plan: w.planFile }, cap.io), /plan\.json: the plan was modified after it was written \(sha256 does not match its content\); re-run plan/);
+  // A plan of the wrong shape is refused by the schema, naming the field, whatever its hash.
+  const bad = structuredClone(p) as unknown as { actions: Array<Record<string, unknown>>; sha256: string };
+  const i = bad.actions.findIndex((a) => a.type === 'delete');
+  bad.actions[i].tags = 'dev-0';
+  bad.actions[i].extra = true;
+  writeFileSync(w.planFile, JSON.stringify(bad, null, 2));
+  await assert.rejects(applyCommand({ plan: w.planFile }, cap.io), new RegExp(`plan\\.json: not a valid plan file:\\n  /actions/${i}: must NOT have additional properties 'extra'\\n  /actions/${i}/tags: must be array`));
   writeFileSync(w.planFile, readFileSync(w.planFile, 'utf8').slice(0, 200));
   await assert.rejects(applyCommand({ plan: w.planFile }, cap.io), /plan\.json: not a plan file: invalid JSON \(truncated\?\)/);
   assert.deepEqual([...sp.log, ...dp.log], []);

@@ -1,0 +1,65 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseConfig } from '../../src/config/load.js';
+import { refusedActions } from '../../src/policy/permits.js';
+import type { PlanCopy, PlanDelete } from '../../src/plan/model.js';
+import type { Digest } from '../../src/registry/names.js';
+
+// What apply allows from a plan file, decided by the config alone: pure, no network.
+const D = `sha256:${'a'.repeat(64)}` as Digest;
+const config = parseConfig(
+  'c.yml',
+  `registries:
+  h: { registry: 'https://h.example', repositories: [team/a, team/b, 'team/c:1.0'] }
+  cat: { registry: 'https://cat.example' }
+  m: { registry: 'https://m.example' }
+delete-policy:
+  registries: [h, cat]
+  start: 1
+  tags: { include: { keys: dev }, exclude: { regex: '^dev-keep' } }
+sync-policy:
+  from: h
+  to: m
+  replace: [{ old: team, new: mirror }]
+  filters: ['^v']
+`,
+  {},
+);
+const del = (registry: string, repository: string, tags: string[]): PlanDelete => ({ id: `delete ${registry}/${repository}@${D}`, type: 'delete', registry, repository, digest: D, media_type: 'x', tags, method: 'manifest', reasons: {} });
+const copy = (repository: string, tag: string, targetRepo: string, targetTag = tag): PlanCopy => ({
+  id: `copy m/${targetRepo}:${targetTag}`,
+  type: 'copy',
+  source: { registry: 'h', repository, tag, digest: D, media_type: 'x' },
+  target: { registry: 'm', repository: targetRepo, tag: targetTag, digest_at_plan: null },
+  reason: '',
+});
+const refused = (a: PlanDelete | PlanCopy) => refusedActions([a], config);
+
+test('deletes the config allows pass; every other delete is refused with the rule it breaks', () => {
+  assert.deepEqual(refused(del('h', 'team/b', ['dev-1', 'develop'])), []);
+  assert.deepEqual(refused(del('cat', 'anything/at-all', ['dev-1'])), [], 'a catalog registry selects any repository');
+  assert.deepEqual(refused(del('h', 'team/c', ['1.0'])), [], 'an explicit repo:tag is a candidate by name');
+  assert.match(refused(del('m', 'team/b', ['dev-1']))[0], /registry 'm' is not in delete-policy\.registries \(h, cat\)/);
+  assert.match(refused(del('h', 'secret/db', ['dev-1']))[0], /repository 'secret\/db' is not in registries\.h\.repositories/);
+  assert.match(refused(del('h', 'team/a', ['dev-1']))[0], /repository 'team\/a' is skipped by delete-policy\.start: 1/);
+  assert.match(refused(del('h', 'team/b', ['dev-1', 'latest']))[0], /tag 'latest' is not a delete candidate under c\.yml: matches no include rule/);
+  assert.match(refused(del('h', 'team/b', ['dev-keep-1']))[0], /tag 'dev-keep-1' is not a delete candidate under c\.yml: excluded by regex \/\^dev-keep\//);
+  assert.match(refused(del('h', 'team/c', ['dev-1']))[0], /not selected: only explicitly listed tags of this repository are/);
+  assert.match(refused(del('h', 'team/b', ['../x']))[0], /'\.\.\/x' is not a valid tag/);
+  assert.match(refused(del('cat', 'a/../b', ['dev-1']))[0], /repository name "a\/\.\.\/b" has a '\.\.' path segment/);
+});
+
+test('copies the config allows pass; other sources, targets, renames and tags are refused', () => {
+  assert.deepEqual(refused(copy('team/b', 'v1', 'mirror/b')), []);
+  assert.match(refused(copy('team/b', 'v1', 'elsewhere'))[0], /sync-policy\.replace maps 'team\/b' to 'mirror\/b', not to 'elsewhere'/);
+  assert.match(refused(copy('team/b', 'dev-1', 'mirror/b'))[0], /tag 'dev-1' is not synced under c\.yml: matches no filter/);
+  assert.match(refused(copy('team/b', 'v1', 'mirror/b', 'latest'))[0], /a copy keeps the tag's name: 'v1' cannot become 'latest'/);
+  assert.match(refused(copy('secret/db', 'v1', 'secret/db'))[0], /repository 'secret\/db' is not in registries\.h\.repositories/);
+  assert.match(refused({ ...copy('team/b', 'v1', 'mirror/b'), source: { registry: 'cat', repository: 'team/b', tag: 'v1', digest: D, media_type: 'x' } })[0], /copies only from sync-policy\.from 'h', not from 'cat'/);
+});
+
+test('ids must say what the action does, once', () => {
+  const a = del('h', 'team/b', ['dev-1']);
+  assert.match(refusedActions([{ ...a, id: 'delete h/team/b@sha256:other' }], config)[0], /its id does not match what it does \(expected "delete h\/team\/b@sha256:a+"\)/);
+  assert.match(refusedActions([a, a], config)[0], /listed twice/);
+});
