@@ -18,6 +18,8 @@ import { LockError } from './apply/lock.js';
 import { stateListCommand, stateRefreshCommand, stateShowCommand, stateVerifyCommand } from './commands/state.js';
 import { FileError } from './util/file-error.js';
 import { VERSION } from './version.js';
+import { inertLines } from './util/inert.js';
+import { scrub } from './util/secret.js';
 
 /** Terraform users type `-out plan.json`; yargs would read that as -o -u -t. */
 export function normaliseArgv(argv: string[]): string[] {
@@ -52,10 +54,12 @@ function isExpected(e: unknown): boolean {
 }
 
 export function reportError(e: unknown, io: Pick<IO, 'err'>): number {
+  // The last line of defence: whatever an error carries, no secret and no control character.
+  const shown = (s: string) => inertLines(scrub(s));
   if (e instanceof ConfigError) {
-    io.err(`error: invalid configuration:\n${e.issues.map((i) => `  ${i.line ? `${i.file}:${i.line}` : i.file}: ${i.path ? `${i.path}: ` : ''}${i.message}`).join('\n')}\n`);
+    io.err(shown(`error: invalid configuration:\n${e.issues.map((i) => `  ${i.line ? `${i.file}:${i.line}` : i.file}: ${i.path ? `${i.path}: ` : ''}${i.message}`).join('\n')}`) + '\n');
   } else {
-    io.err(`error: ${(e as Error)?.message ?? String(e)}\n`);
+    io.err(shown(`error: ${(e as Error)?.message ?? String(e)}`) + '\n');
   }
   return EXIT.error;
 }

@@ -1,5 +1,5 @@
 import type { RegistryClient } from '../registry/client.js';
-import type { Digest, Repository } from '../registry/names.js';
+import type { Digest, Repository } from '../oci/names.js';
 import type { PlanDelete } from '../plan/model.js';
 import type { Journal } from './journal.js';
 import type { LiveView } from './live-view.js';

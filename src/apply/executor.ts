@@ -1,6 +1,6 @@
 import type { Plan, PlanCopy, PlanDelete } from '../plan/model.js';
 import type { Clients } from '../registry/connect.js';
-import type { Repository } from '../registry/names.js';
+import type { Repository } from '../oci/names.js';
 import { mapLimit } from '../util/limit.js';
 import type { Journal } from './journal.js';
 import type { SkopeoRunner } from './skopeo.js';

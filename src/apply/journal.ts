@@ -1,3 +1,4 @@
+import { scrub } from '../util/secret.js';
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
 
 /**
@@ -70,7 +71,7 @@ export class Journal {
   }
 
   append(id: string, event: JournalEvent, detail?: string, extra: Pick<JournalEntry, 'tag'> = {}): void {
-    const e: JournalEntry = { t: new Date().toISOString(), id, event, ...(detail ? { detail } : {}), ...extra };
+    const e: JournalEntry = { t: new Date().toISOString(), id, event, ...(detail ? { detail: scrub(detail) } : {}), ...extra };
     this.#write(e);
     if (OUTCOME_EVENTS.has(event)) this.last.set(id, e);
     if (event === 'start') this.started.add(id);

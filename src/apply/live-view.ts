@@ -1,5 +1,5 @@
 import type { RegistryClient } from '../registry/client.js';
-import type { Digest, Repository } from '../registry/names.js';
+import type { Digest, Repository } from '../oci/names.js';
 import { mapLimit } from '../util/limit.js';
 
 /**

@@ -18,7 +18,7 @@ export function preflight(planFile: string, plan: Plan, config: Config, opts: { 
   }
   for (const a of plan.actions) {
     const names = a.type === 'copy' ? [a.source.registry, a.target.registry] : [a.registry];
-    for (const n of names) if (!plan.registries[n]) problems.push(`action '${a.id}' names registry '${n}', which the plan does not describe`);
+    for (const n of names) if (!Object.hasOwn(plan.registries, n)) problems.push(`action '${a.id}' names registry '${n}', which the plan does not describe`);
   }
   if (opts.permits) problems.push(...refusedActions(plan.actions, config));
   if (problems.length) throw new PlanFileError(planFile, `cannot be applied with ${config.file}:\n  ${problems.join('\n  ')}`);

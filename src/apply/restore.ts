@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import type { Plan, PlanDelete } from '../plan/model.js';
 import type { Clients } from '../registry/connect.js';
 import type { RegistryClient } from '../registry/client.js';
-import { isIndex } from '../registry/media-types.js';
-import { isDigest, type Digest, type Repository } from '../registry/names.js';
+import { isIndex } from '../oci/media-types.js';
+import { isDigest, type Digest, type Repository } from '../oci/names.js';
 import type { JournalRead } from './journal.js';
 import { putBack } from './delete-step.js';
 

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import type { RegistryEndpoint } from '../config/model.js';
-import type { Credentials } from '../util/secret.js';
+import { scrub, type Credentials } from '../util/secret.js';
+import { inert } from '../util/inert.js';
 import { isAlive } from '../util/process.js';
 
 /** A failed skopeo run: the command (no secrets are ever on it), exit code and stderr. */
@@ -14,7 +15,8 @@ export class SkopeoError extends Error {
     readonly stderr: string,
     readonly timedOut: boolean,
   ) {
-    super(`skopeo ${args.join(' ')}: ${timedOut ? 'timed out' : `exit ${exitCode}`}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
+    // skopeo repeats registries' answers on stderr: scrubbed and made inert like them.
+    super(inert(scrub(`skopeo ${args.join(' ')}: ${timedOut ? 'timed out' : `exit ${exitCode}`}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`)));
     this.name = 'SkopeoError';
   }
 }

@@ -1,4 +1,4 @@
-import type { Repository } from '../registry/names.js';
+import type { Repository } from '../oci/names.js';
 import type { PlanCopy } from '../plan/model.js';
 import type { Journal } from './journal.js';
 import type { SkopeoRunner } from './skopeo.js';

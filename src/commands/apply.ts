@@ -16,6 +16,8 @@ import type { Outcome } from '../apply/steps.js';
 import { connect } from '../registry/connect.js';
 import { makePlan, printPlan, type PolicyChoice } from './plan.js';
 import { EXIT, type IO } from './io.js';
+import { inert } from '../util/inert.js';
+import { scrub } from '../util/secret.js';
 
 export interface ApplyArgs {
   /** --state FILE: where the state lives (default: beside the config, or its state.path). */
@@ -161,7 +163,7 @@ async function runActions(planFile: string, plan: Plan, config: Config, journal:
 }
 
 function line(o: Outcome): string {
-  return `${o.result.padEnd(8)} ${o.detail}\n`;
+  return `${o.result.padEnd(8)} ${inert(scrub(o.detail))}\n`;
 }
 
 /** done/total and the action in progress on a terminal; nothing when piped. */

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { loadConfig } from '../config/load.js';
 import { connect } from '../registry/connect.js';
-import type { Repository } from '../registry/names.js';
+import type { Repository } from '../oci/names.js';
 import { acquireLock } from '../apply/lock.js';
 import { Counter, readRegistry, selectedRepositories } from '../snapshot/read.js';
 import type { RegistrySnapshot } from '../snapshot/model.js';

@@ -7,12 +7,16 @@ import { schemaIssues } from './schema-check.js';
 import { interpolate } from './interpolate.js';
 import type { Config, DeletePolicy, RegistryEndpoint, ReplaceRule, SyncPolicy } from './model.js';
 import { compileRegex, parseKeys, regexSources, type CompiledRegex, type TagRules } from '../policy/matchers.js';
-import { parseSelector, repositoryProblem, type RepoSelector } from '../registry/names.js';
+import { parseSelector, repositoryProblem, type RepoSelector } from '../oci/names.js';
 import { Secret } from '../util/secret.js';
+import { quoted } from '../util/inert.js';
+import { mapRepository } from '../policy/sync.js';
 
 export const DEFAULT_CONCURRENCY = 8;
 export const DEFAULT_TIMEOUT_S = 30;
 export const DEFAULT_STATE_FILE = 'regmgr.state.json';
+/** Tags one repository may list (and repositories a catalog may list) unless the config says otherwise. */
+export const DEFAULT_MAX_TAGS = 2_000_000;
 
 export interface ConfigOverrides {
   /** `--state FILE`: beats the config's `state.path`. */
@@ -43,9 +47,41 @@ export function parseConfig(file: string, text: string, env: NodeJS.ProcessEnv =
   if (source.data === null || source.data === undefined) {
     throw new ConfigError([{ file, path: '', message: 'the file is empty; it needs at least a `registries:` section' }]);
   }
+  // Credentials written as numbers (`password: 0123`) are the text as written, never a number.
+  const registries = (source.data as { registries?: unknown }).registries;
+  if (registries && typeof registries === 'object' && !Array.isArray(registries)) {
+    for (const [name, reg] of Object.entries(registries)) {
+      for (const field of ['username', 'password'] as const) {
+        if (reg && typeof reg === 'object' && typeof (reg as Record<string, unknown>)[field] === 'number') {
+          (reg as Record<string, unknown>)[field] = source.sourceOf(['registries', name, field]) ?? String((reg as Record<string, unknown>)[field]);
+        }
+      }
+    }
+  }
+  // ${VAR} works in every string value (write $${ for a literal ${), before any check.
+  const unset = interpolateTree(source, env);
+  if (unset.length) throw new ConfigError(unset);
   const schema = schemaIssues(source);
   if (schema.length) throw new ConfigError(schema);
   return new Normaliser(source, env).run(file);
+}
+
+/** Replaces ${VAR} in every string value of the config, in place; returns the unset ones. */
+function interpolateTree(src: YamlSource, env: NodeJS.ProcessEnv): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const walk = (v: unknown, path: Array<string | number>): unknown => {
+    if (typeof v === 'string') {
+      if (!v.includes('$')) return v;
+      const { value, missing } = interpolate(v, env);
+      for (const m of missing) issues.push({ file: src.file, path: dotted(path), line: src.lineOf(path), message: m ? `environment variable ${m} is not set` : 'invalid ${...} reference (use ${NAME}, or $${ for a literal ${)' });
+      return value;
+    }
+    if (Array.isArray(v)) v.forEach((x, i) => (v[i] = walk(x, [...path, i])));
+    else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) (v as Record<string, unknown>)[k] = walk(x, [...path, k]);
+    return v;
+  };
+  walk(src.data, []);
+  return issues;
 }
 
 class Normaliser {
@@ -64,6 +100,11 @@ class Normaliser {
 
   run(file: string): Config {
     const registries = new Map<string, RegistryEndpoint>();
+    for (const name of Object.keys(this.raw.registries)) {
+      // `constructor`, `toString`...: legal identifiers, but keys that plain objects built
+      // from plan or state data would answer for themselves.
+      if (name in Object.prototype) this.problem(['registries', name], `registry name ${quoted(name)} is reserved; choose another`);
+    }
     for (const [name, reg] of Object.entries(this.raw.registries)) {
       const ep = this.registry(name, reg);
       if (ep) registries.set(name, ep);
@@ -80,8 +121,8 @@ class Normaliser {
     const base = ['registries', name];
     const url = this.parseUrl([...base, 'registry'], reg.registry);
     const repositories = reg.repositories == null ? undefined : this.selectors([...base, 'repositories'], reg.repositories);
-    const username = this.secretField([...base, 'username'], reg.username);
-    const password = this.secretField([...base, 'password'], reg.password);
+    const username = reg.username == null || reg.username === '' ? undefined : String(reg.username);
+    const password = reg.password == null || reg.password === '' ? undefined : String(reg.password);
     if (password !== undefined && !username) this.problem([...base, 'password'], 'a password needs a username');
     if (!url) return undefined;
     return {
@@ -91,7 +132,9 @@ class Normaliser {
       plainHttp: url.protocol === 'http:',
       insecure: reg.insecure ?? false,
       concurrency: reg.concurrency ?? DEFAULT_CONCURRENCY,
-      timeoutMs: (reg.timeout ?? DEFAULT_TIMEOUT_S) * 1000,
+      // Decimal seconds are fine (1.5); the HTTP layer wants whole milliseconds.
+      timeoutMs: Math.max(1, Math.round((reg.timeout ?? DEFAULT_TIMEOUT_S) * 1000)),
+      maxTags: reg['max-tags'] ?? DEFAULT_MAX_TAGS,
       repositories,
       configured: username ? { username, password: password === undefined ? undefined : new Secret(password) } : undefined,
     };
@@ -99,11 +142,17 @@ class Normaliser {
 
   parseUrl(path: Array<string | number>, raw: string): URL | undefined {
     const text = /^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `https://${raw}`;
+    // Never echo credentials or a query (`?access_token=`) in a message.
+    const shown = quoted(raw.replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^/@]*@/i, '$1<credentials>@').replace(/\?.*$/s, '?<redacted>'));
+    if (/^([a-z][a-z0-9+.-]*:\/\/)?[^/@]*@/i.test(raw)) {
+      this.problem(path, `${shown}: the URL contains credentials; put them in username/password (or \${VAR}) instead`);
+      return undefined;
+    }
     let url: URL;
     try {
       url = new URL(text);
     } catch {
-      this.problem(path, `'${raw}' is not a URL (expected https://host[:port] or http://host[:port])`);
+      this.problem(path, `${shown} is not a URL (expected https://host[:port] or http://host[:port])`);
       return undefined;
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
@@ -116,17 +165,10 @@ class Normaliser {
       return undefined;
     }
     if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash) {
-      this.problem(path, `'${raw}' has a path, query or fragment; give only scheme, host and port`);
+      this.problem(path, `${shown} has a path, query or fragment; give only scheme, host and port`);
       return undefined;
     }
     return url;
-  }
-
-  secretField(path: Array<string | number>, raw: string | null | undefined): string | undefined {
-    if (raw == null || raw === '') return undefined;
-    const { value, missing } = interpolate(raw, this.env);
-    for (const m of missing) this.problem(path, m ? `environment variable ${m} is not set` : 'invalid ${...} reference');
-    return missing.length ? undefined : value;
   }
 
   selectors(path: Array<string | number>, entries: string[]): RepoSelector[] {
@@ -165,6 +207,15 @@ class Normaliser {
     return out;
   }
 
+  /** A sync within one registry must rename every repository it copies, or it copies onto itself. */
+  selfSync(registry: string, replace: ReplaceRule[]) {
+    const explicit = this.raw.registries[registry]?.repositories;
+    const onItself = explicit
+      ? [...new Set(explicit.map((e) => parseSelector(e.trim())).flatMap((s) => ('repository' in s ? [s.repository] : [])))].filter((r) => mapRepository(r, replace) === r)
+      : replace.some((r) => r.old === '' && r.new) ? [] : ['(any repository of the catalog that no replace rule renames)'];
+    if (onItself.length) this.problem(['sync-policy', 'to'], `syncs registry '${registry}' to itself, and replace maps ${onItself.join(', ')} onto itself: add a replace rule that renames it`);
+  }
+
   deletePolicy(names: string[]): DeletePolicy | undefined {
     const p = this.raw['delete-policy'];
     if (!p) return undefined;
@@ -199,6 +250,7 @@ class Normaliser {
       }
       replace.push(rule);
     });
+    if (p.from === p.to) this.selfSync(p.from, replace);
     return {
       from: p.from,
       to: p.to,

@@ -1,5 +1,5 @@
 import type { Secret } from '../util/secret.js';
-import type { RepoSelector } from '../registry/names.js';
+import type { RepoSelector } from '../oci/names.js';
 import type { CompiledRegex, TagRules } from '../policy/matchers.js';
 
 /** A registry as regmgr uses it: an origin, its TLS choice and limits; never a credential. */
@@ -12,7 +12,10 @@ export interface RegistryEndpoint {
   plainHttp: boolean;
   insecure: boolean;
   concurrency: number;
+  /** The whole of one request (connect, headers, body) may take this long. */
   timeoutMs: number;
+  /** Most tags one repository (or repositories one catalog) may list. */
+  maxTags: number;
   /** Explicit repository selection; undefined means "read the catalog". */
   repositories?: RepoSelector[];
   /** username/password as written in the config (after ${VAR}); auth files are read later. */

@@ -2,6 +2,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { readFileSync } from 'node:fs';
 import { ConfigIssue, dotted } from './errors.js';
 import { YamlSource } from './yaml-source.js';
+import { quoted } from '../util/inert.js';
 
 const schemaUrl = new URL('../../../schema/config.schema.json', import.meta.url);
 let compiled: ReturnType<Ajv['compile']> | undefined;
@@ -25,6 +26,8 @@ export function schemaIssues(src: YamlSource): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   for (const e of errors) {
     if (e.keyword !== 'anyOf' && anyOfPaths.has(e.instancePath) && e.schemaPath.includes('/anyOf/')) continue;
+    // propertyNames reports the name's own error and then its own; the first one says it.
+    if (e.keyword === 'propertyNames') continue;
     const segs = pointerToPath(e.instancePath);
     const issue = describe(src, e, segs);
     const key = `${issue.path}\0${issue.message}`;
@@ -58,6 +61,15 @@ function valueAt(data: unknown, path: Array<string | number>): unknown {
 }
 
 function describe(src: YamlSource, e: ErrorObject, segs: Array<string | number>): ConfigIssue {
+  if (e.propertyName !== undefined) {
+    const name = e.propertyName;
+    return {
+      file: src.file,
+      path: dotted([...segs, name]),
+      line: src.lineOf(segs, name),
+      message: `registry name ${quoted(name)} is not an identifier: use letters, digits, '.', '_' and '-', starting with a letter or digit, at most 64`,
+    };
+  }
   const value = valueAt(src.data, segs);
   const p = e.params as Record<string, any>;
   let path = segs;

@@ -22,7 +22,7 @@ export type TagRules1 = {
  */
 export interface RegmgrConfig {
   /**
-   * All image registries, by a name of your choice (case-sensitive).
+   * All image registries, by a name of your choice (case-sensitive): letters, digits, '.', '_', '-'.
    */
   registries: {
     [k: string]: Registry;
@@ -42,13 +42,13 @@ export interface Registry {
    */
   registry: string;
   /**
-   * User name; ${VAR} reads the environment.
+   * User name; ${VAR} reads the environment. A number is read as written (YAML 0123 stays 0123).
    */
-  username?: string | null;
+  username?: string | number | null;
   /**
-   * Password or token; ${VAR} reads the environment. Without it, credentials come from the containers/docker auth files.
+   * Password or token; ${VAR} reads the environment. A number is read as written. Without it, credentials come from the containers/docker auth files.
    */
-  password?: string | null;
+  password?: string | number | null;
   /**
    * Skip TLS certificate verification.
    */
@@ -62,9 +62,13 @@ export interface Registry {
    */
   concurrency?: number;
   /**
-   * Seconds before one request is abandoned.
+   * Seconds (a whole number or a decimal) that one request may take, connect, headers and body together, before it is abandoned.
    */
   timeout?: number;
+  /**
+   * Most tags one repository may list (and most repositories the catalog may list); past it the plan fails instead of reading on. Bounds memory and endless pagination.
+   */
+  'max-tags'?: number;
 }
 export interface DeletePolicy {
   /**

@@ -6,6 +6,8 @@ export interface YamlSource {
   file: string;
   data: unknown;
   lineOf(path: ReadonlyArray<string | number>, keyOf?: string): number | undefined;
+  /** A scalar's text exactly as written (`0123`, not 123), or undefined. */
+  sourceOf(path: ReadonlyArray<string | number>): string | undefined;
 }
 
 // Aliases are legal YAML but a config never needs many; a bound stops a "billion laughs".
@@ -28,7 +30,11 @@ export function parseYaml(file: string, text: string): { source?: YamlSource; is
     return { issues: [{ file, path: '', message: `cannot read YAML: ${(e as Error).message}` }] };
   }
   const lineOf = (path: ReadonlyArray<string | number>, keyOf?: string) => findLine(doc, lineCounter, path, keyOf);
-  return { source: { file, data, lineOf }, issues };
+  const sourceOf = (path: ReadonlyArray<string | number>) => {
+    const node = doc.getIn(path, true);
+    return isScalar(node) && typeof node.source === 'string' ? node.source : undefined;
+  };
+  return { source: { file, data, lineOf, sourceOf }, issues };
 }
 
 function findLine(doc: Document, lc: LineCounter, path: ReadonlyArray<string | number>, keyOf?: string): number | undefined {

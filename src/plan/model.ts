@@ -1,4 +1,4 @@
-import type { Digest } from '../registry/names.js';
+import type { Digest } from '../oci/names.js';
 import type { TagVerdict } from '../policy/decision.js';
 import type { TagChange } from '../state/model.js';
 

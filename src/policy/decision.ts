@@ -1,4 +1,4 @@
-import type { Digest } from '../registry/names.js';
+import type { Digest } from '../oci/names.js';
 
 /** What the policy decided for one tag, and why in words a reviewer reads. */
 export type TagVerdict = 'delete' | 'keep' | 'blocked' | 'copy' | 'up-to-date' | 'skip';

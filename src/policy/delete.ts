@@ -1,6 +1,6 @@
 import type { DeletePolicy } from '../config/model.js';
-import type { Digest } from '../registry/names.js';
-import { isIndex } from '../registry/media-types.js';
+import type { Digest } from '../oci/names.js';
+import { isIndex } from '../oci/media-types.js';
 import type { RepoSnapshot, TagEntry } from '../snapshot/model.js';
 import type { BlockedItem, DeleteAction, TagDecision } from './decision.js';
 import { describeHit, firstHit } from './matchers.js';

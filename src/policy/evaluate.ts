@@ -1,5 +1,5 @@
 import type { Config } from '../config/model.js';
-import type { Digest } from '../registry/names.js';
+import type { Digest } from '../oci/names.js';
 import type { RepoSnapshot } from '../snapshot/model.js';
 import { decideDelete, type DeleteResult } from './delete.js';
 import { decideSync, mapRepository } from './sync.js';

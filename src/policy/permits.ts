@@ -1,6 +1,6 @@
 import type { Config } from '../config/model.js';
 import type { PlanAction, PlanCopy, PlanDelete } from '../plan/model.js';
-import { repositoryProblem, tagProblem } from '../registry/names.js';
+import { repositoryProblem, tagProblem } from '../oci/names.js';
 import { candidacy } from './delete.js';
 import { selectionFor, type RepoSelection } from './selection.js';
 import { mapRepository, syncSelection } from './sync.js';

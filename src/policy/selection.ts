@@ -1,4 +1,4 @@
-import type { RepoSelector } from '../registry/names.js';
+import type { RepoSelector } from '../oci/names.js';
 
 /** How a configured `repositories:` list selects one repository's tags. */
 export interface RepoSelection {

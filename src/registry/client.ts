@@ -1,13 +1,14 @@
 import { createHash } from 'node:crypto';
 import { Agent, type Dispatcher } from 'undici';
 import type { RegistryEndpoint } from '../config/model.js';
-import type { Credentials } from '../util/secret.js';
+import { registerSecret, type Credentials } from '../util/secret.js';
 import { Limiter } from '../util/limit.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { RegistryError, parseErrorBody, type RegistryErrorKind } from './errors.js';
 import { isLoopback, nextLink, parseChallenge, retryAfterMs } from './challenge.js';
-import { MANIFEST_ACCEPT, isIndex } from './media-types.js';
-import type { Digest, Repository } from './names.js';
+import { MANIFEST_ACCEPT, isIndex } from '../oci/media-types.js';
+import { isDigest, mediaTypeProblem, refProblem, repositoryProblem, tagProblem, type Digest, type Repository } from '../oci/names.js';
+import { quoted } from '../util/inert.js';
 
 export interface RetryOptions {
   /** Total attempts for a read, first one included. */
@@ -114,17 +115,27 @@ export class RegistryClient {
     if (res.status !== 200) throw this.#error(res, 'GET');
   }
 
+  /** Every repository name, each checked against the distribution grammar. */
   async catalog(): Promise<Repository[]> {
-    return (await this.#paginate('/v2/_catalog?n=1000', 'registry:catalog:*', 'repositories')) as Repository[];
+    const names = await this.#paginate('/v2/_catalog?n=1000', 'registry:catalog:*', 'repositories');
+    const bad = names.find((n) => repositoryProblem(n));
+    if (bad !== undefined) throw new RegistryError('protocol', this.name, 'GET', this.#url('/v2/_catalog'), `the catalog lists an invalid repository name ${quoted(bad)}: ${repositoryProblem(bad)}; no plan from data regmgr cannot trust`);
+    return names as Repository[];
   }
 
+  /** Every tag of a repository, each checked against the distribution grammar. */
   async listTags(repo: Repository): Promise<string[]> {
-    return this.#paginate(`/v2/${repo}/tags/list`, pull(repo), 'tags');
+    const path = `/v2/${this.#repo(repo)}/tags/list`;
+    const tags = await this.#paginate(path, pull(repo), 'tags');
+    for (const t of tags) {
+      if (tagProblem(t)) throw new RegistryError('protocol', this.name, 'GET', this.#url(path), `repository ${repo} lists an invalid tag: ${tagProblem(t)}; no plan from data regmgr cannot trust`);
+    }
+    return tags;
   }
 
   /** Digest and media type of a manifest, or undefined when the registry says 404. */
   async headManifest(repo: Repository, ref: string): Promise<ManifestRef | undefined> {
-    const res = await this.#send({ method: 'HEAD', path: `/v2/${repo}/manifests/${ref}`, scope: pull(repo), accept: MANIFEST_ACCEPT, idempotent: true });
+    const res = await this.#send({ method: 'HEAD', path: this.#manifestPath(repo, ref), scope: pull(repo), accept: MANIFEST_ACCEPT, idempotent: true });
     if (res.status === 404) return undefined;
     if (res.status !== 200) throw this.#error(res, 'HEAD');
     const digest = header(res, 'docker-content-digest');
@@ -133,14 +144,14 @@ export class RegistryClient {
       // Some registries omit the digest on HEAD: the body is the only source of truth.
       return this.getManifest(repo, ref);
     }
-    if (!/^sha256:[a-f0-9]{64}$/.test(digest)) throw this.#protocol(res, 'HEAD', `invalid Docker-Content-Digest '${digest}'`);
+    if (!isDigest(digest)) throw this.#protocol(res, 'HEAD', `invalid Docker-Content-Digest ${quoted(digest)}`);
     const size = Number(header(res, 'content-length'));
-    return { digest: digest as Digest, mediaType: mediaType.split(';')[0].trim(), size: Number.isFinite(size) ? size : undefined };
+    return { digest, mediaType: this.#mediaType(res, 'HEAD', mediaType), size: Number.isFinite(size) ? size : undefined };
   }
 
   /** The manifest body, checked against its digest; undefined on 404. */
   async getManifest(repo: Repository, ref: string): Promise<Manifest | undefined> {
-    const res = await this.#send({ method: 'GET', path: `/v2/${repo}/manifests/${ref}`, scope: pull(repo), accept: MANIFEST_ACCEPT, idempotent: true });
+    const res = await this.#send({ method: 'GET', path: this.#manifestPath(repo, ref), scope: pull(repo), accept: MANIFEST_ACCEPT, idempotent: true });
     if (res.status === 404) return undefined;
     if (res.status !== 200) throw this.#error(res, 'GET');
     const digest = `sha256:${createHash('sha256').update(res.body).digest('hex')}` as Digest;
@@ -153,13 +164,13 @@ export class RegistryClient {
     } catch {
       throw this.#protocol(res, 'GET', 'manifest is not JSON');
     }
-    const mediaType = (header(res, 'content-type') ?? json.mediaType ?? '').split(';')[0].trim();
+    const mediaType = this.#mediaType(res, 'GET', String(header(res, 'content-type') ?? json?.mediaType ?? ''));
     return { digest, mediaType, size: res.body.length, bytes: res.body, json };
   }
 
   /** A blob's bytes, checked against its digest. Follows a redirect (storage backends) without credentials. */
   async getBlob(repo: Repository, digest: Digest, maxBytes = 4 * 1024 * 1024): Promise<Buffer> {
-    let res = await this.#send({ method: 'GET', path: `/v2/${repo}/blobs/${digest}`, scope: pull(repo), idempotent: true });
+    let res = await this.#send({ method: 'GET', path: this.#blobPath(repo, digest), scope: pull(repo), idempotent: true });
     if ([301, 302, 303, 307, 308].includes(res.status)) {
       const location = header(res, 'location');
       if (!location) throw this.#protocol(res, 'GET', 'redirect without Location');
@@ -198,7 +209,7 @@ export class RegistryClient {
 
   /** Whether the repository holds a blob (config, layer); false on 404. */
   async hasBlob(repo: Repository, digest: Digest): Promise<boolean> {
-    const res = await this.#send({ method: 'HEAD', path: `/v2/${repo}/blobs/${digest}`, scope: pull(repo), idempotent: true });
+    const res = await this.#send({ method: 'HEAD', path: this.#blobPath(repo, digest), scope: pull(repo), idempotent: true });
     if (res.status === 200) return true;
     if (res.status === 404) return false;
     // Storage backends redirect blob reads; a redirect means the registry has it.
@@ -213,7 +224,8 @@ export class RegistryClient {
    * the bytes are the ones saved before the DELETE, so the digest comes back identical.
    */
   async putManifest(repo: Repository, tag: string, bytes: Buffer, mediaType: string): Promise<Digest> {
-    const res = await this.#send({ method: 'PUT', path: `/v2/${repo}/manifests/${tag}`, scope: push(repo), body: bytes, contentType: mediaType, idempotent: false });
+    if (tagProblem(tag) || mediaTypeProblem(mediaType)) throw new Error(`refusing to PUT: ${tagProblem(tag) ?? mediaTypeProblem(mediaType)}`);
+    const res = await this.#send({ method: 'PUT', path: this.#manifestPath(repo, tag), scope: push(repo), body: bytes, contentType: mediaType, idempotent: false });
     if (res.status !== 201 && res.status !== 200) throw this.#error(res, 'PUT');
     const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}` as Digest;
     const claimed = header(res, 'docker-content-digest');
@@ -226,7 +238,7 @@ export class RegistryClient {
    * upload session and cancels it. Throws the registry's refusal (auth/denied) as is.
    */
   async probePush(repo: Repository): Promise<void> {
-    const res = await this.#send({ method: 'POST', path: `/v2/${repo}/blobs/uploads/`, scope: push(repo), idempotent: false });
+    const res = await this.#send({ method: 'POST', path: `/v2/${this.#repo(repo)}/blobs/uploads/`, scope: push(repo), idempotent: false });
     if (res.status !== 202) throw this.#error(res, 'POST');
     const location = header(res, 'location');
     if (!location) return;
@@ -238,7 +250,8 @@ export class RegistryClient {
 
   /** DELETE a manifest by digest: removes every tag that points at it. */
   async deleteManifest(repo: Repository, digest: Digest): Promise<'deleted' | 'absent'> {
-    const res = await this.#send({ method: 'DELETE', path: `/v2/${repo}/manifests/${digest}`, scope: `repository:${repo}:delete`, idempotent: false });
+    if (!isDigest(digest)) throw new Error(`refusing to DELETE: ${quoted(digest)} is not a digest`);
+    const res = await this.#send({ method: 'DELETE', path: this.#manifestPath(repo, digest), scope: `repository:${repo}:delete`, idempotent: false });
     if (res.status === 202 || res.status === 200 || res.status === 204) return 'deleted';
     if (res.status === 404) return 'absent';
     throw this.#error(res, 'DELETE');
@@ -246,7 +259,8 @@ export class RegistryClient {
 
   /** DELETE a single tag (OCI 1.1). 'unsupported' where the registry refuses it, as 2.8 does. */
   async deleteTag(repo: Repository, tag: string): Promise<'deleted' | 'absent' | 'unsupported'> {
-    const res = await this.#send({ method: 'DELETE', path: `/v2/${repo}/manifests/${tag}`, scope: `repository:${repo}:delete`, idempotent: false });
+    if (tagProblem(tag)) throw new Error(`refusing to DELETE: ${tagProblem(tag)}`);
+    const res = await this.#send({ method: 'DELETE', path: this.#manifestPath(repo, tag), scope: `repository:${repo}:delete`, idempotent: false });
     if (res.status === 202 || res.status === 200 || res.status === 204) return 'deleted';
     if (res.status === 404) return 'absent';
     const { codes } = parseErrorBody(res.body);
@@ -255,6 +269,32 @@ export class RegistryClient {
   }
 
   // ---- machinery ---------------------------------------------------------------------
+
+  // Names are checked here, where URLs are built, whatever the caller checked before:
+  // Node's URL parser collapses `..` and `#` cuts a path (registry-facts.md).
+  #repo(repo: string): string {
+    const p = repositoryProblem(repo);
+    if (p) throw new Error(`refusing to build a URL for repository ${quoted(repo)}: it ${p}`);
+    return repo;
+  }
+
+  #manifestPath(repo: string, ref: string): string {
+    const p = refProblem(ref);
+    if (p) throw new Error(`refusing to build a URL for a manifest of ${repo}: ${p}`);
+    return `/v2/${this.#repo(repo)}/manifests/${ref}`;
+  }
+
+  #blobPath(repo: string, digest: string): string {
+    if (!isDigest(digest)) throw new Error(`refusing to build a URL for a blob of ${repo}: ${quoted(digest)} is not a digest`);
+    return `/v2/${this.#repo(repo)}/blobs/${digest}`;
+  }
+
+  #mediaType(res: Response, method: string, raw: string): string {
+    const mediaType = raw.split(';')[0].trim();
+    const p = mediaTypeProblem(mediaType);
+    if (p) throw this.#protocol(res, method, `the manifest's Content-Type ${p}`);
+    return mediaType;
+  }
 
   async #paginate(firstPath: string, scope: string, key: 'repositories' | 'tags'): Promise<string[]> {
     const out: string[] = [];
@@ -278,7 +318,8 @@ export class RegistryClient {
       if (items !== null && !(Array.isArray(items) && items.every((t) => typeof t === 'string'))) {
         throw this.#protocol(res, 'GET', `answer has no '${key}' list`);
       }
-      if (items) out.push(...items);
+      // One element at a time: spreading a list of 100,000s onto the stack overflows it.
+      if (items) for (const item of items) out.push(item);
       path = this.#sameOriginPath(res, nextLink(res.headers.link));
     }
     return out;
@@ -479,7 +520,8 @@ export class RegistryClient {
       throw new RegistryError('protocol', this.name, 'GET', shown, 'token answer is not JSON', res.status);
     }
     const token = body.token ?? body.access_token;
-    if (!token) throw new RegistryError('protocol', this.name, 'GET', shown, 'token answer has no token', res.status);
+    if (typeof token !== 'string' || !token) throw new RegistryError('protocol', this.name, 'GET', shown, 'token answer has no token', res.status);
+    registerSecret(token);
     // The spec's default lifetime is 60 s; renew 10 s early so no request carries an expired token.
     const life = (typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 60) * 1000;
     this.#tokens.set(scope, { token, expires: Date.now() + Math.max(life - 10_000, life / 2) });
@@ -538,5 +580,7 @@ function push(repo: Repository): string {
 }
 
 function basic(c: Credentials): string {
-  return `Basic ${Buffer.from(`${c.username}:${c.password.reveal()}`).toString('base64')}`;
+  const value = Buffer.from(`${c.username}:${c.password.reveal()}`).toString('base64');
+  registerSecret(value);
+  return `Basic ${value}`;
 }

@@ -1,3 +1,6 @@
+import { inert, inertLines } from '../util/inert.js';
+import { scrub } from '../util/secret.js';
+
 export type RegistryErrorKind =
   | 'auth' // 401: missing or wrong credentials, or a token lacking the action
   | 'denied' // 403
@@ -23,7 +26,8 @@ export class RegistryError extends Error {
     readonly codes: string[] = [],
   ) {
     const status_ = status ? `${status}${codes.length ? ` ${codes.join(',')}` : ''}: ` : '';
-    super(`registry '${registry}': ${method} ${url}: ${status_}${detail}`);
+    // The detail may carry a registry's own words: never a secret, never a control character.
+    super(inertLines(scrub(`registry '${registry}': ${method} ${url}: ${status_}${detail}`)));
     this.name = 'RegistryError';
   }
 }
@@ -36,10 +40,12 @@ export function isNotFound(e: unknown): boolean {
 export function parseErrorBody(body: Buffer): { codes: string[]; messages: string[] } {
   try {
     const j = JSON.parse(body.toString('utf8')) as { errors?: Array<{ code?: string; message?: string }> };
-    const errs = Array.isArray(j.errors) ? j.errors : [];
+    const errs = Array.isArray(j.errors) ? j.errors.slice(0, 5) : [];
+    // A registry's words, bounded and made inert: they end up in messages and the journal.
+    const clean = (v: unknown, max: number) => inert(scrub(String(v ?? ''))).slice(0, max);
     return {
-      codes: errs.map((e) => String(e.code ?? '')).filter(Boolean),
-      messages: errs.map((e) => String(e.message ?? '')).filter(Boolean),
+      codes: errs.map((e) => clean(e?.code, 64)).filter((c) => /^[A-Z0-9_]+$/.test(c)),
+      messages: errs.map((e) => clean(e?.message, 300)).filter(Boolean),
     };
   } catch {
     return { codes: [], messages: [] };

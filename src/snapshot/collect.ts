@@ -1,7 +1,8 @@
 import type { Config } from '../config/model.js';
 import type { Clients } from '../registry/connect.js';
 import { RegistryError } from '../registry/errors.js';
-import { repositoryProblem, type Digest, type Repository } from '../registry/names.js';
+import { isDigest, repositoryProblem, type Digest, type Repository } from '../oci/names.js';
+import { quoted } from '../util/inert.js';
 import { computeScope, evaluate, type Evaluation, type RepoMap, type Scope } from '../policy/evaluate.js';
 import { mapLimit } from '../util/limit.js';
 import { Counter, readRegistry, selectedRepositories } from './read.js';
@@ -70,7 +71,10 @@ export async function collect(config: Config, clients: Clients, targets: string[
         await mapLimit(need.children, client.endpoint.concurrency, async (digest) => {
           const m = await client.getManifest(repository, digest);
           if (!m) throw new RegistryError('not-found', need.registry, 'GET', `${client.endpoint.origin}/v2/${repository}/manifests/${digest}`, 'index disappeared while being read; run again', 404);
-          map.set(digest, (m.json.manifests ?? []).map((c: { digest: Digest }) => c.digest));
+          const listed: unknown[] = Array.isArray(m.json.manifests) ? m.json.manifests.map((c: { digest?: unknown }) => c?.digest) : [];
+          const bad = listed.find((d) => typeof d !== 'string' || !isDigest(d));
+          if (bad !== undefined) throw new RegistryError('protocol', need.registry, 'GET', `${client.endpoint.origin}/v2/${repository}/manifests/${digest}`, `the index lists an invalid platform digest ${quoted(String(bad))}`);
+          map.set(digest, listed as Digest[]);
         });
       }),
     );

@@ -1,4 +1,4 @@
-import type { Digest, Repository } from '../registry/names.js';
+import type { Digest, Repository } from '../oci/names.js';
 
 /** What a registry held when it was read: the only input the pure policy code sees. */
 export interface TagEntry {

@@ -1,6 +1,6 @@
 import type { RegistryClient } from '../registry/client.js';
 import { RegistryError } from '../registry/errors.js';
-import { repositoryProblem, type Repository } from '../registry/names.js';
+import type { Repository } from '../oci/names.js';
 import { mapLimit } from '../util/limit.js';
 import { byName, type RegistrySnapshot, type RepoSnapshot, type TagEntry } from './model.js';
 
@@ -20,8 +20,6 @@ export async function selectedRepositories(client: RegistryClient): Promise<{ re
     }
     throw e;
   }
-  const bad = names.filter((n) => repositoryProblem(n));
-  if (bad.length) throw new RegistryError('protocol', client.name, 'GET', `${client.endpoint.origin}/v2/_catalog`, `catalog lists invalid repository names: ${bad.slice(0, 3).join(', ')}`);
   return { repositories: [...new Set(names)].sort() as Repository[], source: 'catalog' };
 }
 

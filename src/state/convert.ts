@@ -1,5 +1,5 @@
 import type { Plan } from '../plan/model.js';
-import type { Repository } from '../registry/names.js';
+import type { Repository } from '../oci/names.js';
 import type { RegistrySnapshot } from '../snapshot/model.js';
 import type { StateSnapshot } from './model.js';
 

@@ -5,6 +5,9 @@ import { FileError } from '../util/file-error.js';
 import { canonical } from '../plan/canonical.js';
 import { STATE_FORMAT_VERSION, type State, type StateSnapshot } from './model.js';
 import { VERSION } from '../version.js';
+import { isDigest, repositoryProblem, tagProblem } from '../oci/names.js';
+import { quoted } from '../util/inert.js';
+import { REGISTRY_NAME } from '../config/registry-name.js';
 
 export class StateFileError extends FileError {}
 
@@ -26,7 +29,36 @@ export function readState(file: string): State | undefined {
   if (s?.format_version !== STATE_FORMAT_VERSION || typeof s.lineage !== 'string' || !Number.isInteger(s.serial)) {
     throw new StateFileError(file, `not a regmgr state file of format ${STATE_FORMAT_VERSION}`);
   }
+  const bad = snapshotProblem(s.snapshot);
+  if (bad) throw new StateFileError(file, `not a valid state file: ${bad}`);
   return s;
+}
+
+/**
+ * The snapshot's names are checked by the grammar before any of them is used as a key
+ * (a `__proto__` key would reach Object.prototype) or shown.
+ */
+function snapshotProblem(snapshot: unknown): string | undefined {
+  if (!isPlainMap(snapshot)) return 'snapshot is not a mapping';
+  for (const [reg, repos] of Object.entries(snapshot)) {
+    if (!REGISTRY_NAME.test(reg)) return `registry name ${quoted(reg)} is not an identifier`;
+    if (!isPlainMap(repos)) return `snapshot.${reg} is not a mapping`;
+    for (const [repo, tags] of Object.entries(repos)) {
+      const rp = repositoryProblem(repo);
+      if (rp) return `repository ${quoted(repo)} ${rp}`;
+      if (!isPlainMap(tags)) return `snapshot.${reg}.${repo} is not a mapping`;
+      for (const [tag, t] of Object.entries(tags)) {
+        const tp = tagProblem(tag);
+        if (tp) return tp;
+        if (!isPlainMap(t) || typeof t.digest !== 'string' || !isDigest(t.digest)) return `${reg}/${repo}:${tag} has no valid digest`;
+      }
+    }
+  }
+  return undefined;
+}
+
+function isPlainMap(v: unknown): v is Record<string, any> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { Digest } from '../registry/names.js';
+import type { Digest } from '../oci/names.js';
 
 export const STATE_FORMAT_VERSION = 1;
 

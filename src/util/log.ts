@@ -1,3 +1,6 @@
+import { inertLines } from './inert.js';
+import { scrub } from './secret.js';
+
 /**
  * Diagnostics go to stderr. Debug lines carry method, URL, status and timing, never
  * headers or bodies, so no credential or token can reach them.
@@ -9,12 +12,14 @@ export interface Logger {
 }
 
 export function stderrLogger(debug = Boolean(process.env.REGMGR_DEBUG)): Logger {
+  // URLs carry registry names and paths: scrubbed and inert like every other output.
+  const line = (m: string) => inertLines(scrub(m));
   return {
     debug: (m) => {
-      if (debug) process.stderr.write(`debug: ${m}\n`);
+      if (debug) process.stderr.write(`debug: ${line(m)}\n`);
     },
-    info: (m) => process.stderr.write(`${m}\n`),
-    warn: (m) => process.stderr.write(`warning: ${m}\n`),
+    info: (m) => process.stderr.write(`${line(m)}\n`),
+    warn: (m) => process.stderr.write(`warning: ${line(m)}\n`),
   };
 }
 

@@ -10,7 +10,7 @@ import { putManifest, pushImage } from '../helpers/images.js';
 import { tempDir } from '../helpers/processes.js';
 import { writeFile } from '../helpers/io.js';
 import { mapLimit } from '../../src/util/limit.js';
-import { MANIFEST_ACCEPT } from '../../src/registry/media-types.js';
+import { MANIFEST_ACCEPT } from '../../src/oci/media-types.js';
 
 const REPOS = Number(process.env.BENCH_REPOS ?? 20);
 const TAGS = Number(process.env.BENCH_TAGS ?? 250);

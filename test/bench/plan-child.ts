@@ -6,7 +6,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { makePlan } from '../../src/commands/plan.js';
 import { silentLogger } from '../../src/util/log.js';
 import { mapLimit } from '../../src/util/limit.js';
-import { MANIFEST_ACCEPT } from '../../src/registry/media-types.js';
+import { MANIFEST_ACCEPT } from '../../src/oci/media-types.js';
 
 const [mode, arg, n] = process.argv.slice(2);
 const started = performance.now();

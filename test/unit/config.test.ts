@@ -85,7 +85,18 @@ const broken: Array<[string, string, RegExp]> = [
   ['negative mix-count', `${REG}delete-policy:\n  registries: [harbor]\n  mix-count: -1\n`, /config\.yml:6: delete-policy\.mix-count: must be >= 0 \(got -1\)/],
   ['negative start', `${REG}sync-policy:\n  from: harbor\n  to: harbor\n  start: -3\n`, /sync-policy\.start: must be >= 0 \(got -3\)/],
   ['mix-count not a number', `${REG}delete-policy:\n  registries: [harbor]\n  mix-count: ten\n`, /delete-policy\.mix-count: must be integer \(got string "ten"\)/],
-  ['URL with credentials', 'registries:\n  h:\n    registry: https://admin:topsecret@harbor.example\n', /config\.yml:3: registries\.h\.registry: the URL contains credentials/],
+  ['URL with credentials', 'registries:\n  h:\n    registry: https://admin:topsecret@harbor.example\n', /config\.yml:3: registries\.h\.registry: 'https:\/\/<credentials>@harbor\.example': the URL contains credentials/],
+  ['URL with credentials that does not even parse', 'registries:\n  h:\n    registry: https://alice:S3cretPass@h:99999\n', /registries\.h\.registry: 'https:\/\/<credentials>@h:99999': the URL contains credentials/],
+  ['URL with a token in its query', 'registries:\n  h:\n    registry: https://h.example/?access_token=abc123def\n', /registries\.h\.registry: 'https:\/\/h\.example\/\?<redacted>' has a path, query or fragment/],
+  ['registry named __proto__', 'registries:\n  __proto__:\n    registry: https://h.example\n', /config\.yml:2: registries\.__proto__: registry name '__proto__' is not an identifier: use letters, digits/],
+  ['registry named constructor', 'registries:\n  constructor:\n    registry: https://h.example\n', /registries\.constructor: registry name 'constructor' is reserved; choose another/],
+  ['registry name with an escape and a right-to-left override', 'registries:\n  "a\\e[2Jb\\u202e":\n    registry: https://h.example\n', /registry name 'a\\x1b\[2Jb\\u\{202e\}' is not an identifier/],
+  ['registry name with a newline', 'registries:\n  "a\\nb":\n    registry: https://h.example\n', /registry name 'a\\x0ab' is not an identifier/],
+  ['empty registry name', 'registries:\n  "":\n    registry: https://h.example\n', /registry name '' is not an identifier/],
+  ['start out of bounds', `${REG}delete-policy:\n  registries: [harbor]\n  start: 2000000\n`, /delete-policy\.start: must be <= 1000000 \(got 2000000\)/],
+  ['${VAR} in the registry address, unset', 'registries:\n  h:\n    registry: ${REGISTRY_URL}\n', /config\.yml:3: registries\.h\.registry: environment variable REGISTRY_URL is not set/],
+  ['sync from a registry to itself onto the same repository', 'registries:\n  h:\n    registry: https://h.example\n    repositories: [app, lib/x]\nsync-policy:\n  from: h\n  to: h\n  replace:\n    - old: lib\n      new: mirror\n', /sync-policy\.to: syncs registry 'h' to itself, and replace maps app onto itself: add a replace rule that renames it/],
+  ['sync from a catalog registry to itself without a catch-all rename', 'registries:\n  h:\n    registry: https://h.example\nsync-policy:\n  from: h\n  to: h\n', /syncs registry 'h' to itself, and replace maps \(any repository of the catalog that no replace rule renames\) onto itself/],
   ['URL with a path', 'registries:\n  h:\n    registry: https://harbor.example/v2/\n', /registries\.h\.registry: 'https:\/\/harbor\.example\/v2\/' has a path/],
   ['ftp URL', 'registries:\n  h:\n    registry: ftp://harbor.example\n', /scheme 'ftp:' is not supported/],
   ['number as keys', `${REG}delete-policy:\n  registries: [harbor]\n  tags:\n    include:\n      keys: 2018\n`, /delete-policy\.tags\.include\.keys: must be a string, a list of strings, or empty \(got number 2018; quote it\)/],
@@ -106,6 +117,35 @@ test('a password never appears in error output, even for a URL carrying it', () 
   const msg = errorsOf('registries:\n  h:\n    registry: https://admin:topsecret@harbor.example\n    username: u\n    password: ${P}\n    insecure: maybe\n', { P: 'envsecret' });
   assert.ok(!msg.includes('topsecret'));
   assert.ok(!msg.includes('envsecret'));
+});
+
+test('a numeric password is the text as written, never a number and never echoed', () => {
+  const c = parseConfig('c.yml', 'registries:\n  h:\n    registry: https://h.example\n    username: 42\n    password: 0123\n  g:\n    registry: https://g.example\n    username: u\n    password: 73915286\n', {});
+  assert.equal(c.registries.get('h')!.configured!.username, '42');
+  assert.equal(c.registries.get('h')!.configured!.password!.reveal(), '0123');
+  assert.equal(c.registries.get('g')!.configured!.password!.reveal(), '73915286');
+  const msg = errorsOf('registries:\n  h:\n    registry: https://h.example\n    username: u\n    password: 73915286\n    insecure: maybe\n');
+  assert.ok(!msg.includes('73915286'), msg);
+});
+
+test('${VAR} works in every string field, the registry address included; $${ is a literal ${', () => {
+  const c = parseConfig('c.yml', 'registries:\n  h:\n    registry: ${REGISTRY_URL}\n    repositories: ["${TEAM}/app"]\ndelete-policy:\n  registries: [h]\n  tags:\n    include:\n      regex: "^$${x}"\n', { REGISTRY_URL: 'https://h.example:8443', TEAM: 'team' });
+  assert.equal(c.registries.get('h')!.origin, 'https://h.example:8443');
+  assert.deepEqual(c.registries.get('h')!.repositories!.map((r) => r.repository), ['team/app']);
+  assert.equal(c.deletePolicy!.include.regex[0].source, '^${x}');
+});
+
+test('timeout takes whole or decimal seconds and works either way', () => {
+  const t = (v: string) => parseConfig('c.yml', `registries:\n  h:\n    registry: https://h.example\n    timeout: ${v}\n`, {}).registries.get('h')!.timeoutMs;
+  assert.equal(t('10'), 10_000);
+  assert.equal(t('1.5'), 1500);
+  assert.equal(t('1.0005'), 1001);
+  assert.equal(t('0.0001'), 1);
+});
+
+test('a sync from a registry to itself is fine when every repository is renamed', () => {
+  const c = parseConfig('c.yml', 'registries:\n  h:\n    registry: https://h.example\nsync-policy:\n  from: h\n  to: h\n  replace:\n    - old: ""\n      new: mirror\n', {});
+  assert.equal(c.syncPolicy!.from, 'h');
 });
 
 test('a missing file is named', () => {

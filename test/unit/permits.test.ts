@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { parseConfig } from '../../src/config/load.js';
 import { refusedActions } from '../../src/policy/permits.js';
 import type { PlanCopy, PlanDelete } from '../../src/plan/model.js';
-import type { Digest } from '../../src/registry/names.js';
+import type { Digest } from '../../src/oci/names.js';
 
 // What apply allows from a plan file, decided by the config alone: pure, no network.
 const D = `sha256:${'a'.repeat(64)}` as Digest;

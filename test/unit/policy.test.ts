@@ -7,7 +7,7 @@ import { isVersionTag } from '../../src/policy/version.js';
 import { compileRegex, parseKeys, type CompiledRegex } from '../../src/policy/matchers.js';
 import type { DeletePolicy, SyncPolicy } from '../../src/config/model.js';
 import type { RepoSnapshot } from '../../src/snapshot/model.js';
-import type { Digest, Repository } from '../../src/registry/names.js';
+import type { Digest, Repository } from '../../src/oci/names.js';
 
 const IMG = 'application/vnd.oci.image.manifest.v1+json';
 const IDX = 'application/vnd.oci.image.index.v1+json';

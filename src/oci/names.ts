@@ -1,3 +1,5 @@
+import { quoted } from '../util/inert.js';
+
 // Repository names, tags and digests are validated once, here, before any URL is built:
 // Node's URL parser collapses `..` and the registry redirects such paths elsewhere
 // (registry-facts.md), so a raw string must never reach a request.
@@ -19,14 +21,26 @@ export function repositoryProblem(name: string): string | undefined {
   for (const part of name.split('/')) {
     if (part === '..' || part === '.') return `has a '${part}' path segment`;
     if (!COMPONENT.test(part)) {
-      return `has an invalid path component '${part}' (lower-case letters, digits and single '.', '_', '__' or '-' separators)`;
+      return `has an invalid path component ${quoted(part)} (lower-case letters, digits and single '.', '_', '__' or '-' separators)`;
     }
   }
   return undefined;
 }
 
 export function tagProblem(tag: string): string | undefined {
-  return TAG.test(tag) ? undefined : `'${tag}' is not a valid tag (letters, digits, '_', '.', '-', at most 128, not starting with '.' or '-')`;
+  return TAG.test(tag) ? undefined : `${quoted(tag)} is not a valid tag (letters, digits, '_', '.', '-', at most 128, not starting with '.' or '-')`;
+}
+
+/** A manifest reference: a tag or a digest. */
+export function refProblem(ref: string): string | undefined {
+  return isDigest(ref) ? undefined : tagProblem(ref);
+}
+
+// RFC 6838 type/subtype (parameters are cut off before this check).
+const MEDIA_TYPE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/;
+
+export function mediaTypeProblem(mediaType: string): string | undefined {
+  return MEDIA_TYPE.test(mediaType) ? undefined : `${quoted(mediaType)} is not a media type`;
 }
 
 export function isDigest(s: string): s is Digest {
@@ -35,7 +49,7 @@ export function isDigest(s: string): s is Digest {
 
 export function asRepository(name: string): Repository {
   const problem = repositoryProblem(name);
-  if (problem) throw new Error(`invalid repository name '${name}': ${problem}`);
+  if (problem) throw new Error(`invalid repository name ${quoted(name)}: ${problem}`);
   return name as Repository;
 }
 
@@ -46,7 +60,7 @@ export function asTag(tag: string): Tag {
 }
 
 export function asDigest(d: string): Digest {
-  if (!isDigest(d)) throw new Error(`'${d}' is not a sha256 digest`);
+  if (!isDigest(d)) throw new Error(`${quoted(d)} is not a sha256 digest`);
   return d as Digest;
 }
 
@@ -63,9 +77,9 @@ export function parseSelector(entry: string): RepoSelector | { problem: string }
   const colon = entry.indexOf(':', slash + 1);
   const repo = colon === -1 ? entry : entry.slice(0, colon);
   const tag = colon === -1 ? undefined : entry.slice(colon + 1);
-  if (entry.includes('@')) return { problem: `'${entry}': digests are not accepted here; name a tag or the repository` };
+  if (entry.includes('@')) return { problem: `${quoted(entry)}: digests are not accepted here; name a tag or the repository` };
   const rp = repositoryProblem(repo);
-  if (rp) return { problem: `repository '${repo}' ${rp}` };
+  if (rp) return { problem: `repository ${quoted(repo)} ${rp}` };
   if (tag !== undefined) {
     const tp = tagProblem(tag);
     if (tp) return { problem: tp };
