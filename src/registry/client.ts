@@ -301,10 +301,12 @@ export class RegistryClient {
     const seen = new Set<string>();
     let path: string | undefined = firstPath;
     let pages = 0;
+    const limit = this.endpoint.maxTags;
     while (path) {
       if (seen.has(path)) throw new RegistryError('protocol', this.name, 'GET', this.#url(path), `pagination loop: Link points back to a page already read (${seen.size} pages)`);
       if (++pages > this.#maxPages) throw new RegistryError('protocol', this.name, 'GET', this.#url(path), `more than ${this.#maxPages} pages`);
       seen.add(path);
+      const before = out.length;
       const res = await this.#send({ method: 'GET', path, scope, idempotent: true });
       if (res.status !== 200) throw this.#error(res, 'GET');
       let body: any;
@@ -320,7 +322,12 @@ export class RegistryClient {
       }
       // One element at a time: spreading a list of 100,000s onto the stack overflows it.
       if (items) for (const item of items) out.push(item);
+      if (out.length > limit) {
+        throw this.#protocol(res, 'GET', `more than ${limit} ${key === 'tags' ? 'tags in one repository' : 'repositories'} (registries.${this.name}.max-tags); raise it if this is real, or check the registry`);
+      }
       path = this.#sameOriginPath(res, nextLink(res.headers.link));
+      // Every page must add something, so that the item bound also bounds the pages.
+      if (path && out.length === before) throw this.#protocol(res, 'GET', 'a page with no entries points to a next page: endless pagination refused');
     }
     return out;
   }
@@ -386,19 +393,33 @@ export class RegistryClient {
     const started = Date.now();
     this.requests++;
     const u = new URL(url);
-    const res = await this.#agent.request({ origin: u.origin, path: u.pathname + u.search, method: method as Dispatcher.HttpMethod, headers, body });
+    // One deadline for the whole request, connect, headers and body together: a server
+    // that trickles a byte every few seconds cannot keep it alive past `timeout`.
+    const deadline = AbortSignal.timeout(this.endpoint.timeoutMs);
     const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of res.body) {
-      size += chunk.length;
-      if (size > MAX_BODY) {
-        res.body.destroy();
-        throw new RegistryError('protocol', this.name, method, this.#shown(url), `answer larger than ${MAX_BODY} bytes`, res.statusCode);
+    let status = 0;
+    let resHeaders: Response['headers'] = {};
+    try {
+      const res = await this.#agent.request({ origin: u.origin, path: u.pathname + u.search, method: method as Dispatcher.HttpMethod, headers, body, signal: deadline });
+      status = res.statusCode;
+      resHeaders = res.headers;
+      let size = 0;
+      for await (const chunk of res.body) {
+        size += chunk.length;
+        if (size > MAX_BODY) {
+          res.body.destroy();
+          throw new RegistryError('protocol', this.name, method, this.#shown(url), `answer larger than ${MAX_BODY} bytes`, res.statusCode);
+        }
+        chunks.push(chunk);
       }
-      chunks.push(chunk);
+    } catch (e) {
+      if (deadline.aborted && !(e instanceof RegistryError)) {
+        throw new RegistryError('network', this.name, method, this.#shown(url), `no complete answer within ${this.endpoint.timeoutMs / 1000} s (timeout); the registry is too slow or stalled`);
+      }
+      throw e;
     }
-    this.#log.debug(`${this.name}: ${method} ${this.#shown(url)} -> ${res.statusCode} (${Date.now() - started} ms)`);
-    return { status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks), url };
+    this.#log.debug(`${this.name}: ${method} ${this.#shown(url)} -> ${status} (${Date.now() - started} ms)`);
+    return { status, headers: resHeaders, body: Buffer.concat(chunks), url };
   }
 
   /** A plain GET with no credentials (redirect targets on other hosts). */
@@ -503,8 +524,13 @@ export class RegistryClient {
         throw this.#network('GET', url.origin + url.pathname, e as Error, attempt);
       }
       if (RETRY_STATUS.has(res.status) && attempt < this.#retry.attempts) {
-        await this.#backoff(attempt, retryAfterMs(header(res, 'retry-after'), Date.now()), `token ${res.status}`);
-        continue;
+        // The same cap as for registry requests: a token server cannot park regmgr for a day.
+        const after = retryAfterMs(header(res, 'retry-after'), Date.now());
+        if (after === undefined || after <= this.#retry.maxRetryAfterMs) {
+          await this.#backoff(attempt, after, `token ${res.status}`);
+          continue;
+        }
+        throw new RegistryError(kindFor(res.status), this.name, 'GET', url.origin + url.pathname, `token server asked to retry after ${Math.round(after / 1000)} s, longer than regmgr waits (${this.#retry.maxRetryAfterMs / 1000} s)`, res.status);
       }
       break;
     }

@@ -4,7 +4,7 @@ import { startRegistry, type RegistryOptions, type TestRegistry } from './regist
 
 /** What the proxy does with a matching request instead of (or before) forwarding it. */
 export type Fault =
-  | { status: number; headers?: Record<string, string>; body?: string }
+  | { status: number; headers?: Record<string, string>; body?: string | ((req: IncomingMessage) => string) }
   | { drop: true }
   | { delayMs: number }
   /**
@@ -95,7 +95,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     }
     req.resume();
     res.writeHead(f.status, { 'content-type': 'application/json', ...f.headers });
-    res.end(f.body ?? JSON.stringify({ errors: [{ code: 'INJECTED', message: `fault proxy: ${f.status}` }] }));
+    res.end((typeof f.body === 'function' ? f.body(req) : f.body) ?? JSON.stringify({ errors: [{ code: 'INJECTED', message: `fault proxy: ${f.status}` }] }));
   });
   server.on('connection', (s) => {
     sockets.add(s);
