@@ -1,5 +1,5 @@
 import { scrub } from '../util/secret.js';
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, fsyncSync, lstatSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
 
 /**
  * `saved`: the manifest's exact bytes, recorded before its DELETE so that a tag lost to
@@ -49,16 +49,25 @@ export class Journal {
     readonly path: string,
     readonly planSha: string,
   ) {
+    refuseSymlink(path);
     const fresh = !existsSync(path) || statSync(path).size === 0;
     if (!fresh) {
-      const parsed = parseJournal(readFileSync(path, 'utf8'));
+      const parsed = parseJournal(readNoFollow(path));
       if (parsed.plan !== undefined && parsed.plan !== planSha) throw new Error(`journal ${path} belongs to another plan (sha256 ${parsed.plan.slice(0, 12)})`);
       for (const [id, e] of parsed.last) this.last.set(id, e);
       for (const id of parsed.started) this.started.add(id);
       for (const [id, m] of parsed.saved) this.saved.set(id, m);
       for (const [id, t] of parsed.restored) this.restored.set(id, t);
     }
-    this.#fd = openSync(path, 'a', 0o600);
+    // Never through a symbolic link (it would append to whatever it points at); a new
+    // journal is created exclusively, so nothing planted meanwhile is taken over.
+    const flags = constants.O_WRONLY | constants.O_APPEND | constants.O_NOFOLLOW | (existsSync(path) ? 0 : constants.O_CREAT | constants.O_EXCL);
+    try {
+      this.#fd = openSync(path, flags, 0o600);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ELOOP') throw new Error(`journal ${path} is a symbolic link: refusing to follow it`);
+      throw e;
+    }
     if (fresh) this.#write({ plan: planSha, t: new Date().toISOString() });
   }
 
@@ -101,8 +110,9 @@ export function journalPath(planFile: string, sha: string): string {
 
 /** Reads a journal without opening it for writing (to tell whether a plan is finished). */
 export function readDone(path: string): Set<string> {
+  refuseSymlink(path);
   if (!existsSync(path)) return new Set();
-  const { last } = parseJournal(readFileSync(path, 'utf8'));
+  const { last } = parseJournal(readNoFollow(path));
   return new Set([...last].filter(([, e]) => e.event === 'done').map(([id]) => id));
 }
 
@@ -120,8 +130,28 @@ export interface JournalRead {
 
 /** The whole journal, read only (for `regmgr restore`); undefined when there is none. */
 export function readJournal(path: string): JournalRead | undefined {
+  refuseSymlink(path);
   if (!existsSync(path)) return undefined;
-  return parseJournal(readFileSync(path, 'utf8'));
+  return parseJournal(readNoFollow(path));
+}
+
+function refuseSymlink(path: string): void {
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch {
+    return;
+  }
+  if (st.isSymbolicLink()) throw new Error(`journal ${path} is a symbolic link: refusing to follow it`);
+}
+
+function readNoFollow(path: string): string {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    return readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** The header's plan hash, the last event per action, the actions ever started, saved manifests. */

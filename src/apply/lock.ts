@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { closeSync, fsyncSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fsyncSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { isAlive } from '../util/process.js';
 
 export interface LockInfo {
@@ -39,7 +39,8 @@ export function acquireLock(path: string, what: string, notice: (msg: string) =>
   const info: LockInfo = { id: randomUUID(), pid: process.pid, host: hostname(), since: new Date().toISOString(), what };
   for (let attempt = 0; attempt < 40; attempt++) {
     try {
-      const fd = openSync(path, 'wx', 0o600);
+      // Exclusive and never through a symbolic link planted at the lock's path.
+      const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
       writeSync(fd, JSON.stringify(info, null, 2) + '\n');
       fsyncSync(fd);
       closeSync(fd);
@@ -82,7 +83,7 @@ function takeOver(path: string, dead: LockInfo, notice: (msg: string) => void): 
   const guard = `${path}.takeover`;
   let fd: number;
   try {
-    fd = openSync(guard, 'wx', 0o600);
+    fd = openSync(guard, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     // Someone else is taking over: wait briefly, then look at the lock again. A guard

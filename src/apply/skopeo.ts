@@ -1,11 +1,11 @@
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { constants, closeSync, lstatSync, mkdtempSync, openSync, readdirSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import type { RegistryEndpoint } from '../config/model.js';
 import { scrub, type Credentials } from '../util/secret.js';
 import { inert } from '../util/inert.js';
 import { isAlive } from '../util/process.js';
+import { privateDir } from '../util/private-dir.js';
 
 /** A failed skopeo run: the command (no secrets are ever on it), exit code and stderr. */
 export class SkopeoError extends Error {
@@ -31,13 +31,27 @@ export const AUTH_PREFIX = 'regmgr-auth-';
 
 /**
  * kill -9 leaves no chance to clean up: the next run removes auth folders whose
- * process (named in the folder) is no longer running.
+ * process (named in the folder) is no longer running. Only this user's own entries, in
+ * this user's private folder; a sweep that cannot remove something never fails a run.
  */
-export function sweepStaleAuthDirs(dir = tmpdir()): void {
-  for (const name of readdirSync(dir)) {
+export function sweepStaleAuthDirs(dir: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  const uid = process.getuid?.();
+  for (const name of names) {
     const m = new RegExp(`^${AUTH_PREFIX}(\\d+)-`).exec(name);
-    if (!m) continue;
-    if (!isAlive(Number(m[1]))) rmSync(join(dir, name), { recursive: true, force: true });
+    if (!m || isAlive(Number(m[1]))) continue;
+    try {
+      const st = lstatSync(join(dir, name));
+      if (!st.isDirectory() || (uid !== undefined && st.uid !== uid)) continue;
+      rmSync(join(dir, name), { recursive: true, force: true });
+    } catch {
+      // Left for a later run (or the user): it holds nothing of this run's.
+    }
   }
 }
 
@@ -56,13 +70,15 @@ export class SkopeoRunner {
   constructor(
     readonly bin = 'skopeo',
     readonly timeoutMs = 10 * 60_000,
+    /** Where auth files live: a folder of this user's only (see privateDir). */
+    readonly authRoot = privateDir(),
   ) {
-    sweepStaleAuthDirs();
+    sweepStaleAuthDirs(authRoot);
   }
 
   /** skopeo copy --all --preserve-digests SRC@DIGEST DST:TAG. */
   async copy(src: CopySide & { digest: string }, dst: CopySide & { tag: string }, signal?: AbortSignal): Promise<void> {
-    const dir = mkdtempSync(join(tmpdir(), `${AUTH_PREFIX}${process.pid}-`));
+    const dir = mkdtempSync(join(this.authRoot, `${AUTH_PREFIX}${process.pid}-`));
     liveDirs.add(dir);
     try {
       const authFile = join(dir, 'auth.json');
@@ -70,7 +86,13 @@ export class SkopeoRunner {
       for (const side of [src, dst]) {
         if (side.credentials) auths[side.endpoint.host] = { auth: Buffer.from(`${side.credentials.username}:${side.credentials.password.reveal()}`).toString('base64') };
       }
-      writeFileSync(authFile, JSON.stringify({ auths }), { mode: 0o600 });
+      // A new file, never one planted in its place.
+      const fd = openSync(authFile, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+      try {
+        writeSync(fd, JSON.stringify({ auths }));
+      } finally {
+        closeSync(fd);
+      }
       const args = [
         'copy',
         '--all',

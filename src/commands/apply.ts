@@ -30,6 +30,9 @@ export interface ApplyArgs {
 
 export const DEFAULT_PARALLELISM = 4;
 
+/** For a plan with no copy left to do: a runner that is never called. */
+const NO_COPIES = { copy: () => Promise.reject(new Error('internal: no skopeo runner for a copy')) } as unknown as SkopeoRunner;
+
 /** `apply plan.json` carries out a saved plan; `apply -c config.yml` plans, asks, then applies. */
 /** What tests may replace: the skopeo runner, and the age bound of apply's live view. */
 export interface ApplyDeps {
@@ -88,6 +91,8 @@ export async function applyPlan(planFile: string, plan: Plan, config: Config, io
     io.out(`Nothing to do: all ${plan.actions.length} actions of this plan were already applied (journal ${jpath}).\n`);
     return EXIT.ok;
   }
+  // Before the lock and the state are touched: a refused private folder changes nothing.
+  const skopeo = o.skopeo ?? (plan.actions.some((a) => a.type === 'copy' && !done.has(a.id)) ? new SkopeoRunner() : undefined);
   const lock = acquireLock(`${config.statePath}.lock`, `regmgr apply ${planFile}`, (m) => io.err(`notice: ${m}\n`));
   try {
     // Under the lock, so that no other apply can change the state between check and write.
@@ -101,7 +106,7 @@ export async function applyPlan(planFile: string, plan: Plan, config: Config, io
     const marked = writeState(config.statePath, prev, { written_by: 'apply', apply: { ...mark, finished: false }, registries, snapshot: prev?.snapshot ?? {} });
     const journal = new Journal(jpath, plan.sha256);
     try {
-      return await runActions(planFile, plan, config, journal, io, o);
+      return await runActions(planFile, plan, config, journal, io, { ...o, skopeo });
     } finally {
       // Record what this plan has changed so far: its finished actions, from the journal.
       const doneNow = new Set(plan.actions.filter((a) => journal.isDone(a.id)).map((a) => a.id));
@@ -127,7 +132,7 @@ async function runActions(planFile: string, plan: Plan, config: Config, journal:
   process.on('SIGTERM', onSigint);
   const bar = progressBar(io);
   try {
-    const report = await execute(plan, clients, journal, o.skopeo ?? new SkopeoRunner(), {
+    const report = await execute(plan, clients, journal, o.skopeo ?? NO_COPIES, {
       parallelism: o.parallelism ?? DEFAULT_PARALLELISM,
       maxViewAgeMs: o.maxViewAgeMs,
       debug: (m) => io.logger.debug(m),

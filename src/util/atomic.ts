@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, openSync, readdirSync, renameSync, writeSync, unlinkSync, rmSync } from 'node:fs';
+import { closeSync, constants, fsyncSync, openSync, readdirSync, renameSync, writeSync, unlinkSync, rmSync } from 'node:fs';
 import { isAlive } from './process.js';
 import { dirname, basename, join } from 'node:path';
 
@@ -9,7 +9,8 @@ import { dirname, basename, join } from 'node:path';
 export function writeFileAtomic(file: string, data: string, mode = 0o600): void {
   sweepTemps(file);
   const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.${Date.now()}.tmp`);
-  const fd = openSync(tmp, 'w', mode);
+  // A new file of our own: exclusive, never through a symbolic link planted at its name.
+  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
   try {
     writeSync(fd, data);
     fsyncSync(fd);

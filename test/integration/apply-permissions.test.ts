@@ -50,7 +50,8 @@ test('credentials that may delete but not push: no DELETE is sent, and the error
   assert.deepEqual(await readTags(reg, 'perm/a'), before);
   // regmgr asked for push (and was given only pull); it never asked to delete.
   const scopes = reg.token!.requests.flatMap((r) => r.scopes);
-  assert.ok(scopes.includes('repository:perm/a:pull,push'), scopes.join(' '));
+  // The registry's challenge names the actions in either order (registry-facts.md).
+  assert.ok(scopes.some((x) => /^repository:perm\/a:(pull,push|push,pull)$/.test(x)), scopes.join(' '));
   assert.ok(!scopes.some((s) => s.endsWith(':delete')), scopes.join(' '));
 });
 
@@ -61,5 +62,6 @@ test('credentials with pull, push and delete: the deletes are done, with each sc
   assert.equal(await applyCommand({ plan: w.planFile }, cap.io), 0, cap.stdout());
   assert.deepEqual(Object.keys(await readTags(reg, 'perm/b')), ['v1']);
   const scopes = new Set(reg.token!.requests.flatMap((r) => r.scopes));
-  for (const s of ['repository:perm/b:pull', 'repository:perm/b:pull,push', 'repository:perm/b:delete']) assert.ok(scopes.has(s), [...scopes].join(' '));
+  for (const s of ['repository:perm/b:pull', 'repository:perm/b:delete']) assert.ok(scopes.has(s), [...scopes].join(' '));
+  assert.ok(scopes.has('repository:perm/b:pull,push') || scopes.has('repository:perm/b:push,pull'), [...scopes].join(' '));
 });

@@ -228,8 +228,8 @@ test('kill -9 at several points of a 60-action apply, then re-apply: exactly the
   assert.equal(sp.answered.filter((l) => /^(PUT|POST|PATCH) /.test(l) && !probe(l)).length, 0, 'no tag pushed in the source');
   // The killed runs' temporary auth folders were swept by the runs after them.
   const { readdirSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const stale = readdirSync(tmpdir()).filter((f) => /^regmgr-auth-\d+-/.test(f)).filter((f) => {
+  const { privateDir } = await import('../../src/util/private-dir.js');
+  const stale = readdirSync(privateDir()).filter((f) => /^regmgr-auth-\d+-/.test(f)).filter((f) => {
     try {
       process.kill(Number(f.split('-')[2]), 0);
       return false;

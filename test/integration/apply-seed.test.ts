@@ -2,12 +2,12 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSeedWorld, type SeedWorld } from '../helpers/seed-fixture.js';
 import { readTags } from '../helpers/images.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/processes.js';
+import { privateDir } from '../../src/util/private-dir.js';
 import { assertPlanSchema } from '../helpers/plan-schema.js';
 
 let w: SeedWorld;
@@ -53,7 +53,7 @@ test('seed config end to end: plan, apply; both registries hold exactly the expe
     assert.ok(!readFileSync(f, 'utf8').includes('harbor12345'), `${f} holds the password`);
   }
   assert.ok(!(p.stdout + p.stderr + a.stdout + a.stderr).includes('harbor12345'));
-  assert.deepEqual(readdirSync(tmpdir()).filter((f) => f.startsWith(`regmgr-auth-${applyPid}-`)), [], 'temporary auth files removed');
+  assert.deepEqual(readdirSync(privateDir()).filter((f) => f.startsWith(`regmgr-auth-${applyPid}-`)), [], 'temporary auth files removed');
 
   const m = w.d['harbor/library/mysql'];
   const mysql = await readTags(w.harbor, 'library/mysql');
