@@ -8,6 +8,7 @@ import type { RegistrySnapshot } from '../snapshot/model.js';
 import { readState, writeState, StateFileError } from '../state/file.js';
 import type { State, StateSnapshot } from '../state/model.js';
 import { describeChange, diffSnapshots } from '../state/diff.js';
+import { inert } from '../util/inert.js';
 import { fromRegistries, toRegistries } from '../state/convert.js';
 import { renderList } from './list.js';
 import { progressLine } from '../util/progress.js';
@@ -39,14 +40,14 @@ export async function stateShowCommand(args: StateArgs, io: IO): Promise<number>
     return EXIT.ok;
   }
   const last = s.apply ? `apply of plan ${s.apply.plan_sha256.slice(0, 12)}${s.apply.finished ? '' : ' (not finished)'}` : s.written_by;
-  io.out(`State ${file}: lineage ${s.lineage}, serial ${s.serial}, written by ${last} at ${s.written_at}.\n\n`);
+  io.out(`State ${inert(file)}: lineage ${inert(s.lineage)}, serial ${s.serial}, written by ${inert(last)} at ${inert(s.written_at)}.\n\n`);
   io.out(renderList(toRegistries(s.snapshot)));
   return EXIT.ok;
 }
 
 export async function stateListCommand(args: StateArgs, io: IO): Promise<number> {
   const s = mustRead(statePath(args, io));
-  for (const r of toRegistries(s.snapshot)) for (const repo of r.repositories) for (const t of repo.tags) io.out(`${r.name}/${repo.repository}:${t.tag} ${t.digest}\n`);
+  for (const r of toRegistries(s.snapshot)) for (const repo of r.repositories) for (const t of repo.tags) io.out(`${inert(`${r.name}/${repo.repository}:${t.tag} ${t.digest}`)}\n`);
   return EXIT.ok;
 }
 

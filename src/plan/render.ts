@@ -2,6 +2,7 @@ import { Chalk } from 'chalk';
 import type { Plan } from './model.js';
 import { shortDigest } from '../util/table.js';
 import { describeChange } from '../state/diff.js';
+import { inert } from '../util/inert.js';
 
 export interface RenderOptions {
   color: boolean;
@@ -75,10 +76,11 @@ export function renderText(plan: Plan, opts: RenderOptions): string {
         ? 'regmgr will change nothing. What it decided (= kept, · skipped, ! blocked):'
         : 'regmgr will change nothing. Blocked (the policy wanted these; regmgr refuses):';
     out.push(heading, '');
+    // A plan file is anyone's to edit: every name and reason in it is shown inert.
     for (const [key, lines] of g) {
-      out.push(c.bold(key));
-      const width = Math.min(60, Math.max(...lines.map((l) => l.text.length)));
-      for (const l of lines) out.push(`  ${paint[l.sign](`${l.sign} ${l.text.padEnd(width)}`)}  ${c.dim(l.reason)}`);
+      out.push(c.bold(inert(key)));
+      const width = Math.min(60, Math.max(...lines.map((l) => inert(l.text).length)));
+      for (const l of lines) out.push(`  ${paint[l.sign](`${l.sign} ${inert(l.text).padEnd(width)}`)}  ${c.dim(inert(l.reason))}`);
     }
     out.push('');
   }
@@ -87,13 +89,19 @@ export function renderText(plan: Plan, opts: RenderOptions): string {
     for (const ch of plan.changed_outside) out.push(`  ${describeChange(ch)}`);
     out.push('');
   }
-  for (const s of plan.skipped) out.push(c.dim(`${s.policy}: ${s.registry} ${s.repository}: ${s.reason}`));
+  for (const s of plan.skipped) out.push(c.dim(inert(`${s.policy}: ${s.registry} ${s.repository}: ${s.reason}`)));
   if (plan.skipped.length) out.push('');
   out.push(c.bold(summaryLine(plan)));
   return out.join('\n') + '\n';
 }
 
-/** A compact form for a pull-request comment: summary first, details collapsible. */
+/**
+ * A compact form for a pull-request comment: summary first, details collapsible. Names
+ * and reasons come from the plan file, which anyone can edit: inside code blocks the
+ * fence is longer than any backtick run of its content, so nothing can close it; outside
+ * them every character that HTML or markdown would act on is escaped, so the
+ * `<details>` blocks always balance.
+ */
 export function renderMarkdown(plan: Plan): string {
   const out = [`**${summaryLine(plan)}**`, ''];
   for (const [key, lines] of groups(plan, false)) {
@@ -101,12 +109,24 @@ export function renderMarkdown(plan: Plan): string {
       .map((s) => [s, lines.filter((l) => l.sign === s).length] as const)
       .filter(([, n]) => n)
       .map(([s, n]) => `${n} ${{ '-': 'to delete', '+': 'to copy', '~': 'to replace', '!': 'blocked' }[s]}`);
-    out.push(`<details><summary><code>${key.replace(' ', '/')}</code>: ${counts.join(', ')}</summary>`, '', '```diff');
     // diff colouring: '-' red, '+' green, '!' is shown as a comment line.
-    for (const l of lines) out.push(`${l.sign === '~' ? '+' : l.sign === '!' ? '#' : l.sign} ${l.text}  # ${l.reason}`);
-    out.push('```', '', '</details>', '');
+    const body = lines.map((l) => inert(`${l.sign === '~' ? '+' : l.sign === '!' ? '#' : l.sign} ${l.text}  # ${l.reason}`));
+    const fence = codeFence(body);
+    out.push(`<details><summary><code>${htmlText(key.replace(' ', '/'))}</code>: ${counts.join(', ')}</summary>`, '', `${fence}diff`, ...body, fence, '', '</details>', '');
   }
   if (plan.changed_outside.length) out.push(`${plan.changed_outside.length} tag(s) changed outside regmgr since the recorded state: see \`regmgr show\`.`, '');
-  out.push(`<sub>plan sha256 ${plan.sha256.slice(0, 16)}, regmgr ${plan.regmgr_version}</sub>`);
+  out.push(`<sub>plan sha256 ${htmlText(plan.sha256.slice(0, 16))}, regmgr ${htmlText(plan.regmgr_version)}</sub>`);
   return out.join('\n') + '\n';
+}
+
+/** A backtick fence longer than every backtick run in `lines` (at least three). */
+export function codeFence(lines: readonly string[]): string {
+  let longest = 0;
+  for (const l of lines) for (const run of l.match(/`+/g) ?? []) longest = Math.max(longest, run.length);
+  return '`'.repeat(Math.max(3, longest + 1));
+}
+
+/** Text for HTML and markdown alike: entities for what either would act on, inert controls. */
+export function htmlText(s: string): string {
+  return inert(s).replace(/[&<>"'`*_[\]()#!|~\\]/g, (ch) => `&#${ch.charCodeAt(0)};`);
 }

@@ -1,3 +1,4 @@
+import { inert } from '../util/inert.js';
 import type { StateSnapshot, TagChange } from './model.js';
 
 /**
@@ -27,5 +28,5 @@ export function diffSnapshots(before: StateSnapshot, after: StateSnapshot): TagC
 export function describeChange(c: TagChange): string {
   const short = (d: string | null) => (d ? d.slice(0, 19) : '');
   const what = c.change === 'added' ? `added (${short(c.after)})` : c.change === 'removed' ? `removed (was ${short(c.before)})` : `moved ${short(c.before)} -> ${short(c.after)}`;
-  return `${c.registry} ${c.repository}:${c.tag} ${what}`;
+  return inert(`${c.registry} ${c.repository}:${c.tag} ${what}`);
 }

@@ -1,5 +1,8 @@
-/** Left-aligned columns separated by two spaces; no trailing blanks. */
-export function table(rows: string[][]): string {
+import { inert } from './inert.js';
+
+/** Left-aligned columns separated by two spaces; no trailing blanks. Every cell is shown inert. */
+export function table(cells: string[][]): string {
+  const rows = cells.map((r) => r.map(inert));
   const widths: number[] = [];
   for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ')).join('\n');

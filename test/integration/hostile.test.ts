@@ -154,3 +154,53 @@ test('a registry that echoes the Authorization header: no password, base64 or to
     await env.stop();
   }
 });
+
+test('show renders an edited plan inert: no control character reaches the terminal, and markdown cannot break out of its blocks', async () => {
+  const env = await startProxiedRegistry();
+  try {
+    await pushImage(env.reg, 'app', ['v1'], { seed: 'show-v1' });
+    await pushImage(env.reg, 'app', ['keep'], { seed: 'show-keep' });
+    const cfg = config(env.proxy.url, '', 'show.yml');
+    const planFile = join(tmp.dir, 'show.plan.json');
+    assert.equal(await planCommand({ config: cfg, out: planFile }, captureIO().io), 0);
+    const plan = JSON.parse(readFileSync(planFile, 'utf8'));
+    const evil = 'x\u001b[2J\u001b[1A\r\u001b]8;;http://evil/\u0007link\u001b]8;;\u0007 ```` \n</details>\n\n**No changes.**\n<img src="http://evil/pixel">\n<details><summary>hidden</summary>\u202e';
+    const del = plan.actions.find((a: { type: string }) => a.type === 'delete');
+    del.reasons.v1 = evil;
+    plan.regmgr_version = `0.1.0</sub>${evil}`;
+    plan.skipped.push({ policy: 'delete', registry: 'evil', repository: 'app', reason: evil });
+    const { planHash } = await import('../../src/plan/canonical.js');
+    plan.sha256 = planHash(plan);
+    writeFile(tmp.dir, 'show.plan.json', JSON.stringify(plan));
+
+    const text = await runCli(['show', planFile]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.ok(!UNSAFE.test(text.stdout), JSON.stringify(text.stdout));
+    assert.match(text.stdout, /- v1 \(sha256:\w+\) +x\\x1b\[2J\\x1b\[1A\\x0d\\x1b\]8;;http:\/\/evil\/\\x07link/);
+
+    const md = await runCli(['show', planFile, '--markdown']);
+    assert.equal(md.code, 0, md.stderr);
+    assert.ok(!UNSAFE.test(md.stdout), JSON.stringify(md.stdout));
+    // Walk the markdown as a renderer would: outside code blocks, details balance and no raw HTML of the plan's.
+    let fence: string | undefined;
+    let open = 0;
+    const outside: string[] = [];
+    for (const line of md.stdout.split('\n')) {
+      if (fence === undefined) {
+        const m = /^(`{3,})/.exec(line);
+        if (m) fence = m[1];
+        else outside.push(line);
+      } else if (line.startsWith('`') && /^`+$/.test(line.trim()) && line.trim().length >= fence.length) fence = undefined;
+      else assert.ok(!line.startsWith(fence), `a content line starts with the fence: ${line}`);
+    }
+    assert.equal(fence, undefined, 'every code block is closed');
+    for (const line of outside) {
+      open += (line.match(/<details>/g) ?? []).length - (line.match(/<\/details>/g) ?? []).length;
+      assert.ok(!/<img|<\/sub>x|\*\*No changes\.\*\*/.test(line), `plan text escaped into markdown: ${line}`);
+    }
+    assert.equal(open, 0, '<details> balance');
+    assert.match(md.stdout, /^`{5}diff$/m, 'the fence is longer than the content\'s run of four backticks');
+  } finally {
+    await env.stop();
+  }
+});
