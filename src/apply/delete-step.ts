@@ -29,6 +29,10 @@ export async function deleteStep(a: PlanDelete, view: LiveView, journal: Journal
   // Every request before the check comes first, so that the last read before the DELETE
   // is a listing: a tag created any earlier is seen and stops the delete. (The previous
   // step usually saved this manifest already, right before its own closing listing.)
+  if (a.attachment_of?.orphaned) {
+    view.namesCurrent = false;
+    if (await client.headManifest(repo, a.attachment_of.subject)) return record('drifted', `${where}: its subject ${a.attachment_of.subject} exists again; the attachment is no longer orphaned; not deleted`);
+  }
   if (!journal.saved.has(a.id)) {
     await saveManifest(a, client, journal);
     view.namesCurrent = false;
@@ -62,7 +66,7 @@ export async function deleteStep(a: PlanDelete, view: LiveView, journal: Journal
     (e: Error) => e,
   );
   view.namesCurrent = false;
-  if (next && !journal.saved.has(next.id)) await saveManifest(next, client, journal);
+  if (next && next.method === 'manifest' && !journal.saved.has(next.id)) await saveManifest(next, client, journal);
   const after = await view.list();
 
   const lost = [...before].filter((t) => !after.has(t) && !a.tags.includes(t)).sort();

@@ -6,6 +6,7 @@ import type { Journal } from './journal.js';
 import type { SkopeoRunner } from './skopeo.js';
 import { copyStep, type Outcome } from './steps.js';
 import { deleteStep } from './delete-step.js';
+import { untagStep } from './untag-step.js';
 import { LiveView, MAX_VIEW_AGE_MS } from './live-view.js';
 import { RegistryError } from '../registry/errors.js';
 
@@ -95,7 +96,7 @@ export async function execute(plan: Plan, clients: Clients, journal: Journal, sk
         await guard(a.id, async () => (journal.append(a.id, 'blocked', detail), { id: a.id, result: 'blocked', detail }));
         continue;
       }
-      await guard(a.id, () => deleteStep(a, view, journal, group[i + 1]));
+      await guard(a.id, () => (a.method === 'manifest' ? deleteStep(a, view, journal, group[i + 1]) : untagStep(a, view, journal)));
     }
     if (view.fullReads.length) {
       const longest = Math.max(...view.fullReads);

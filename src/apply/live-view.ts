@@ -26,6 +26,8 @@ export class LiveView {
    * then a DELETE checked now sees every tag name that existed one request ago.
    */
   namesCurrent = false;
+  /** The empty config blob that untag manifests use is in this repository (pushed once). */
+  emptyConfigReady = false;
 
   /** The oldest digests a DELETE was checked against, in ms (for the report and the benchmark). */
   oldestChecked = 0;

@@ -2,6 +2,8 @@ import type { Secret } from '../util/secret.js';
 import type { RepoSelector } from '../oci/names.js';
 import type { CompiledRegex, TagRules } from '../policy/matchers.js';
 
+export type TagDeleteMethod = 'untag' | 'oci' | 'never';
+
 /** A registry as regmgr uses it: an origin, its TLS choice and limits; never a credential. */
 export interface RegistryEndpoint {
   name: string;
@@ -16,6 +18,8 @@ export interface RegistryEndpoint {
   timeoutMs: number;
   /** Most tags one repository (or repositories one catalog) may list. */
   maxTags: number;
+  /** How a tag is removed while its digest stays (tag-delete; auto resolved). */
+  tagDelete: TagDeleteMethod;
   /** Explicit repository selection; undefined means "read the catalog". */
   repositories?: RepoSelector[];
   /** username/password as written in the config (after ${VAR}); auth files are read later. */

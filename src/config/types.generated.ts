@@ -69,6 +69,10 @@ export interface Registry {
    * Most tags one repository may list (and most repositories the catalog may list); past it the plan fails instead of reading on. Bounds memory and endless pagination.
    */
   'max-tags'?: number;
+  /**
+   * How a tag is removed when its digest must stay (another tag or a kept multi-arch index needs it): untag (PUT a unique empty manifest to the tag, then DELETE that; works wherever manifest deletion does), oci (DELETE by tag, OCI distribution 1.1: distribution 3, zot, GitLab), never (block such deletes). auto: untag.
+   */
+  'tag-delete'?: 'auto' | 'oci' | 'untag' | 'never';
 }
 export interface DeletePolicy {
   /**

@@ -1,6 +1,6 @@
 import type { Config } from '../config/model.js';
 import type { Collected } from '../snapshot/collect.js';
-import { FORMAT_VERSION, type Plan, type PlanAction, type PlanBlocked, type PlanCopy, type PlanDelete, type SnapshotRepo } from './model.js';
+import { FORMAT_VERSION, deleteId, type Plan, type PlanAction, type PlanBlocked, type PlanCopy, type PlanDelete, type SnapshotRepo } from './model.js';
 import { planHash } from './canonical.js';
 import type { StateSnapshot } from '../state/model.js';
 import { diffSnapshots } from '../state/diff.js';
@@ -35,7 +35,19 @@ export function buildPlan(config: Config, c: Collected, meta: BuildMeta): Plan {
   const blocked: PlanBlocked[] = [];
   for (const d of c.evaluation.deletes) {
     for (const a of d.result.actions) {
-      deletes.push({ id: `delete ${a.registry}/${a.repository}@${a.digest}`, type: 'delete', registry: a.registry, repository: a.repository, digest: a.digest, media_type: a.mediaType, tags: [...a.tags].sort(), method: a.method, reasons: a.reasons });
+      deletes.push({
+        id: deleteId(a),
+        type: 'delete',
+        registry: a.registry,
+        repository: a.repository,
+        digest: a.digest,
+        media_type: a.mediaType,
+        tags: [...a.tags].sort(),
+        method: a.method,
+        ...(a.keptBy ? { kept_by: [...a.keptBy].sort() } : {}),
+        ...(a.attachmentOf ? { attachment_of: a.attachmentOf } : {}),
+        reasons: a.reasons,
+      });
     }
     for (const b of d.result.blocked) {
       blocked.push({ type: 'delete', registry: b.registry, repository: b.repository, digest: b.digest, tags: [...b.tags].sort(), would_lose: [...b.wouldLose].sort((x, y) => cmp(x.tag, y.tag)), reason: b.reason });
@@ -43,7 +55,10 @@ export function buildPlan(config: Config, c: Collected, meta: BuildMeta): Plan {
   }
   const byId = (a: { id: string }, b: { id: string }) => cmp(a.id, b.id);
   copies.sort(byId);
-  deletes.sort(byId);
+  // Per repository, attachments go first (a failure never leaves a kept image's signature
+  // orphaned by its subject's delete), then tag-only removals, then manifests.
+  const phase = (d: PlanDelete) => (d.attachment_of ? 0 : d.method === 'manifest' ? 2 : 1);
+  deletes.sort((a, b) => cmp(`${a.registry}/${a.repository}`, `${b.registry}/${b.repository}`) || phase(a) - phase(b) || byId(a, b));
   const dup = copies.find((x, i) => i > 0 && copies[i - 1].id === x.id);
   if (dup) throw new Error(`two source repositories map to the same target (${dup.id.slice(5)}): check sync-policy.replace`);
   // Copies run before deletes, and the plan lists them in that order.

@@ -23,8 +23,13 @@ export interface PlanDelete {
   repository: string;
   digest: Digest;
   media_type: string;
+  /** manifest: every tag on the digest; untag/oci: the one tag removed (the digest stays). */
   tags: string[];
-  method: 'manifest';
+  method: 'manifest' | 'untag' | 'oci';
+  /** untag/oci: the tags (or multi-arch indexes) that keep the digest. */
+  kept_by?: string[];
+  /** An attachment (signature, attestation, SBOM): its subject; orphaned when that was gone. */
+  attachment_of?: { subject: Digest; orphaned: boolean };
   reasons: Record<string, string>;
 }
 
@@ -70,4 +75,9 @@ export interface Plan {
   blocked: PlanBlocked[];
   summary: { copy: number; delete: number; tags_deleted: number; blocked: number };
   sha256: string;
+}
+
+/** A manifest delete is named by its digest; a tag-only removal by its tag (one each). */
+export function deleteId(a: { registry: string; repository: string; digest: string; method: string; tags: readonly string[] }): string {
+  return a.method === 'manifest' ? `delete ${a.registry}/${a.repository}@${a.digest}` : `delete ${a.registry}/${a.repository}:${a.tags[0]}`;
 }

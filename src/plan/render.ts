@@ -14,6 +14,9 @@ interface Line {
   sign: '-' | '+' | '~' | '!' | '=' | '·';
   text: string;
   reason: string;
+  /** The digest the line is about, and for an attachment its subject's: to list it under. */
+  digest?: string;
+  under?: string;
 }
 
 /** Per registry and repository, the lines a reviewer reads; built from the plan alone. */
@@ -29,7 +32,12 @@ function groups(plan: Plan, explain: boolean): Map<string, Line[]> {
         reason: a.reason,
       });
     } else {
-      for (const t of a.tags) add(`${a.registry} ${a.repository}`, { sign: '-', text: `${t} (${shortDigest(a.digest)})`, reason: a.reasons[t] ?? '' });
+      // A reviewer must see how: a whole manifest, or one tag whose digest stays.
+      const how = a.method === 'manifest' ? '' : `${a.method === 'oci' ? 'delete tag' : 'untag'} `;
+      const kept = a.kept_by?.length ? `, digest kept by ${a.kept_by.join(', ')}` : '';
+      for (const t of a.tags) {
+        add(`${a.registry} ${a.repository}`, { sign: '-', text: `${how}${t} (${shortDigest(a.digest)}${kept})`, reason: a.reasons[t] ?? '', digest: a.digest, under: a.attachment_of?.subject });
+      }
     }
   }
   for (const b of plan.blocked) {
@@ -53,8 +61,29 @@ function groups(plan: Plan, explain: boolean): Map<string, Line[]> {
     }
   }
   const order = '+~-!=·';
-  for (const lines of out.values()) lines.sort((a, b) => order.indexOf(a.sign) - order.indexOf(b.sign) || (a.text < b.text ? -1 : a.text > b.text ? 1 : 0));
+  for (const [k, lines] of out) {
+    lines.sort((a, b) => order.indexOf(a.sign) - order.indexOf(b.sign) || (a.text < b.text ? -1 : a.text > b.text ? 1 : 0));
+    out.set(k, underSubjects(lines));
+  }
   return new Map([...out].sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
+/** Attachment lines move right under the line of their subject, indented. */
+function underSubjects(lines: Line[]): Line[] {
+  const placed = new Set<Line>();
+  const result: Line[] = [];
+  const attached = lines.filter((l) => l.under && lines.some((s) => s !== l && s.digest === l.under));
+  for (const l of lines) {
+    if (attached.includes(l)) continue;
+    result.push(l);
+    for (const a of attached) {
+      if (a.under === l.digest && !placed.has(a)) {
+        placed.add(a);
+        result.push({ ...a, text: `  ↳ ${a.text}` });
+      }
+    }
+  }
+  return result;
 }
 
 export function summaryLine(plan: Plan): string {

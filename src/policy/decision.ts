@@ -16,10 +16,17 @@ export interface DeleteAction {
   repository: string;
   digest: Digest;
   mediaType: string;
-  /** Every tag that points at the digest; all of them are removed. */
+  /** manifest: every tag that points at the digest (all removed); untag/oci: the one tag removed. */
   tags: string[];
-  /** 'manifest': DELETE by digest (removes every tag on it). */
-  method: 'manifest';
+  /**
+   * manifest: DELETE by digest (removes every tag on it). untag: PUT a unique empty
+   * manifest to the tag, then DELETE that. oci: DELETE by tag. The last two keep the digest.
+   */
+  method: 'manifest' | 'untag' | 'oci';
+  /** untag/oci: the tags (or indexes) that keep the digest. */
+  keptBy?: string[];
+  /** For an attachment: its subject, and whether the subject was already gone (orphaned). */
+  attachmentOf?: { subject: Digest; orphaned: boolean };
   reasons: Record<string, string>;
 }
 

@@ -1,6 +1,7 @@
-import type { DeletePolicy } from '../config/model.js';
+import type { DeletePolicy, TagDeleteMethod } from '../config/model.js';
 import type { Digest } from '../oci/names.js';
 import { isIndex } from '../oci/media-types.js';
+import { attachmentOf, type Attachment } from '../oci/attachments.js';
 import type { RepoSnapshot, TagEntry } from '../snapshot/model.js';
 import type { BlockedItem, DeleteAction, TagDecision } from './decision.js';
 import { describeHit, firstHit } from './matchers.js';
@@ -15,6 +16,10 @@ export interface DeleteInput {
   policy: DeletePolicy;
   /** Children of index manifests in this repository, where they were read. */
   indexChildren: ReadonlyMap<Digest, readonly Digest[]>;
+  /** How a tag goes while its digest stays (the registry's tag-delete); default untag. */
+  tagDelete?: TagDeleteMethod;
+  /** Whether untagged subjects of attachments still exist, where that was read. */
+  subjectsPresent?: ReadonlyMap<Digest, boolean>;
 }
 
 export interface DeleteResult {
@@ -25,13 +30,19 @@ export interface DeleteResult {
   needsCreated: Digest[];
   /** Kept index digests whose children the decision needs and the snapshot lacks. */
   needsChildren: Digest[];
+  /** Subjects of attachments, not tagged here, whose existence the decision needs. */
+  needsSubjects: Digest[];
 }
 
 interface Pending {
   entry: TagEntry;
   verdict: 'delete' | 'keep' | 'skip';
   reason: string;
+  /** For an attachment tag: its subject. */
+  attachment?: Attachment;
 }
+
+const NONE = { needsCreated: [], needsChildren: [], needsSubjects: [] };
 
 /**
  * The delete policy for one repository: pure, no I/O. When it needs data the snapshot
@@ -40,10 +51,18 @@ interface Pending {
  */
 export function decideDelete(input: DeleteInput): DeleteResult {
   const { repo, selection, policy, registry } = input;
-  const pending: Pending[] = repo.tags.map((entry) => ({ entry, ...candidacy(entry.tag, selection, policy) }));
+  const tagDelete = input.tagDelete ?? 'untag';
+  // Attachments (signatures, attestations, SBOMs) follow their subject: never candidates
+  // of their own, never counted by mix-count. An explicitly listed one is just a tag.
+  const pending: Pending[] = repo.tags.map((entry) => {
+    const attachment = selection.explicit.has(entry.tag) ? undefined : attachmentOf(entry.tag);
+    if (attachment && selection.whole) return { entry, verdict: 'keep', reason: '', attachment };
+    return { entry, ...candidacy(entry.tag, selection, policy) };
+  });
+  const ordinary = pending.filter((p) => !p.attachment);
 
   // mix-count: among the rule candidates (not explicitly listed ones), keep the N newest.
-  const ruled = pending.filter((p) => p.verdict === 'delete' && !selection.explicit.has(p.entry.tag));
+  const ruled = ordinary.filter((p) => p.verdict === 'delete' && !selection.explicit.has(p.entry.tag));
   const needsCreated = new Set<Digest>();
   if (ruled.length > 0 && policy.mixCount >= ruled.length) {
     for (const p of ruled) keep(p, `${p.reason}; kept by mix-count ${policy.mixCount} (only ${ruled.length} candidate${ruled.length === 1 ? '' : 's'})`);
@@ -58,60 +77,148 @@ export function decideDelete(input: DeleteInput): DeleteResult {
       });
     }
   }
-  if (needsCreated.size) return { decisions: [], actions: [], blocked: [], needsCreated: [...needsCreated].sort(), needsChildren: [] };
+  if (needsCreated.size) return { decisions: [], actions: [], blocked: [], ...NONE, needsCreated: [...needsCreated].sort() };
 
-  // A digest is deleted only when every tag on it is to be deleted.
-  const byDigest = new Map<Digest, Pending[]>();
-  for (const p of pending) byDigest.set(p.entry.digest, [...(byDigest.get(p.entry.digest) ?? []), p]);
-  const actions: DeleteAction[] = [];
-  const blocked: BlockedItem[] = [];
-  const blockedTags = new Map<string, string>();
-  const block = (digest: Digest, group: Pending[], wouldLose: BlockedItem['wouldLose'], reason: string) => {
-    const tags = group.filter((p) => p.verdict === 'delete').map((p) => p.entry.tag);
-    blocked.push({ type: 'delete', registry, repository: repo.repository, digest, tags, wouldLose, reason });
-    for (const t of tags) blockedTags.set(t, reason);
-  };
+  const byDigest = groupBy(ordinary, (p) => p.entry.digest);
+  const out = new Outcome(registry, repo.repository, tagDelete);
+  // A digest is deleted only when every tag on it is to be deleted; otherwise its
+  // deleted tags go on their own and the digest stays for the kept ones.
   for (const [digest, group] of byDigest) {
     if (!group.some((p) => p.verdict === 'delete')) continue;
-    const others = group.filter((p) => p.verdict !== 'delete');
-    if (others.length) {
-      const lost = others.map((p) => ({ tag: p.entry.tag, reason: p.reason }));
-      block(digest, group, lost, `shares its digest with kept tag${lost.length === 1 ? '' : 's'} ${lost.map((l) => l.tag).join(', ')}; deleting the digest would remove ${lost.length === 1 ? 'it' : 'them'} too`);
-      continue;
+    const others = group.filter((p) => p.verdict !== 'delete').map((p) => ({ tag: p.entry.tag, reason: p.reason }));
+    if (others.length) out.shared(digest, group, others, `kept tag${others.length === 1 ? '' : 's'} ${others.map((l) => l.tag).join(', ')}`);
+    else out.whole(digest, group);
+  }
+
+  // A platform manifest that a kept index lists must stay, or that index breaks.
+  const deleted = new Set(out.manifestDigests());
+  const keptIndexes = [...byDigest.entries()].filter(([d, g]) => !deleted.has(d) && isIndex(g[0].entry.mediaType));
+  const singles = out.actions.filter((a) => a.method === 'manifest' && !isIndex(a.mediaType));
+  const needsChildren = singles.length ? keptIndexes.map(([d]) => d).filter((d) => !input.indexChildren.has(d)) : [];
+  if (needsChildren.length) return { decisions: [], actions: [], blocked: [], ...NONE, needsChildren: needsChildren.sort() };
+  for (const a of singles) {
+    const parents = keptIndexes.filter(([d]) => input.indexChildren.get(d)?.includes(a.digest));
+    if (!parents.length) continue;
+    const lost = parents.flatMap(([, g]) => g.map((p) => ({ tag: p.entry.tag, reason: `multi-arch index that lists this platform manifest; ${p.reason}` })));
+    out.undoWhole(a);
+    const names = lost.map((l) => l.tag).join(', ');
+    out.shared(a.digest, byDigest.get(a.digest)!, lost, `kept multi-arch tag${lost.length === 1 ? '' : 's'} ${names}`, undefined, `is a platform manifest of kept multi-arch tag${lost.length === 1 ? '' : 's'} ${names}; deleting it would break ${lost.length === 1 ? 'that image' : 'those images'}`);
+  }
+
+  // Attachments: deleted with a deleted subject, kept with a kept one, deleted when
+  // their subject is gone from the repository (orphaned).
+  const gone = new Set(out.manifestDigests());
+  const tagged = new Set(ordinary.map((p) => p.entry.digest));
+  const children = new Set([...input.indexChildren.values()].flat());
+  const attachments = pending.filter((p) => p.attachment);
+  const unknown = attachments.map((p) => p.attachment!.subject).filter((d) => !gone.has(d) && !tagged.has(d) && !children.has(d) && !input.subjectsPresent?.has(d));
+  if (unknown.length) return { decisions: [], actions: [], blocked: [], ...NONE, needsSubjects: [...new Set(unknown)].sort() };
+  for (const p of attachments) {
+    const { subject, kind } = p.attachment!;
+    const subjectTags = ordinary.filter((o) => o.entry.digest === subject).map((o) => o.entry.tag);
+    const named = subjectTags.length ? subjectTags.join(', ') : subject;
+    if (gone.has(subject)) {
+      p.verdict = 'delete';
+      p.reason = `${kind} of ${named}, deleted with it`;
+    } else if (tagged.has(subject) || children.has(subject) || input.subjectsPresent?.get(subject)) {
+      p.reason = `${kind} of ${named}, kept with it`;
+    } else {
+      p.verdict = 'delete';
+      p.reason = `${kind} of ${subject}, which no longer exists here: orphaned`;
     }
-    actions.push({
+  }
+  for (const [digest, group] of groupBy(attachments, (p) => p.entry.digest)) {
+    if (!group.some((p) => p.verdict === 'delete')) continue;
+    const others = [...group, ...(byDigest.get(digest) ?? [])].filter((p) => p.verdict !== 'delete').map((p) => ({ tag: p.entry.tag, reason: p.reason }));
+    const a = group[0].attachment!;
+    const of = { subject: a.subject, orphaned: !gone.has(a.subject) };
+    if (others.length) out.shared(digest, group, others, `tag${others.length === 1 ? '' : 's'} ${others.map((l) => l.tag).join(', ')}`, of);
+    else out.whole(digest, group, of);
+  }
+
+  const decisions: TagDecision[] = pending.map((p) => {
+    const b = out.blockedTags.get(p.entry.tag);
+    if (b) return { tag: p.entry.tag, digest: p.entry.digest, verdict: 'blocked', reason: `${p.reason}; blocked: ${b}` };
+    const how = out.untagged.get(p.entry.tag);
+    return { tag: p.entry.tag, digest: p.entry.digest, verdict: p.verdict, reason: how ? `${p.reason}; ${how}` : p.reason };
+  });
+  return { decisions, actions: out.actions, blocked: out.blocked.sort((a, b) => (a.digest < b.digest ? -1 : 1)), ...NONE };
+}
+
+/** The actions and blocked items of one repository, as the decision builds them. */
+class Outcome {
+  readonly actions: DeleteAction[] = [];
+  readonly blocked: BlockedItem[] = [];
+  readonly blockedTags = new Map<string, string>();
+  /** Tags removed on their own, with the words that say so. */
+  readonly untagged = new Map<string, string>();
+
+  constructor(
+    readonly registry: string,
+    readonly repository: string,
+    readonly tagDelete: TagDeleteMethod,
+  ) {}
+
+  manifestDigests(): Digest[] {
+    return this.actions.filter((a) => a.method === 'manifest').map((a) => a.digest);
+  }
+
+  /** Every tag on the digest goes: DELETE the manifest. */
+  whole(digest: Digest, group: Pending[], attachmentOf?: DeleteAction['attachmentOf']) {
+    this.actions.push({
       type: 'delete',
-      registry,
-      repository: repo.repository,
+      registry: this.registry,
+      repository: this.repository,
       digest,
       mediaType: group[0].entry.mediaType,
       tags: group.map((p) => p.entry.tag),
       method: 'manifest',
       reasons: Object.fromEntries(group.map((p) => [p.entry.tag, p.reason])),
+      ...(attachmentOf ? { attachmentOf } : {}),
     });
   }
 
-  // A platform manifest that a kept index lists must stay, or that index breaks.
-  const deleted = new Set(actions.map((a) => a.digest));
-  const keptIndexes = [...byDigest.entries()].filter(([d, g]) => !deleted.has(d) && isIndex(g[0].entry.mediaType));
-  const singles = actions.filter((a) => !isIndex(a.mediaType));
-  const needsChildren = singles.length ? keptIndexes.map(([d]) => d).filter((d) => !input.indexChildren.has(d)) : [];
-  if (needsChildren.length) return { decisions: [], actions: [], blocked: [], needsCreated: [], needsChildren: needsChildren.sort() };
-  const finalActions = actions.filter((a) => {
-    if (isIndex(a.mediaType)) return true;
-    const parents = keptIndexes.filter(([d]) => input.indexChildren.get(d)?.includes(a.digest));
-    if (!parents.length) return true;
-    const lost = parents.flatMap(([, g]) => g.map((p) => ({ tag: p.entry.tag, reason: `multi-arch index that lists this platform manifest; ${p.reason}` })));
-    block(a.digest, byDigest.get(a.digest)!, lost, `is a platform manifest of kept multi-arch tag${lost.length === 1 ? '' : 's'} ${lost.map((l) => l.tag).join(', ')}; deleting it would break ${lost.length === 1 ? 'that image' : 'those images'}`);
-    return false;
-  });
+  undoWhole(a: DeleteAction) {
+    this.actions.splice(this.actions.indexOf(a), 1);
+  }
 
-  const decisions: TagDecision[] = pending.map((p) => {
-    const b = blockedTags.get(p.entry.tag);
-    if (b) return { tag: p.entry.tag, digest: p.entry.digest, verdict: 'blocked', reason: `${p.reason}; blocked: ${b}` };
-    return { tag: p.entry.tag, digest: p.entry.digest, verdict: p.verdict, reason: p.reason };
-  });
-  return { decisions, actions: finalActions, blocked: blocked.sort((a, b) => (a.digest < b.digest ? -1 : 1)), needsCreated: [], needsChildren: [] };
+  /** Some tags go, the digest stays for `keptBy`: one tag-only removal each, or blocked. */
+  shared(digest: Digest, group: Pending[], keptBy: BlockedItem['wouldLose'], keeper: string, attachmentOf?: DeleteAction['attachmentOf'], whyBlocked?: string) {
+    const doomed = group.filter((p) => p.verdict === 'delete');
+    if (this.tagDelete === 'never') {
+      const reason = `${whyBlocked ?? `shares its digest with ${keeper}; deleting the digest would remove ${keptBy.length === 1 ? 'it' : 'them'} too`} (tag-delete: never)`;
+      this.blocked.push({ type: 'delete', registry: this.registry, repository: this.repository, digest, tags: doomed.map((p) => p.entry.tag), wouldLose: keptBy, reason });
+      for (const p of doomed) this.blockedTags.set(p.entry.tag, reason);
+      return;
+    }
+    const keepers = keptBy.map((k) => k.tag).sort();
+    for (const p of doomed) {
+      this.untagged.set(p.entry.tag, `${this.tagDelete === 'oci' ? 'tag deleted' : 'untagged'} alone: digest kept by ${keepers.join(', ')}`);
+      this.actions.push({
+        type: 'delete',
+        registry: this.registry,
+        repository: this.repository,
+        digest,
+        mediaType: p.entry.mediaType,
+        tags: [p.entry.tag],
+        method: this.tagDelete,
+        keptBy: keepers,
+        reasons: { [p.entry.tag]: p.reason },
+        ...(attachmentOf ? { attachmentOf } : {}),
+      });
+    }
+  }
+}
+
+function groupBy<T, K>(items: readonly T[], key: (t: T) => K): Map<K, T[]> {
+  const out = new Map<K, T[]>();
+  for (const it of items) {
+    const k = key(it);
+    const list = out.get(k);
+    if (list) list.push(it);
+    else out.set(k, [it]);
+  }
+  return out;
 }
 
 function keep(p: Pending, reason: string) {

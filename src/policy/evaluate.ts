@@ -19,11 +19,17 @@ export interface Scope {
 export interface Evaluation {
   deletes: Array<{ registry: string; repository: string; result: DeleteResult }>;
   syncs: Array<{ repository: string; decisions: TagDecision[]; actions: CopyAction[] }>;
-  needs: Array<{ registry: string; repository: string; created: Digest[]; children: Digest[] }>;
+  needs: Array<{ registry: string; repository: string; created: Digest[]; children: Digest[]; subjects: Digest[] }>;
+}
+
+/** What was read on request of the policy, per `registry/repository`. */
+export interface Extra {
+  indexChildren: ReadonlyMap<string, ReadonlyMap<Digest, readonly Digest[]>>;
+  subjectsPresent: ReadonlyMap<string, ReadonlyMap<Digest, boolean>>;
 }
 
 /** Applies both policies to what was read: pure. `needs` lists data to read before asking again. */
-export function evaluate(config: Config, scope: Scope, repos: RepoMap, indexChildren: ReadonlyMap<string, ReadonlyMap<Digest, readonly Digest[]>>): Evaluation {
+export function evaluate(config: Config, scope: Scope, repos: RepoMap, extra: Extra): Evaluation {
   const out: Evaluation = { deletes: [], syncs: [], needs: [] };
   const dp = config.deletePolicy;
   if (dp) {
@@ -34,9 +40,13 @@ export function evaluate(config: Config, scope: Scope, repos: RepoMap, indexChil
         repo,
         selection: selectionFor(config.registries.get(registry)!.repositories, repository),
         policy: dp,
-        indexChildren: indexChildren.get(`${registry}/${repository}`) ?? new Map(),
+        indexChildren: extra.indexChildren.get(`${registry}/${repository}`) ?? new Map(),
+        subjectsPresent: extra.subjectsPresent.get(`${registry}/${repository}`) ?? new Map(),
+        tagDelete: config.registries.get(registry)!.tagDelete,
       });
-      if (result.needsCreated.length || result.needsChildren.length) out.needs.push({ registry, repository, created: result.needsCreated, children: result.needsChildren });
+      if (result.needsCreated.length || result.needsChildren.length || result.needsSubjects.length) {
+        out.needs.push({ registry, repository, created: result.needsCreated, children: result.needsChildren, subjects: result.needsSubjects });
+      }
       else out.deletes.push({ registry, repository, result });
     }
   }

@@ -1,9 +1,11 @@
 import type { Config } from '../config/model.js';
-import type { PlanAction, PlanCopy, PlanDelete } from '../plan/model.js';
+import { deleteId, type PlanAction, type PlanCopy, type PlanDelete } from '../plan/model.js';
 import { repositoryProblem, tagProblem } from '../oci/names.js';
 import { candidacy } from './delete.js';
 import { selectionFor, type RepoSelection } from './selection.js';
 import { mapRepository, syncSelection } from './sync.js';
+import { attachmentOf } from '../oci/attachments.js';
+
 
 // A plan file is data that anyone who can push to the pull request may edit, and its
 // sha256 only detects accidents (anyone can recompute it). So before apply sends a
@@ -13,9 +15,11 @@ import { mapRepository, syncSelection } from './sync.js';
 export function refusedActions(actions: readonly PlanAction[], config: Config): string[] {
   const out: string[] = [];
   const ids = new Set<string>();
+  // Digests whose manifests the plan deletes: their attachments may go with them.
+  const deletedSubjects = new Set(actions.flatMap((a) => (a.type === 'delete' && a.method === 'manifest' ? [`${a.registry}/${a.repository}@${a.digest}`] : [])));
   for (const a of actions) {
-    const problem = a.type === 'delete' ? deleteProblem(a, config) : copyProblem(a, config);
-    const expectedId = a.type === 'delete' ? `delete ${a.registry}/${a.repository}@${a.digest}` : `copy ${a.target.registry}/${a.target.repository}:${a.target.tag}`;
+    const problem = a.type === 'delete' ? deleteProblem(a, config, deletedSubjects) : copyProblem(a, config);
+    const expectedId = a.type === 'delete' ? deleteId(a) : `copy ${a.target.registry}/${a.target.repository}:${a.target.tag}`;
     const shown = JSON.stringify(a.id);
     if (problem) out.push(`action ${shown}: ${problem}`);
     else if (a.id !== expectedId) out.push(`action ${shown}: its id does not match what it does (expected ${JSON.stringify(expectedId)})`);
@@ -25,7 +29,7 @@ export function refusedActions(actions: readonly PlanAction[], config: Config): 
   return out;
 }
 
-function deleteProblem(a: PlanDelete, config: Config): string | undefined {
+function deleteProblem(a: PlanDelete, config: Config, deletedSubjects: ReadonlySet<string>): string | undefined {
   const dp = config.deletePolicy;
   if (!dp) return `${config.file} has no delete-policy, so it allows no delete`;
   if (!dp.registries.includes(a.registry)) return `registry '${a.registry}' is not in delete-policy.registries (${dp.registries.join(', ')})`;
@@ -36,9 +40,20 @@ function deleteProblem(a: PlanDelete, config: Config): string | undefined {
     const index = [...new Set(explicit.map((s) => s.repository))].sort().indexOf(a.repository as never);
     if (index < dp.start) return `repository '${a.repository}' is skipped by delete-policy.start: ${dp.start}`;
   }
+  if (a.method !== 'manifest' && a.tags.length !== 1) return `a ${a.method} action removes exactly one tag, not ${a.tags.length}`;
+  if (a.method !== 'manifest' && !a.kept_by?.length) return `a ${a.method} action must name the tags that keep the digest (kept_by)`;
+  if (a.method === 'oci' && config.registries.get(a.registry)!.tagDelete !== 'oci') return `registries.${a.registry}.tag-delete is not oci, so regmgr does not delete tags by name there`;
+  if (a.method === 'untag' && config.registries.get(a.registry)!.tagDelete === 'never') return `registries.${a.registry}.tag-delete is never`;
   for (const t of a.tags) {
     const tp = tagProblem(t);
     if (tp) return tp;
+    const att = attachmentOf(t);
+    if (att && selected.whole && !selected.explicit.has(t)) {
+      // An attachment goes with its subject, or (apply checks it is gone) as an orphan.
+      if (a.attachment_of?.subject !== att.subject) return `tag '${t}' is an attachment of ${att.subject}, and the action does not say so`;
+      if (!a.attachment_of.orphaned && !deletedSubjects.has(`${a.registry}/${a.repository}@${att.subject}`)) return `tag '${t}' is an attachment of ${att.subject}, which the plan does not delete`;
+      continue;
+    }
     const c = candidacy(t, selected, dp);
     if (c.verdict !== 'delete') return `tag '${t}' is not a delete candidate under ${config.file}: ${c.reason}`;
   }
@@ -57,7 +72,8 @@ function copyProblem(a: PlanCopy, config: Config): string | undefined {
   if (a.target.tag !== a.source.tag) return `a copy keeps the tag's name: '${a.source.tag}' cannot become '${a.target.tag}'`;
   const tp = tagProblem(a.source.tag);
   if (tp) return tp;
-  const sel = syncSelection(a.source.tag, selected, sp);
+  // An attachment is copied with its subject, whatever the filters say: copying never deletes.
+  const sel = attachmentOf(a.source.tag) ? { selected: true, reason: '' } : syncSelection(a.source.tag, selected, sp);
   if (!sel.selected) return `tag '${a.source.tag}' is not synced under ${config.file}: ${sel.reason}`;
   if (a.source.registry === a.target.registry && a.source.repository === a.target.repository) return 'a copy onto itself';
   return undefined;

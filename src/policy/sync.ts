@@ -2,6 +2,7 @@ import type { ReplaceRule, SyncPolicy } from '../config/model.js';
 import type { RepoSnapshot } from '../snapshot/model.js';
 import type { CopyAction, TagDecision } from './decision.js';
 import type { RepoSelection } from './selection.js';
+import { attachmentOf } from '../oci/attachments.js';
 
 /**
  * The target repository name: the first rule whose `old` is a whole leading path of the
@@ -33,18 +34,36 @@ export function decideSync(input: SyncInput): { decisions: TagDecision[]; action
   const targetDigest = new Map(target.tags.map((t) => [t.tag, t.digest]));
   const decisions: TagDecision[] = [];
   const actions: CopyAction[] = [];
-  for (const t of source.tags) {
+  // Attachments (signatures...) are synced with their subject, not by the filters.
+  const attachments = source.tags.filter((t) => !selection.explicit.has(t.tag) && attachmentOf(t.tag));
+  const ordinary = source.tags.filter((t) => !attachments.includes(t));
+  const syncedDigests = new Map<string, string>();
+  for (const t of ordinary) {
     const sel = syncSelection(t.tag, selection, policy);
     if (!sel.selected) {
       decisions.push({ tag: t.tag, digest: t.digest, verdict: 'skip', reason: sel.reason });
       continue;
     }
-    const why = sel.reason;
+    if (!syncedDigests.has(t.digest)) syncedDigests.set(t.digest, t.tag);
+    copyIfNeeded(t, sel.reason);
+  }
+  for (const t of attachments) {
+    const a = attachmentOf(t.tag)!;
+    const subjectTag = syncedDigests.get(a.subject);
+    if (!subjectTag) {
+      decisions.push({ tag: t.tag, digest: t.digest, verdict: 'skip', reason: `${a.kind} of an image that is not synced` });
+      continue;
+    }
+    copyIfNeeded(t, `${a.kind} of ${subjectTag}, synced with it`);
+  }
+  return { decisions, actions };
+
+  function copyIfNeeded(t: RepoSnapshot['tags'][number], why: string) {
     const have = targetDigest.get(t.tag) ?? null;
     const dest = `${input.to}/${input.targetRepository}:${t.tag}`;
     if (have === t.digest && !policy.force) {
       decisions.push({ tag: t.tag, digest: t.digest, verdict: 'up-to-date', reason: `${why}; ${dest} already has this digest` });
-      continue;
+      return;
     }
     const reason = `${why}; ${have === null ? `${dest} does not exist` : have === t.digest ? `force: re-copy to ${dest}` : `${dest} has another digest (${have})`}`;
     decisions.push({ tag: t.tag, digest: t.digest, verdict: 'copy', reason });
@@ -55,7 +74,6 @@ export function decideSync(input: SyncInput): { decisions: TagDecision[]; action
       reason,
     });
   }
-  return { decisions, actions };
 }
 
 /** Whether the sync policy selects a source tag, and why: used by plan, and by apply to refuse edited plans. */

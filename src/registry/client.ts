@@ -234,6 +234,25 @@ export class RegistryClient {
   }
 
   /**
+   * Uploads a small blob (the empty config of an untag manifest), unless the repository
+   * has it. Monolithic: one upload session, one PUT with the digest.
+   */
+  async pushBlob(repo: Repository, bytes: Buffer): Promise<Digest> {
+    const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}` as Digest;
+    if (await this.hasBlob(repo, digest)) return digest;
+    const start = await this.#send({ method: 'POST', path: `/v2/${this.#repo(repo)}/blobs/uploads/`, scope: push(repo), idempotent: false });
+    if (start.status !== 202) throw this.#error(start, 'POST');
+    const location = header(start, 'location');
+    if (!location) throw this.#protocol(start, 'POST', 'upload session without Location');
+    const u = new URL(location, start.url);
+    if (u.origin !== this.endpoint.origin) throw this.#protocol(start, 'POST', `refusing an upload Location on another origin (${u.origin})`);
+    u.searchParams.set('digest', digest);
+    const put = await this.#send({ method: 'PUT', path: u.pathname + u.search, scope: push(repo), body: bytes, contentType: 'application/octet-stream', idempotent: false });
+    if (put.status !== 201) throw this.#error(put, 'PUT');
+    return digest;
+  }
+
+  /**
    * Proves that these credentials may push to `repo` without changing it: opens a blob
    * upload session and cancels it. Throws the registry's refusal (auth/denied) as is.
    */

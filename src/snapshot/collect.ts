@@ -52,10 +52,11 @@ export async function collect(config: Config, clients: Clients, targets: string[
   );
 
   const children = new Map<string, Map<Digest, Digest[]>>();
+  const subjects = new Map<string, Map<Digest, boolean>>();
   for (let round = 0; ; round++) {
-    const evaluation = evaluate(config, scope, repos, children);
+    const evaluation = evaluate(config, scope, repos, { indexChildren: children, subjectsPresent: subjects });
     if (!evaluation.needs.length) return { scope, repos, evaluation, sources };
-    if (round >= 3) throw new Error('internal: the policy kept asking for more data');
+    if (round >= 4) throw new Error('internal: the policy kept asking for more data');
     await Promise.all(
       evaluation.needs.map(async (need) => {
         const client = clients.get(need.registry);
@@ -66,6 +67,12 @@ export async function collect(config: Config, clients: Clients, targets: string[
           for (const t of repo.tags) if (t.digest === digest) t.created = created;
         });
         const key = `${need.registry}/${need.repository}`;
+        const present = subjects.get(key) ?? new Map<Digest, boolean>();
+        subjects.set(key, present);
+        // An attachment's subject with no tag here: only the registry can say whether it exists.
+        await mapLimit(need.subjects, client.endpoint.concurrency, async (digest) => {
+          present.set(digest, Boolean(await client.headManifest(repository, digest)));
+        });
         const map = children.get(key) ?? new Map<Digest, Digest[]>();
         children.set(key, map);
         await mapLimit(need.children, client.endpoint.concurrency, async (digest) => {

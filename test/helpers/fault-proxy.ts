@@ -37,8 +37,8 @@ export interface FaultProxy {
 
 /**
  * A plain-HTTP proxy on 127.0.0.1 in front of a real registry: forwards everything
- * unchanged except what a test asks it to break. Host-relative Location and Link
- * headers from the registry pass through, so clients stay on the proxy's origin.
+ * unchanged except what a test asks it to break. The registry's Location and Link
+ * headers name the proxy's origin, so clients stay on it.
  */
 export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const rules: Rule[] = [];
@@ -48,7 +48,9 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const t = new URL(target);
 
   const forward = (req: IncomingMessage, res: ServerResponse, rewrite?: Extract<Fault, { rewrite: unknown }>['rewrite'], dropAnswer = false) => {
-    const up = httpRequest({ host: t.hostname, port: t.port, method: req.method, path: req.url, headers: { ...req.headers, host: t.host } }, (ur) => {
+    // The client's Host passes through, as through a reverse proxy: the registry then
+    // builds its absolute URLs (upload Locations) on the proxy's origin.
+    const up = httpRequest({ host: t.hostname, port: t.port, method: req.method, path: req.url, headers: req.headers }, (ur) => {
       const chunks: Buffer[] = [];
       ur.on('data', (c) => chunks.push(c));
       ur.on('end', () => {

@@ -48,7 +48,9 @@ test('seed config end to end: plan, apply; both registries hold exactly the expe
   assert.ok(seen.some((s) => s.includes('skopeo copy')), 'ps was sampled while skopeo ran');
   for (const s of seen) assert.ok(!s.includes('harbor12345'), 'password visible in ps');
   assert.ok(!seen.some((s) => /--(src|dest)?-?creds/.test(s)));
-  assert.match(a.stdout, /Apply complete: 4 copied, 4 deleted, 0 drifted, 0 blocked, 0 failed\./);
+  assert.match(a.stdout, /Apply complete: 4 copied, 5 deleted, 0 drifted, 0 blocked, 0 failed\./);
+  // The seed's warning case: feature-shared shares its digest with latest. Only the tag goes.
+  assert.match(a.stdout, /^deleted +harbor\/library\/mysql:feature-shared untagged \(via sha256:\w{12}\); sha256:\w{12} kept by latest$/m);
   for (const f of [planFile, `${planFile}.${JSON.parse(readFileSync(planFile, 'utf8')).sha256.slice(0, 12)}.journal`]) {
     assert.ok(!readFileSync(f, 'utf8').includes('harbor12345'), `${f} holds the password`);
   }
@@ -57,9 +59,10 @@ test('seed config end to end: plan, apply; both registries hold exactly the expe
 
   const m = w.d['harbor/library/mysql'];
   const mysql = await readTags(w.harbor, 'library/mysql');
-  const expectedKept = Object.keys(m).filter((t) => !['build-2019', '2018-backup', 'develop-old'].includes(t)).sort();
+  const expectedKept = Object.keys(m).filter((t) => !['build-2019', '2018-backup', 'develop-old', 'feature-shared'].includes(t)).sort();
   assert.deepEqual(Object.keys(mysql).sort(), expectedKept);
   for (const t of expectedKept) assert.equal(mysql[t], m[t], `${t} unchanged`);
+  assert.equal(mysql.latest, m['feature-shared'], 'latest still resolves to the digest it shared');
   assert.deepEqual(await readTags(w.harbor, 'library/redis'), { '6.2': w.d['harbor/library/redis']['6.2'], 'develop-x': w.d['harbor/library/redis']['develop-x'], latest: w.d['harbor/library/redis'].latest });
   assert.deepEqual(await readTags(w.aliyun, 'prod/mysql'), {
     '1.0': m['1.0'],
@@ -74,6 +77,6 @@ test('seed config end to end: plan, apply; both registries hold exactly the expe
   // Second apply of the finished plan: nothing to do, no request at all.
   const again = await runCli(['apply', planFile, '--debug'], env);
   assert.equal(again.code, 0);
-  assert.match(again.stdout, /^Nothing to do: all 8 actions of this plan were already applied/);
+  assert.match(again.stdout, /^Nothing to do: all 9 actions of this plan were already applied/);
   assert.doesNotMatch(again.stderr, /debug: /);
 });

@@ -35,15 +35,17 @@ test('the seed config gives the plan a reader of the seed expects, tag by tag', 
   const { p, code } = await plan(join(tmp.dir, 'p1.json'));
   assert.equal(code, 0);
   const m = w.d['harbor/library/mysql'];
-  const deletes = p.actions.filter((a): a is PlanDelete => a.type === 'delete').map((a) => `${a.registry}/${a.repository}@${a.digest} ${a.tags.join(',')}`);
+  const deletes = p.actions.filter((a): a is PlanDelete => a.type === 'delete').map((a) => `${a.method} ${a.registry}/${a.repository}@${a.digest} ${a.tags.join(',')}${a.kept_by ? ` kept by ${a.kept_by}` : ''}`);
   assert.deepEqual(
     deletes.sort(),
     [
-      `harbor/library/mysql@${m['2018-backup']} 2018-backup`,
-      `harbor/library/mysql@${m['build-2019']} build-2019`,
-      `harbor/library/mysql@${m['develop-old']} develop-old`,
+      `manifest harbor/library/mysql@${m['2018-backup']} 2018-backup`,
+      `manifest harbor/library/mysql@${m['build-2019']} build-2019`,
+      `manifest harbor/library/mysql@${m['develop-old']} develop-old`,
+      // shares its digest with latest, which the exclude regex keeps: the tag goes alone.
+      `untag harbor/library/mysql@${m['feature-shared']} feature-shared kept by latest`,
       // listed explicitly as library/redis:5.0.12: selected by name, bypassing the rules.
-      `harbor/library/redis@${w.d['harbor/library/redis']['5.0.12']} 5.0.12`,
+      `manifest harbor/library/redis@${w.d['harbor/library/redis']['5.0.12']} 5.0.12`,
     ].sort(),
   );
   const del = p.decisions.delete.harbor['library/mysql'];
@@ -53,8 +55,8 @@ test('the seed config gives the plan a reader of the seed expects, tag by tag', 
     'develop-1': 'keep', 'develop-2': 'keep', 'develop-3': 'keep', 'develop-4': 'keep', 'develop-5': 'keep', 'develop-6': 'keep',
     'release-1.0': 'keep', 'release-2.0': 'keep', 'hotfix-1': 'keep', 'feature-login': 'keep',
     'build-2019': 'delete', '2018-backup': 'delete', 'develop-old': 'delete',
-    // shares its digest with latest, which the exclude regex keeps.
-    'feature-shared': 'blocked',
+    // shares its digest with latest, which the exclude regex keeps: untagged alone.
+    'feature-shared': 'delete',
     latest: 'keep', master: 'keep', 'v1.2.3': 'keep', '1.0': 'keep', '1.2.3-alpha.1': 'keep',
     // include key 2019 matches, but exclude wins.
     'v2019.1.0': 'keep',
@@ -64,7 +66,8 @@ test('the seed config gives the plan a reader of the seed expects, tag by tag', 
   assert.match(del['develop-6'].reason, /^matches include key "develop"; kept by mix-count 10 \(#3 newest of 14 candidates by image creation time\)$/);
   assert.match(del['build-2019'].reason, /^matches include key "2019"; #11 newest of 14 candidates by image creation time, beyond mix-count 10$/);
   assert.equal(del.stable.reason, 'matches no include rule');
-  assert.deepEqual(p.blocked.map((b) => [b.repository, b.tags, b.would_lose.map((l) => l.tag)]), [['library/mysql', ['feature-shared'], ['latest']]]);
+  assert.match(del['feature-shared'].reason, /; untagged alone: digest kept by latest$/);
+  assert.deepEqual(p.blocked, []);
   // Only 5.0.12 of library/redis is selected; the other tags are not touched.
   const redis = p.decisions.delete.harbor['library/redis'];
   assert.equal(redis['5.0.12'].reason, 'listed explicitly (repo:tag in repositories)');
@@ -84,9 +87,9 @@ test('the seed config gives the plan a reader of the seed expects, tag by tag', 
   assert.equal(p.decisions.sync.harbor['library/mysql']['1.0'].verdict, 'up-to-date');
   assert.equal(p.decisions.sync.harbor['library/mysql']['develop-1'].reason, 'matches no filter');
   assert.equal(p.decisions.sync.harbor['library/redis']['6.2'].verdict, 'skip');
-  assert.deepEqual(p.summary, { copy: 4, delete: 4, tags_deleted: 4, blocked: 1 });
-  // Copies come before deletes in the plan, as apply runs them.
-  assert.deepEqual(p.actions.map((a) => a.type), ['copy', 'copy', 'copy', 'copy', 'delete', 'delete', 'delete', 'delete']);
+  assert.deepEqual(p.summary, { copy: 4, delete: 5, tags_deleted: 5, blocked: 0 });
+  // Copies come before deletes in the plan, as apply runs them; a tag-only removal before manifests.
+  assert.deepEqual(p.actions.map((a) => (a.type === 'delete' ? a.method : a.type)), ['copy', 'copy', 'copy', 'copy', 'untag', 'manifest', 'manifest', 'manifest', 'manifest']);
   // No credentials anywhere in the plan.
   assert.ok(!readFileSync(join(tmp.dir, 'p1.json'), 'utf8').includes('harbor12345'));
 });
@@ -105,18 +108,18 @@ test('plan output reads like Terraform; show prints exactly the same; markdown a
   const { stdout, code } = await plan(out, { detailedExitcode: true });
   assert.equal(code, 2);
   assert.match(stdout, /^harbor library\/mysql\n {2}- 2018-backup \(sha256:[0-9a-f]{12}\) +matches include key "2018"; #12 newest of 14/m);
-  assert.match(stdout, /^ {2}! feature-shared \(sha256:[0-9a-f]{12}\) +matches include key "feature"; .*blocked: shares its digest with kept tag latest; deleting the digest would remove it too$/m);
+  assert.match(stdout, /^ {2}- untag feature-shared \(sha256:[0-9a-f]{12}, digest kept by latest\) +matches include key "feature"; #13 newest of 14/m);
   assert.match(stdout, /^aliyun prod\/mysql\n {2}\+ 1\.2\.3-alpha\.1 <- harbor\/library\/mysql:1\.2\.3-alpha\.1 \(sha256:/m);
   assert.match(stdout, /^ {2}~ v1\.2\.3 <- harbor\/library\/mysql:v1\.2\.3 /m);
-  assert.match(stdout, /^Plan: 4 to copy, 4 to delete, 1 blocked\.$/m);
+  assert.match(stdout, /^Plan: 4 to copy, 5 to delete, 0 blocked\.$/m);
   assert.match(stdout, /Saved the plan to: .*shown\.json\nTo perform exactly these actions, run: regmgr apply .*shown\.json/);
   const cap = captureIO();
   await showCommand({ plan: out }, cap.io);
   assert.equal(cap.stdout(), stdout.slice(0, stdout.indexOf('\nSaved the plan')));
   const md = captureIO();
   await showCommand({ plan: out, markdown: true }, md.io);
-  assert.match(md.stdout(), /^\*\*Plan: 4 to copy, 4 to delete, 1 blocked\.\*\*\n/);
-  assert.match(md.stdout(), /<details><summary><code>harbor\/library\/mysql<\/code>: 3 to delete, 1 blocked<\/summary>\n\n```diff\n- 2018-backup/);
+  assert.match(md.stdout(), /^\*\*Plan: 4 to copy, 5 to delete, 0 blocked\.\*\*\n/);
+  assert.match(md.stdout(), /<details><summary><code>harbor\/library\/mysql<\/code>: 4 to delete<\/summary>\n\n```diff\n- 2018-backup/);
   const ex = captureIO();
   await showCommand({ plan: out, explain: true }, ex.io);
   assert.match(ex.stdout(), /= stable \(delete: keep\) +matches no include rule/);
@@ -140,7 +143,7 @@ test('sem-ver: true makes non-version tags candidates, yet exclude still protect
   assert.equal(v.latest.verdict, 'keep');
   assert.equal(v.master.verdict, 'keep');
   assert.equal(v['develop-1'].verdict, 'delete');
-  assert.equal(v['feature-shared'].verdict, 'blocked');
+  assert.equal(v['feature-shared'].verdict, 'delete');
 });
 
 test('a failed read fails the plan: no plan file from partial data', async () => {

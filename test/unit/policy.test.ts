@@ -23,7 +23,8 @@ function policy(p: Partial<DeletePolicy> = {}): DeletePolicy {
 }
 
 const whole = { whole: true, explicit: new Set<string>() };
-const run = (r: RepoSnapshot, p = policy(), sel = whole, children = new Map<Digest, Digest[]>()) => decideDelete({ registry: 'r', repo: r, selection: sel, policy: p, indexChildren: children });
+const run = (r: RepoSnapshot, p = policy(), sel = whole, children = new Map<Digest, Digest[]>(), more: { tagDelete?: 'untag' | 'oci' | 'never'; subjectsPresent?: Map<Digest, boolean> } = {}) =>
+  decideDelete({ registry: 'r', repo: r, selection: sel, policy: p, indexChildren: children, ...more });
 const verdicts = (res: ReturnType<typeof run>) => Object.fromEntries(res.decisions.map((d) => [d.tag, d.verdict]));
 
 test('keys are literal substrings: trimmed, empties ignored, regex characters not special', () => {
@@ -67,13 +68,19 @@ test('ordering falls back to semver precedence, then name, and says which decide
   assert.equal(names.basis.get(names.sorted[0]), 'name');
 });
 
-test('a digest shared with a kept tag is blocked, naming the tag that would be lost', () => {
+test('a digest shared with a kept tag: the tag goes alone (untag) and the digest stays; with tag-delete: never it is blocked', () => {
   const r = run(repo([['dev-1', 1], ['latest', 1], ['dev-2', 2]]));
-  assert.deepEqual(r.actions.map((a) => a.tags), [['dev-2']]);
-  assert.equal(r.blocked.length, 1);
-  assert.deepEqual(r.blocked[0].tags, ['dev-1']);
-  assert.deepEqual(r.blocked[0].wouldLose.map((l) => l.tag), ['latest']);
-  assert.equal(verdicts(r)['dev-1'], 'blocked');
+  assert.deepEqual(r.actions.map((a) => [a.method, a.tags, a.keptBy]), [['untag', ['dev-1'], ['latest']], ['manifest', ['dev-2'], undefined]]);
+  assert.equal(r.blocked.length, 0);
+  assert.match(r.decisions.find((d) => d.tag === 'dev-1')!.reason, /; untagged alone: digest kept by latest$/);
+  const oci = run(repo([['dev-1', 1], ['latest', 1]]), policy(), whole, new Map(), { tagDelete: 'oci' });
+  assert.deepEqual(oci.actions.map((a) => a.method), ['oci']);
+  const never = run(repo([['dev-1', 1], ['latest', 1], ['dev-2', 2]]), policy(), whole, new Map(), { tagDelete: 'never' });
+  assert.deepEqual(never.actions.map((a) => a.tags), [['dev-2']]);
+  assert.equal(never.blocked.length, 1);
+  assert.deepEqual(never.blocked[0].tags, ['dev-1']);
+  assert.deepEqual(never.blocked[0].wouldLose.map((l) => l.tag), ['latest']);
+  assert.equal(verdicts(never)['dev-1'], 'blocked');
 });
 
 test('tags sharing a digest that are all candidates are one action', () => {
@@ -81,13 +88,54 @@ test('tags sharing a digest that are all candidates are one action', () => {
   assert.deepEqual(r.actions.map((a) => [a.digest, a.tags]), [[dg(1), ['dev-1', 'dev-1b']]]);
 });
 
-test('a platform manifest of a kept multi-arch index is blocked; deleting an index is one action', () => {
+test('a platform manifest of a kept multi-arch index loses its own tag only (or is blocked with never); deleting an index is one action', () => {
   const r = repo([['v1', 10, IDX], ['dev-amd64', 11], ['dev-index', 20, IDX]]);
   const first = run(r);
   assert.deepEqual(first.needsChildren, [dg(10)]);
-  const second = run(r, policy(), whole, new Map([[dg(10), [dg(11), dg(12)]]]));
-  assert.deepEqual(second.actions.map((a) => a.tags), [['dev-index']]);
-  assert.match(second.blocked[0].reason, /platform manifest of kept multi-arch tag v1/);
+  const children = new Map([[dg(10), [dg(11), dg(12)]]]);
+  const second = run(r, policy(), whole, children);
+  assert.deepEqual(second.actions.map((a) => [a.method, a.tags, a.keptBy]), [['manifest', ['dev-index'], undefined], ['untag', ['dev-amd64'], ['v1']]]);
+  const never = run(r, policy(), whole, children, { tagDelete: 'never' });
+  assert.deepEqual(never.actions.map((a) => a.tags), [['dev-index']]);
+  assert.equal(never.blocked[0].reason, 'is a platform manifest of kept multi-arch tag v1; deleting it would break that image (tag-delete: never)');
+});
+
+const sig = (d: number, ext = 'sig') => `sha256-${String(d).padStart(64, '0')}.${ext}`;
+
+test('attachments follow their subject: never candidates, never counted by mix-count, deleted with it, kept with it, orphans deleted', () => {
+  // sem-ver: true makes every non-version tag a candidate, signatures included, in the old tool.
+  const r = repo([
+    ['v1.0', 1, IMG, '2024-01-01T00:00:00Z'],
+    ['dev-4', 4, IMG, '2024-04-01T00:00:00Z'],
+    ['dev-5', 5, IMG, '2024-05-01T00:00:00Z'],
+    ['dev-6', 6, IMG, '2024-06-01T00:00:00Z'],
+    [sig(4), 40, IMG, '2025-01-01T00:00:00Z'],
+    [sig(5, 'att'), 50, IMG, '2025-01-01T00:00:00Z'],
+    [sig(6), 60, IMG, '2025-02-01T00:00:00Z'],
+    [sig(1), 10, IMG, '2025-01-01T00:00:00Z'],
+    [sig(99), 990, IMG, '2025-03-01T00:00:00Z'],
+  ]);
+  const p = policy({ semVer: true, mixCount: 2, include: { keys: [], regex: [] } });
+  const first = run(r, p);
+  assert.deepEqual(first.needsSubjects, [dg(99)], 'an untagged subject: only the registry knows whether it exists');
+  const res = run(r, p, whole, new Map(), { subjectsPresent: new Map([[dg(99), false]]) });
+  const v = verdicts(res);
+  // The two newest candidates are the images dev-6 and dev-5, not signatures.
+  assert.deepEqual([v['dev-4'], v['dev-5'], v['dev-6'], v['v1.0']], ['delete', 'keep', 'keep', 'keep']);
+  assert.equal(v[sig(4)], 'delete');
+  assert.equal(v[sig(5, 'att')], 'keep');
+  assert.equal(v[sig(6)], 'keep');
+  assert.equal(v[sig(1)], 'keep');
+  assert.equal(v[sig(99)], 'delete');
+  const byTag = (t: string) => res.decisions.find((d) => d.tag === t)!.reason;
+  assert.equal(byTag(sig(4)), 'signature of dev-4, deleted with it');
+  assert.equal(byTag(sig(5, 'att')), 'attestation of dev-5, kept with it');
+  assert.equal(byTag(sig(99)), `signature of ${dg(99)}, which no longer exists here: orphaned`);
+  assert.match(res.decisions.find((d) => d.tag === 'dev-4')!.reason, /#3 newest of 3 candidates/);
+  const attachmentActions = res.actions.filter((a) => a.attachmentOf);
+  assert.deepEqual(attachmentActions.map((a) => [a.tags[0], a.attachmentOf]), [[sig(4), { subject: dg(4), orphaned: false }], [sig(99), { subject: dg(99), orphaned: true }]]);
+  const present = run(r, p, whole, new Map(), { subjectsPresent: new Map([[dg(99), true]]) });
+  assert.equal(verdicts(present)[sig(99)], 'keep', 'an untagged subject that exists keeps its signature');
 });
 
 test('repo:tag selects that tag by name, bypassing include/exclude and mix-count; others untouched', () => {
