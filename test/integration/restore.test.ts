@@ -126,3 +126,18 @@ test("after the registry's garbage collection, restore refuses each image whose 
   assert.deepEqual(Object.keys(now), ['dev-multi', 'latest', 'v1.0'], 'nothing half-restored');
   assert.equal(now['dev-multi'], w.before['dev-multi']);
 });
+
+test('restore puts back a tag that was untagged (its digest stayed for a kept tag) on that digest', async () => {
+  const repo = `rest/untag-${++n}`;
+  const shared = await pushImage(env.reg, repo, ['dev-shared', 'keep-x'], { seed: `${repo}-shared` });
+  const dir = join(tmp.dir, `u${n}`);
+  mkdirSync(dir);
+  const config = writeFile(dir, 'config.yml', `registries:\n  reg:\n    registry: ${env.proxy.url}\n    repositories: [${repo}]\ndelete-policy:\n  registries: [reg]\n  mix-count: 0\n  tags:\n    include:\n      keys: dev\n`);
+  const planFile = join(dir, 'plan.json');
+  assert.equal(await planCommand({ config, out: planFile }, captureIO().io), 0);
+  assert.equal(await applyCommand({ plan: planFile }, captureIO().io), 0);
+  assert.deepEqual(await readTags(env.reg, repo), { 'keep-x': shared });
+  const r = captureIO();
+  assert.equal(await restoreCommand({ plan: planFile }, r.io), 0, r.stdout());
+  assert.deepEqual(await readTags(env.reg, repo), { 'dev-shared': shared, 'keep-x': shared });
+});
