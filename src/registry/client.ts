@@ -75,6 +75,12 @@ export class RegistryClient {
   readonly #creds?: Credentials;
   readonly #maxPages: number;
   #scheme: 'unknown' | 'none' | 'basic' | 'bearer' = 'unknown';
+  /**
+   * undici closes a connection after every HEAD (in case a server sends a body anyway),
+   * which costs a TCP and TLS handshake per tag. regmgr keeps connections open; a
+   * registry seen sending bytes after a HEAD gets the closing behaviour back.
+   */
+  #closeAfterHead = false;
   #bearer?: { realm: string; service?: string };
   readonly #tokens = new Map<string, { token: string; expires: number }>();
   readonly #pendingTokens = new Map<string, Promise<string>>();
@@ -380,7 +386,15 @@ export class RegistryClient {
         } catch (e) {
           if (e instanceof RegistryError) throw e;
           const code = (e as NodeJS.ErrnoException).code ?? '';
-          if (spec.idempotent && RETRY_NET.has(code) && attempt < this.#retry.attempts) {
+          // An answer that does not parse on a reused connection: most likely bytes a
+          // server sent after a HEAD. Close after HEADs from now on, and read again.
+          // (undici's HTTPParserError; its code is not always set.)
+          const garbled = code.startsWith('HPE_') || (e as Error).name === 'HTTPParserError';
+          if (garbled && !this.#closeAfterHead) {
+            this.#closeAfterHead = true;
+            this.#log.warn(`${this.name}: an answer did not parse (${code || (e as Error).message}), as when a server sends a body after a HEAD; closing connections after HEAD requests from now on`);
+          }
+          if (spec.idempotent && (RETRY_NET.has(code) || garbled) && attempt < this.#retry.attempts) {
             await this.#backoff(attempt, undefined, `${spec.method} ${spec.path}: ${code}`);
             continue;
           }
@@ -419,7 +433,8 @@ export class RegistryClient {
     let status = 0;
     let resHeaders: Response['headers'] = {};
     try {
-      const res = await this.#agent.request({ origin: u.origin, path: u.pathname + u.search, method: method as Dispatcher.HttpMethod, headers, body, signal: deadline });
+      const reset = method === 'HEAD' && this.#closeAfterHead ? true : false;
+      const res = await this.#agent.request({ origin: u.origin, path: u.pathname + u.search, method: method as Dispatcher.HttpMethod, headers, body, signal: deadline, reset });
       status = res.statusCode;
       resHeaders = res.headers;
       let size = 0;

@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
-import { startRegistry } from '../helpers/registry.js';
+import { startRegistry, TEST_PASSWORD, TEST_USER } from '../helpers/registry.js';
 import { putManifest, pushImage } from '../helpers/images.js';
 import { tempDir } from '../helpers/processes.js';
 import { writeFile } from '../helpers/io.js';
@@ -50,19 +50,30 @@ try {
     'bench.yml',
     `registries:\n  bench:\n    registry: ${reg.url}\n    concurrency: ${CONCURRENCY}\ndelete-policy:\n  registries: [bench]\n  mix-count: 0\n  tags:\n    include:\n      keys: dev\n`,
   );
+  // The same storage served over TLS with Basic auth, as users run registries.
+  const tls = await startRegistry({ tls: true, auth: 'htpasswd', dataDir: `${reg.dir}/data` });
+  const tlsConfig = writeFile(
+    tmp.dir,
+    'bench-tls.yml',
+    `registries:\n  bench:\n    registry: ${tls.url}\n    insecure: true\n    username: ${TEST_USER}\n    password: ${TEST_PASSWORD}\n    concurrency: ${CONCURRENCY}\ndelete-policy:\n  registries: [bench]\n  mix-count: 0\n  tags:\n    include:\n      keys: dev\n`,
+  );
 
   // regmgr plan and the floor, each in a fresh process, alternating; best of 3 after a warm-up.
   type Run = { ms: number; maxRssKb: number; actions?: number; blocked?: number; tags: number };
   const once = async (args: string[]): Promise<Run> => JSON.parse((await run('node', [child, ...args])).stdout);
-  const plans: Run[] = [];
-  const floors: Run[] = [];
-  for (let i = 0; i < 4; i++) {
-    plans.push(await once(['plan', config]));
-    floors.push(await once(['floor', reg.url, String(CONCURRENCY)]));
-  }
   const best = (xs: Run[]) => xs.slice(1).sort((a, b) => a.ms - b.ms)[0];
-  const plan = best(plans);
-  const floor = best(floors);
+  const measure = async (cfg: string, url: string, basic?: string) => {
+    const plans: Run[] = [];
+    const floors: Run[] = [];
+    for (let i = 0; i < 4; i++) {
+      plans.push(await once(['plan', cfg]));
+      floors.push(await once(['floor', url, String(CONCURRENCY), ...(basic ? [basic] : [])]));
+    }
+    return { plan: best(plans), floor: best(floors) };
+  };
+  const { plan, floor } = await measure(config, reg.url);
+  const overTls = await measure(tlsConfig, tls.url, `${TEST_USER}:${TEST_PASSWORD}`);
+  await tls.stop();
 
   // The skopeo way: list-tags per repository, inspect --raw per tag, same parallelism.
   const skStart = performance.now();
@@ -78,6 +89,9 @@ try {
   console.log(`regmgr plan (best of 3):            ${s(plan.ms)}   peak RSS ${(plan.maxRssKb / 1024).toFixed(0)} MiB`);
   console.log(`floor, bare undici, ${CONCURRENCY} in flight:   ${s(floor.ms)}   regmgr/floor = ${(plan.ms / floor.ms).toFixed(2)}x`);
   console.log(`skopeo list-tags + inspect --raw:   ${s(skopeoMs)}   skopeo/regmgr = ${(skopeoMs / plan.ms).toFixed(1)}x`);
+  console.log(`over TLS with Basic auth:`);
+  console.log(`regmgr plan (best of 3):            ${s(overTls.plan.ms)}   peak RSS ${(overTls.plan.maxRssKb / 1024).toFixed(0)} MiB`);
+  console.log(`floor, bare undici, ${CONCURRENCY} in flight:   ${s(overTls.floor.ms)}   regmgr/floor = ${(overTls.plan.ms / overTls.floor.ms).toFixed(2)}x`);
 } finally {
   await reg.stop();
   tmp.remove();

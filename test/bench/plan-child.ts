@@ -8,7 +8,7 @@ import { silentLogger } from '../../src/util/log.js';
 import { mapLimit } from '../../src/util/limit.js';
 import { MANIFEST_ACCEPT } from '../../src/oci/media-types.js';
 
-const [mode, arg, n] = process.argv.slice(2);
+const [mode, arg, n, basic] = process.argv.slice(2);
 const started = performance.now();
 let extra: Record<string, number> = {};
 if (mode === 'plan') {
@@ -16,15 +16,17 @@ if (mode === 'plan') {
   extra = { actions: plan.actions.length, blocked: plan.blocked.length, tags: Object.values(plan.snapshot).flatMap((r) => Object.values(r)).reduce((k, r) => k + Object.keys(r.tags).length, 0) };
 } else {
   const conc = Number(n);
-  const agent = new Agent({ connections: conc });
-  const cat = (await (await request(`${arg}/v2/_catalog?n=1000`, { dispatcher: agent })).body.json()) as { repositories: string[] };
+  // The floor keeps its connections (and TLS sessions) open, HEADs included.
+  const agent = new Agent({ connections: conc, connect: { rejectUnauthorized: false } });
+  const auth: Record<string, string> = basic ? { authorization: `Basic ${Buffer.from(basic).toString('base64')}` } : {};
+  const cat = (await (await request(`${arg}/v2/_catalog?n=1000`, { dispatcher: agent, headers: auth })).body.json()) as { repositories: string[] };
   const lists = await mapLimit(cat.repositories, conc, async (r) => {
-    const j = (await (await request(`${arg}/v2/${r}/tags/list`, { dispatcher: agent })).body.json()) as { tags: string[] };
+    const j = (await (await request(`${arg}/v2/${r}/tags/list`, { dispatcher: agent, headers: auth })).body.json()) as { tags: string[] };
     return j.tags.map((t) => [r, t] as const);
   });
   let tags = 0;
   await mapLimit(lists.flat(), conc, async ([r, t]) => {
-    const res = await request(`${arg}/v2/${r}/manifests/${t}`, { method: 'HEAD', headers: { accept: MANIFEST_ACCEPT }, dispatcher: agent });
+    const res = await request(`${arg}/v2/${r}/manifests/${t}`, { method: 'HEAD', headers: { accept: MANIFEST_ACCEPT, ...auth }, dispatcher: agent, reset: false });
     await res.body.dump();
     if (res.headers['docker-content-digest']) tags++;
   });

@@ -28,6 +28,8 @@ export interface FaultProxy {
   log: string[];
   /** Requests the registry itself answered, as `METHOD /path?query -> STATUS`. */
   answered: string[];
+  /** Client connections accepted so far. */
+  readonly connections: number;
   /** Adds a fault for the next `times` matching requests (Infinity for all). */
   inject(match: (req: IncomingMessage) => boolean, fault: Fault, times?: number): void;
   clear(): void;
@@ -99,7 +101,11 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     res.writeHead(f.status, { 'content-type': 'application/json', ...f.headers });
     res.end((typeof f.body === 'function' ? f.body(req) : f.body) ?? JSON.stringify({ errors: [{ code: 'INJECTED', message: `fault proxy: ${f.status}` }] }));
   });
+  // Idle connections stay open as long as a registry's would: a client's reuse is what counts.
+  server.keepAliveTimeout = 60_000;
+  let connections = 0;
   server.on('connection', (s) => {
+    connections++;
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
@@ -110,6 +116,9 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     host: `127.0.0.1:${port}`,
     log,
     answered,
+    get connections() {
+      return connections;
+    },
     inject(match, fault, times = 1) {
       rules.push({ match, fault, times });
     },

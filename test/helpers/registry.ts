@@ -14,6 +14,8 @@ export interface RegistryOptions {
   anonymousPull?: boolean;
   /** Token auth: the actions each listed user may have (others get all they ask for). */
   grants?: Record<string, string[]>;
+  /** Serve this storage folder (another registry's `${dir}/data`) instead of a new one. */
+  dataDir?: string;
 }
 
 export interface TestRegistry {
@@ -41,7 +43,8 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
   const tmp = tempDir('registry');
   const dir = tmp.dir;
   const users = opts.users ?? { [TEST_USER]: TEST_PASSWORD };
-  mkdirSync(join(dir, 'data'));
+  const data = opts.dataDir ?? join(dir, 'data');
+  if (!opts.dataDir) mkdirSync(data);
   const tlsFiles = opts.tls ? selfSignedCert(dir) : undefined;
   let token: TokenServer | undefined;
   let authYaml = '';
@@ -67,7 +70,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
         '    disabled: true',
         'storage:',
         '  filesystem:',
-        `    rootdirectory: ${join(dir, 'data')}`,
+        `    rootdirectory: ${data}`,
         '  delete:',
         `    enabled: ${opts.deleteEnabled ?? true}`,
         '  maintenance:',
