@@ -13,6 +13,7 @@ import { progressLine } from '../util/progress.js';
 import { VERSION } from '../version.js';
 import { readState } from '../state/file.js';
 import { EXIT, type IO } from './io.js';
+import { inert } from '../util/inert.js';
 
 export interface PlanArgs {
   /** --state FILE: where the state lives (default: beside the config, or its state.path). */
@@ -24,6 +25,10 @@ export interface PlanArgs {
   explain?: boolean;
   detailedExitcode?: boolean;
   target?: string[];
+  /** Warnings are errors (exit 1, no plan file): for CI. */
+  strict?: boolean;
+  /** The plan's time, for tests (keep-within ages are measured against it). */
+  now?: () => Date;
 }
 
 export type PolicyChoice = 'both' | 'delete' | 'sync';
@@ -48,11 +53,13 @@ export async function makePlan(config: Config, io: IO, opts: { targets?: string[
   const progress = progressLine(io, 'reading registries');
   // plan never writes the state: it records which one it was made from.
   const state = readState(config.statePath);
+  // One time for the whole plan: ages are measured against it, and it is recorded.
+  const createdAt = (opts.now?.() ?? new Date()).toISOString();
   try {
-    const collected = await collect(c, clients, opts.targets, new Counter(progress.update));
+    const collected = await collect(c, clients, opts.targets, new Counter(progress.update), Date.parse(createdAt));
     return buildPlan(c, collected, {
       version: VERSION,
-      createdAt: (opts.now?.() ?? new Date()).toISOString(),
+      createdAt,
       configFile: config.file,
       configSha256: createHash('sha256').update(readFileSync(config.file)).digest('hex'),
       state: { lineage: state?.lineage ?? null, serial: state?.serial ?? null },
@@ -73,8 +80,13 @@ export function printPlan(plan: Plan, args: { json?: boolean; markdown?: boolean
 
 export async function planCommand(args: PlanArgs, io: IO): Promise<number> {
   const config = loadConfig(args.config, io.env, { statePath: args.state });
-  const plan = await makePlan(config, io, { targets: args.target });
+  const plan = await makePlan(config, io, { targets: args.target, now: args.now });
   printPlan(plan, args, io);
+  for (const w of plan.warnings ?? []) io.err(`warning: ${inert(w)}\n`);
+  if (args.strict && plan.warnings?.length) {
+    io.err(`error: --strict: ${plan.warnings.length} warning${plan.warnings.length === 1 ? '' : 's'}${args.out ? `; no plan written to ${args.out}` : ''}\n`);
+    return EXIT.error;
+  }
   if (args.out) {
     writePlanFile(args.out, plan);
     const msg = `\nSaved the plan to: ${args.out}\nTo perform exactly these actions, run: regmgr apply ${args.out}\n`;

@@ -5,7 +5,7 @@ import { ConfigError, ConfigIssue, dotted } from './errors.js';
 import { parseYaml, YamlSource } from './yaml-source.js';
 import { schemaIssues } from './schema-check.js';
 import { interpolate } from './interpolate.js';
-import type { Config, DeletePolicy, RegistryEndpoint, ReplaceRule, SyncPolicy } from './model.js';
+import type { Config, DeletePolicy, Duration, RegistryEndpoint, ReplaceRule, RetentionRule, SyncPolicy } from './model.js';
 import { compileRegex, parseKeys, regexSources, type CompiledRegex, type TagRules } from '../policy/matchers.js';
 import { parseSelector, repositoryProblem, type RepoSelector } from '../oci/names.js';
 import { Secret } from '../util/secret.js';
@@ -15,6 +15,27 @@ import { mapRepository } from '../policy/sync.js';
 export const DEFAULT_CONCURRENCY = 8;
 export const DEFAULT_TIMEOUT_S = 30;
 export const DEFAULT_STATE_FILE = 'regmgr.state.json';
+
+const UNIT_MS = { h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 } as const;
+
+/** `36h`, `30d`, `2w` (the schema checked the form). */
+export function parseDuration(text: string): Duration {
+  return { text, ms: Number(text.slice(0, -1)) * UNIT_MS[text.slice(-1) as keyof typeof UNIT_MS] };
+}
+
+/** A repository glob: `*` within one path segment, `**` across segments; anchored. */
+export function globRegex(glob: string): CompiledRegex {
+  const body = glob
+    .split('**')
+    .map((part) => part.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*'))
+    .join('.*');
+  const re = new RegExp(`^${body}$`);
+  return { source: glob, test: (s: string) => re.test(s) };
+}
+
+function sameSet(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && [...a].sort().every((x, i) => x === [...b].sort()[i]);
+}
 /** Tags one repository may list (and repositories a catalog may list) unless the config says otherwise. */
 export const DEFAULT_MAX_TAGS = 2_000_000;
 
@@ -209,6 +230,29 @@ class Normaliser {
     return out;
   }
 
+  rules(raw: NonNullable<NonNullable<RegmgrConfig['delete-policy']>['rules']>): RetentionRule[] {
+    const out: RetentionRule[] = [];
+    raw.forEach((r, i) => {
+      const path = ['delete-policy', 'rules', i];
+      const tags = this.tagRules([...path, 'tags'], r.tags);
+      if (!tags.keys.length && !tags.regex.length) this.problem([...path, 'tags'], 'empty selector: give keys or regex, as in include');
+      if (r['keep-newest'] === undefined && r['keep-within'] === undefined) this.problem(path, 'a rule keeps something: give keep-newest, keep-within or both');
+      const rule: RetentionRule = {
+        number: i + 1,
+        tags,
+        ...(r.repositories ? { repositories: r.repositories.map(globRegex) } : {}),
+        ...(r['keep-newest'] !== undefined ? { keepNewest: r['keep-newest'] } : {}),
+        ...(r['keep-within'] ? { keepWithin: parseDuration(r['keep-within']) } : {}),
+      };
+      // A rule with an earlier rule's selector over the same repositories can never claim a tag.
+      const same = (a: RetentionRule) => sameSet(a.tags.keys, tags.keys) && sameSet(a.tags.regex.map((x) => x.source), tags.regex.map((x) => x.source));
+      const shadow = out.find((a) => same(a) && (!a.repositories || (r.repositories && sameSet(a.repositories.map((x) => x.source), rule.repositories!.map((x) => x.source)))));
+      if (shadow && (tags.keys.length || tags.regex.length)) this.problem([...path, 'tags'], `rule ${i + 1} can never claim a tag: rule ${shadow.number} has the same selector and comes first`);
+      out.push(rule);
+    });
+    return out;
+  }
+
   /** A sync within one registry must rename every repository it copies, or it copies onto itself. */
   selfSync(registry: string, replace: ReplaceRule[]) {
     const explicit = this.raw.registries[registry]?.repositories;
@@ -232,6 +276,8 @@ class Normaliser {
       start: p.start ?? 0,
       dryRun: p['dry-run'] ?? true,
       mixCount: p['mix-count'] ?? 10,
+      ...(p['keep-within'] ? { keepWithin: parseDuration(p['keep-within']) } : {}),
+      rules: this.rules(p.rules ?? []),
       semVer: p['sem-ver'] ?? false,
       include: this.tagRules(['delete-policy', 'tags', 'include'], p.tags?.include),
       exclude: this.tagRules(['delete-policy', 'tags', 'exclude'], p.tags?.exclude),

@@ -26,11 +26,31 @@ export interface RegistryEndpoint {
   configured?: { username: string; password?: Secret };
 }
 
+/** An age as written (`30d`) and in milliseconds. */
+export interface Duration {
+  text: string;
+  ms: number;
+}
+
+/** One retention rule: a group of candidates, by tag selector (and repository globs). */
+export interface RetentionRule {
+  /** 1-based, as reasons and messages name it. */
+  number: number;
+  tags: TagRules;
+  /** Repository globs, compiled; undefined: every selected repository. */
+  repositories?: CompiledRegex[];
+  keepNewest?: number;
+  keepWithin?: Duration;
+}
+
 export interface DeletePolicy {
   registries: string[];
   start: number;
   dryRun: boolean;
+  /** For candidates no rule claims (the seed's pool). */
   mixCount: number;
+  keepWithin?: Duration;
+  rules: RetentionRule[];
   semVer: boolean;
   include: TagRules;
   exclude: TagRules;

@@ -102,6 +102,9 @@ function describe(src: YamlSource, e: ErrorObject, segs: Array<string | number>)
     case 'minLength':
       message = 'must not be empty';
       break;
+    case 'pattern':
+      message = e.schemaPath.includes('/Duration/') ? `must be an age like 36h, 30d or 2w (got ${JSON.stringify(value)})` : (e.message ?? 'is invalid');
+      break;
     case 'minProperties':
       message = `must define at least ${p.limit} entry`;
       break;

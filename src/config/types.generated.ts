@@ -16,6 +16,24 @@ export type TagRules1 = {
   keys?: Keys;
   regex?: Regex;
 } | null;
+/**
+ * regmgr addition: among the candidates that no rule claims, keep those created within this age.
+ */
+export type Duration = string;
+/**
+ * Selector: keys and/or regex, the same forms as include.
+ */
+export type TagRules2 = {
+  keys?: Keys;
+  regex?: Regex;
+} & ({
+  keys?: Keys;
+  regex?: Regex;
+} | null);
+/**
+ * Keep candidates of this group created within this age.
+ */
+export type Duration1 = string;
 
 /**
  * regmgr configuration. Accepts the registry-manager config format unchanged.
@@ -90,7 +108,7 @@ export interface DeletePolicy {
    */
   'dry-run'?: boolean;
   /**
-   * Among a repository's delete candidates, keep the N newest.
+   * Among a repository's delete candidates that no rule claims, keep the N newest.
    */
   'mix-count'?: number;
   /**
@@ -101,6 +119,28 @@ export interface DeletePolicy {
     include?: TagRules;
     exclude?: TagRules;
   } | null;
+  'keep-within'?: Duration;
+  /**
+   * regmgr addition: ordered retention rules; a candidate belongs to the first rule whose selector matches it.
+   */
+  rules?: RetentionRule[];
+}
+/**
+ * A group of delete candidates, by tag (and repository), with what to keep of it.
+ */
+export interface RetentionRule {
+  tags: TagRules2;
+  /**
+   * Globs over repository names ('*' within a path segment, '**' across segments); default every selected repository.
+   *
+   * @minItems 1
+   */
+  repositories?: [string, ...string[]];
+  /**
+   * Keep the N newest candidates of this group, per repository.
+   */
+  'keep-newest'?: number;
+  'keep-within'?: Duration1;
 }
 export interface SyncPolicy {
   /**

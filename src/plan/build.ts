@@ -5,6 +5,7 @@ import { planHash } from './canonical.js';
 import type { StateSnapshot } from '../state/model.js';
 import { diffSnapshots } from '../state/diff.js';
 import { fromPlan } from '../state/convert.js';
+import { planWarnings } from '../policy/warnings.js';
 
 export interface BuildMeta {
   version: string;
@@ -103,6 +104,7 @@ export function buildPlan(config: Config, c: Collected, meta: BuildMeta): Plan {
     skipped: [...c.scope.skipped].sort((a, b) => cmp(`${a.policy}/${a.registry}/${a.repository}`, `${b.policy}/${b.registry}/${b.repository}`)),
     actions,
     blocked,
+    warnings: planWarnings(config, c.scope, c.repos, meta.targets),
     summary: { copy: copies.length, delete: deletes.length, tags_deleted: deletes.reduce((n, d) => n + d.tags.length, 0), blocked: blocked.length },
   };
   return { ...body, sha256: planHash(body) };

@@ -73,6 +73,8 @@ export interface Plan {
   skipped: Array<{ policy: 'delete' | 'sync'; registry: string; repository: string; reason: string }>;
   actions: PlanAction[];
   blocked: PlanBlocked[];
+  /** What selected nothing (a missing repository, a rule matching no tag...): for review. */
+  warnings?: string[];
   summary: { copy: number; delete: number; tags_deleted: number; blocked: number };
   sha256: string;
 }

@@ -118,6 +118,11 @@ export function renderText(plan: Plan, opts: RenderOptions): string {
     for (const ch of plan.changed_outside) out.push(`  ${describeChange(ch)}`);
     out.push('');
   }
+  if (plan.warnings?.length) {
+    out.push(c.yellow('Warnings (these selected nothing; the plan may be smaller than you think):'));
+    for (const w of plan.warnings) out.push(`  ${inert(w)}`);
+    out.push('');
+  }
   for (const s of plan.skipped) out.push(c.dim(inert(`${s.policy}: ${s.registry} ${s.repository}: ${s.reason}`)));
   if (plan.skipped.length) out.push('');
   out.push(c.bold(summaryLine(plan)));
@@ -144,6 +149,7 @@ export function renderMarkdown(plan: Plan): string {
     out.push(`<details><summary><code>${htmlText(key.replace(' ', '/'))}</code>: ${counts.join(', ')}</summary>`, '', `${fence}diff`, ...body, fence, '', '</details>', '');
   }
   if (plan.changed_outside.length) out.push(`${plan.changed_outside.length} tag(s) changed outside regmgr since the recorded state: see \`regmgr show\`.`, '');
+  if (plan.warnings?.length) out.push('**Warnings** (these selected nothing):', '', ...plan.warnings.map((w) => `- ${htmlText(w)}`), '');
   out.push(`<sub>plan sha256 ${htmlText(plan.sha256.slice(0, 16))}, regmgr ${htmlText(plan.regmgr_version)}</sub>`);
   return out.join('\n') + '\n';
 }

@@ -5,7 +5,7 @@ import { attachmentOf, type Attachment } from '../oci/attachments.js';
 import type { RepoSnapshot, TagEntry } from '../snapshot/model.js';
 import type { BlockedItem, DeleteAction, TagDecision } from './decision.js';
 import { describeHit, firstHit } from './matchers.js';
-import { describeBasis, newestFirst } from './order.js';
+import { applyRetention } from './retention.js';
 import type { RepoSelection } from './selection.js';
 import { isVersionTag } from './version.js';
 
@@ -20,6 +20,8 @@ export interface DeleteInput {
   tagDelete?: TagDeleteMethod;
   /** Whether untagged subjects of attachments still exist, where that was read. */
   subjectsPresent?: ReadonlyMap<Digest, boolean>;
+  /** The plan's time (its created_at), which keep-within ages are measured against. */
+  nowMs: number;
 }
 
 export interface DeleteResult {
@@ -61,23 +63,11 @@ export function decideDelete(input: DeleteInput): DeleteResult {
   });
   const ordinary = pending.filter((p) => !p.attachment);
 
-  // mix-count: among the rule candidates (not explicitly listed ones), keep the N newest.
+  // Retention: rules, then the seed's pool (mix-count, keep-within), among the
+  // candidates of the tag rules (not explicitly listed ones).
   const ruled = ordinary.filter((p) => p.verdict === 'delete' && !selection.explicit.has(p.entry.tag));
-  const needsCreated = new Set<Digest>();
-  if (ruled.length > 0 && policy.mixCount >= ruled.length) {
-    for (const p of ruled) keep(p, `${p.reason}; kept by mix-count ${policy.mixCount} (only ${ruled.length} candidate${ruled.length === 1 ? '' : 's'})`);
-  } else if (policy.mixCount > 0 && ruled.length > 0) {
-    for (const p of ruled) if (p.entry.created === undefined) needsCreated.add(p.entry.digest);
-    if (needsCreated.size === 0) {
-      const { sorted, basis } = newestFirst(ruled.map((p) => ({ tag: p.entry.tag, created: p.entry.created ?? undefined, p })));
-      sorted.forEach((s, i) => {
-        const rank = `#${i + 1} newest of ${sorted.length} candidates by ${describeBasis(basis.get(s))}`;
-        if (i < policy.mixCount) keep(s.p, `${s.p.reason}; kept by mix-count ${policy.mixCount} (${rank})`);
-        else s.p.reason = `${s.p.reason}; ${rank}, beyond mix-count ${policy.mixCount}`;
-      });
-    }
-  }
-  if (needsCreated.size) return { decisions: [], actions: [], blocked: [], ...NONE, needsCreated: [...needsCreated].sort() };
+  const needsCreated = applyRetention(ruled, repo.repository, policy, input.nowMs);
+  if (needsCreated.length) return { decisions: [], actions: [], blocked: [], ...NONE, needsCreated };
 
   const byDigest = groupBy(ordinary, (p) => p.entry.digest);
   const out = new Outcome(registry, repo.repository, tagDelete);
@@ -221,10 +211,6 @@ function groupBy<T, K>(items: readonly T[], key: (t: T) => K): Map<K, T[]> {
   return out;
 }
 
-function keep(p: Pending, reason: string) {
-  p.verdict = 'keep';
-  p.reason = reason;
-}
 
 /**
  * The tag rules alone (selection, exclude, include, sem-ver), before any keep count:

@@ -24,6 +24,8 @@ export interface Evaluation {
 
 /** What was read on request of the policy, per `registry/repository`. */
 export interface Extra {
+  /** The plan's time: keep-within ages are measured against it. */
+  nowMs: number;
   indexChildren: ReadonlyMap<string, ReadonlyMap<Digest, readonly Digest[]>>;
   subjectsPresent: ReadonlyMap<string, ReadonlyMap<Digest, boolean>>;
 }
@@ -43,6 +45,7 @@ export function evaluate(config: Config, scope: Scope, repos: RepoMap, extra: Ex
         indexChildren: extra.indexChildren.get(`${registry}/${repository}`) ?? new Map(),
         subjectsPresent: extra.subjectsPresent.get(`${registry}/${repository}`) ?? new Map(),
         tagDelete: config.registries.get(registry)!.tagDelete,
+        nowMs: extra.nowMs,
       });
       if (result.needsCreated.length || result.needsChildren.length || result.needsSubjects.length) {
         out.needs.push({ registry, repository, created: result.needsCreated, children: result.needsChildren, subjects: result.needsSubjects });

@@ -20,7 +20,7 @@ export interface Collected {
  * and index children are read only when a decision asks for them. Any failed read
  * throws: no plan is computed from partial data.
  */
-export async function collect(config: Config, clients: Clients, targets: string[] | undefined, counter?: Counter): Promise<Collected> {
+export async function collect(config: Config, clients: Clients, targets: string[] | undefined, counter: Counter | undefined, nowMs: number): Promise<Collected> {
   const listed = new Set<string>([...(config.deletePolicy?.registries ?? []), ...(config.syncPolicy ? [config.syncPolicy.from] : [])]);
   const selected = new Map<string, string[]>();
   const sources = new Map<string, 'config' | 'catalog'>();
@@ -54,7 +54,7 @@ export async function collect(config: Config, clients: Clients, targets: string[
   const children = new Map<string, Map<Digest, Digest[]>>();
   const subjects = new Map<string, Map<Digest, boolean>>();
   for (let round = 0; ; round++) {
-    const evaluation = evaluate(config, scope, repos, { indexChildren: children, subjectsPresent: subjects });
+    const evaluation = evaluate(config, scope, repos, { nowMs, indexChildren: children, subjectsPresent: subjects });
     if (!evaluation.needs.length) return { scope, repos, evaluation, sources };
     if (round >= 4) throw new Error('internal: the policy kept asking for more data');
     await Promise.all(

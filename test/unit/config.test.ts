@@ -96,6 +96,12 @@ const broken: Array<[string, string, RegExp]> = [
   ['start out of bounds', `${REG}delete-policy:\n  registries: [harbor]\n  start: 2000000\n`, /delete-policy\.start: must be <= 1000000 \(got 2000000\)/],
   ['${VAR} in the registry address, unset', 'registries:\n  h:\n    registry: ${REGISTRY_URL}\n', /config\.yml:3: registries\.h\.registry: environment variable REGISTRY_URL is not set/],
   ['sync from a registry to itself onto the same repository', 'registries:\n  h:\n    registry: https://h.example\n    repositories: [app, lib/x]\nsync-policy:\n  from: h\n  to: h\n  replace:\n    - old: lib\n      new: mirror\n', /sync-policy\.to: syncs registry 'h' to itself, and replace maps app onto itself: add a replace rule that renames it/],
+  ['retention rule: unknown field', `${REG}delete-policy:\n  registries: [harbor]\n  rules:\n    - tags: { regex: '^pr-' }\n      keep-last: 3\n`, /config\.yml:8: delete-policy\.rules\[0\]\.keep-last: unknown field 'keep-last' \(known: tags, repositories, keep-newest, keep-within\)/],
+  ['retention rule: bad duration', `${REG}delete-policy:\n  registries: [harbor]\n  rules:\n    - tags: { regex: '^pr-' }\n      keep-within: 30 days\n`, /config\.yml:8: delete-policy\.rules\[0\]\.keep-within: must be an age like 36h, 30d or 2w \(got "30 days"\)/],
+  ['retention rule: empty selector', `${REG}delete-policy:\n  registries: [harbor]\n  rules:\n    - tags: {}\n      keep-newest: 3\n`, /config\.yml:7: delete-policy\.rules\[0\]\.tags: empty selector: give keys or regex, as in include/],
+  ['retention rule: keeps nothing', `${REG}delete-policy:\n  registries: [harbor]\n  rules:\n    - tags: { keys: pr }\n`, /delete-policy\.rules\[0\]: a rule keeps something: give keep-newest, keep-within or both/],
+  ['retention rule: shadowed by an earlier rule with the same selector', `${REG}delete-policy:\n  registries: [harbor]\n  rules:\n    - tags: { regex: '^pr-' }\n      keep-newest: 3\n    - tags: { keys: x }\n      keep-newest: 1\n    - tags: { regex: '^pr-' }\n      keep-within: 2w\n`, /config\.yml:11: delete-policy\.rules\[2\]\.tags: rule 3 can never claim a tag: rule 1 has the same selector and comes first/],
+  ['policy keep-within: bad duration', `${REG}delete-policy:\n  registries: [harbor]\n  keep-within: 0d\n`, /delete-policy\.keep-within: must be an age like 36h, 30d or 2w \(got "0d"\)/],
   ['sync from a catalog registry to itself without a catch-all rename', 'registries:\n  h:\n    registry: https://h.example\nsync-policy:\n  from: h\n  to: h\n', /syncs registry 'h' to itself, and replace maps \(any repository of the catalog that no replace rule renames\) onto itself/],
   ['URL with a path', 'registries:\n  h:\n    registry: https://harbor.example/v2/\n', /registries\.h\.registry: 'https:\/\/harbor\.example\/v2\/' has a path/],
   ['ftp URL', 'registries:\n  h:\n    registry: ftp://harbor.example\n', /scheme 'ftp:' is not supported/],
@@ -146,6 +152,14 @@ test('timeout takes whole or decimal seconds and works either way', () => {
 test('a sync from a registry to itself is fine when every repository is renamed', () => {
   const c = parseConfig('c.yml', 'registries:\n  h:\n    registry: https://h.example\nsync-policy:\n  from: h\n  to: h\n  replace:\n    - old: ""\n      new: mirror\n', {});
   assert.equal(c.syncPolicy!.from, 'h');
+});
+
+test("the retention rules syntax of the issue is accepted as written", () => {
+  const c = parseConfig('c.yml', `${REG}delete-policy:\n  registries: [harbor]\n  mix-count: 10\n  keep-within: 30d\n  tags:\n    include: { regex: '^(pr|nightly|feature)-' }\n    exclude: { regex: '^latest$' }\n  rules:\n    - tags: { regex: '^pr-' }\n      repositories: ['team/*']\n      keep-newest: 3\n    - tags: { regex: '^nightly-' }\n      keep-newest: 7\n    - tags: { keys: feature }\n      keep-within: 15d\n`, {});
+  const dp = c.deletePolicy!;
+  assert.equal(dp.keepWithin!.ms, 30 * 86_400_000);
+  assert.deepEqual(dp.rules.map((r) => [r.number, r.keepNewest, r.keepWithin?.text]), [[1, 3, undefined], [2, 7, undefined], [3, undefined, '15d']]);
+  assert.ok(dp.rules[0].repositories![0].test('team/app') && !dp.rules[0].repositories![0].test('team/a/b') && !dp.rules[0].repositories![0].test('other/app'));
 });
 
 test('a missing file is named', () => {

@@ -5,11 +5,12 @@ import { decideSync, mapRepository } from '../../src/policy/sync.js';
 import { newestFirst } from '../../src/policy/order.js';
 import { isVersionTag } from '../../src/policy/version.js';
 import { compileRegex, parseKeys, type CompiledRegex } from '../../src/policy/matchers.js';
-import type { DeletePolicy, SyncPolicy } from '../../src/config/model.js';
+import type { DeletePolicy, RetentionRule, SyncPolicy } from '../../src/config/model.js';
 import type { RepoSnapshot } from '../../src/snapshot/model.js';
 import type { Digest, Repository } from '../../src/oci/names.js';
 
 const IMG = 'application/vnd.oci.image.manifest.v1+json';
+const NOW = Date.parse('2026-12-01T00:00:00Z');
 const IDX = 'application/vnd.oci.image.index.v1+json';
 const dg = (n: number) => `sha256:${String(n).padStart(64, '0')}` as Digest;
 const re = (s: string) => compileRegex(s) as CompiledRegex;
@@ -19,12 +20,12 @@ function repo(tags: Array<[string, number, string?, (string | null)?]>): RepoSna
 }
 
 function policy(p: Partial<DeletePolicy> = {}): DeletePolicy {
-  return { registries: ['r'], start: 0, dryRun: true, mixCount: 0, semVer: false, include: { keys: ['dev'], regex: [] }, exclude: { keys: [], regex: [re('^latest$')] }, ...p };
+  return { registries: ['r'], start: 0, dryRun: true, mixCount: 0, rules: [], semVer: false, include: { keys: ['dev'], regex: [] }, exclude: { keys: [], regex: [re('^latest$')] }, ...p };
 }
 
 const whole = { whole: true, explicit: new Set<string>() };
 const run = (r: RepoSnapshot, p = policy(), sel = whole, children = new Map<Digest, Digest[]>(), more: { tagDelete?: 'untag' | 'oci' | 'never'; subjectsPresent?: Map<Digest, boolean> } = {}) =>
-  decideDelete({ registry: 'r', repo: r, selection: sel, policy: p, indexChildren: children, ...more });
+  decideDelete({ registry: 'r', repo: r, selection: sel, policy: p, indexChildren: children, nowMs: NOW, ...more });
 const verdicts = (res: ReturnType<typeof run>) => Object.fromEntries(res.decisions.map((d) => [d.tag, d.verdict]));
 
 test('keys are literal substrings: trimmed, empties ignored, regex characters not special', () => {
@@ -167,4 +168,43 @@ test('sync compares digests: a moved tag is copied, an equal one is not; force r
   assert.deepEqual(Object.fromEntries(r.decisions.map((d) => [d.tag, d.verdict])), { v1: 'up-to-date', v2: 'copy', dev: 'skip' });
   const forced = decideSync({ from: 's', to: 't', source, selection: whole, targetRepository: 'app', target, policy: { ...sp, force: true } });
   assert.equal(forced.actions.length, 2);
+});
+
+const day = (d: number) => new Date(NOW - d * 86_400_000 - 3_600_000).toISOString();
+const rule = (number: number, tags: { keys?: string[]; regex?: string[] }, more: Partial<RetentionRule> = {}): RetentionRule => ({ number, tags: { keys: tags.keys ?? [], regex: (tags.regex ?? []).map(re) }, ...more });
+
+test('retention rules: each candidate belongs to the first rule that matches; each group keeps its own newest or recent; the rest falls to the pool', () => {
+  const tags: Array<[string, number, string, string]> = [];
+  for (let i = 1; i <= 10; i++) tags.push([`pr-${i}`, 100 + i, IMG, day(80 - i * 5)]);
+  for (let i = 1; i <= 9; i++) tags.push([`nightly-${i}`, 200 + i, IMG, day(20 - i * 2)]);
+  for (let i = 1; i <= 4; i++) tags.push([`feature-${i}`, 300 + i, IMG, day(i * 7)]);
+  tags.push(['pr-feature-x', 400, IMG, day(1)]); // rule 1 claims it before rule 3 can
+  tags.push(['misc-1', 501, IMG, day(3)], ['misc-2', 502, IMG, day(40)]);
+  const p = policy({
+    include: { keys: [], regex: [re('^(pr|nightly|feature|misc)-')] },
+    mixCount: 0,
+    keepWithin: { text: '30d', ms: 30 * 86_400_000 },
+    rules: [rule(1, { regex: ['^pr-'] }, { keepNewest: 3 }), rule(2, { regex: ['^nightly-'] }, { keepNewest: 7 }), rule(3, { keys: ['feature'] }, { keepWithin: { text: '15d', ms: 15 * 86_400_000 } })],
+  });
+  const r = run(repo(tags.map(([t, d, m, c]) => [t, d, m, c])), p);
+  const kept = r.decisions.filter((d) => d.verdict === 'keep').map((d) => d.tag).sort();
+  assert.deepEqual(kept, ['feature-1', 'feature-2', 'misc-1', 'nightly-3', 'nightly-4', 'nightly-5', 'nightly-6', 'nightly-7', 'nightly-8', 'nightly-9', 'pr-10', 'pr-9', 'pr-feature-x'].sort());
+  const why = (t: string) => r.decisions.find((d) => d.tag === t)!.reason;
+  assert.equal(why('pr-8'), 'rule 1 (regex ^pr-): #4 newest of 11, beyond keep-newest 3');
+  assert.equal(why('pr-9'), 'rule 1 (regex ^pr-): kept by keep-newest 3 (#3 newest of 11)');
+  assert.match(why('feature-3'), /^rule 3 \(key feature\): created \d{4}-\d\d-\d\d, older than 15d$/);
+  assert.match(why('feature-2'), /^rule 3 \(key feature\): kept: created \d{4}-\d\d-\d\d, within 15d$/);
+  assert.match(why('misc-2'), /^matches include regex .*; #\d newest of 2 candidates by image creation time, beyond mix-count 0; created \d{4}-\d\d-\d\d, older than 30d$/);
+  assert.match(why('misc-1'), /; kept by keep-within 30d \(created \d{4}-\d\d-\d\d, within 30d\)$/);
+});
+
+test('retention: an unknown creation time counts as newest, for keep-newest and keep-within alike; repository globs limit a rule', () => {
+  const p = policy({ rules: [rule(1, { keys: ['dev'] }, { keepNewest: 1, repositories: [{ source: 'team/*', test: (s) => /^team\/[^/]*$/.test(s) }] })], mixCount: 0 });
+  const tags: Array<[string, number, string, string | null]> = [['dev-old', 1, IMG, day(90)], ['dev-unknown', 2, IMG, null], ['dev-new', 3, IMG, day(1)]];
+  const inTeam = decideDelete({ registry: 'r', repo: { repository: 'team/app' as Repository, tags: tags.map(([tag, d, m, c]) => ({ tag, digest: dg(d), mediaType: m, created: c })) }, selection: whole, policy: p, indexChildren: new Map(), nowMs: NOW });
+  assert.deepEqual(Object.fromEntries(inTeam.decisions.map((d) => [d.tag, d.verdict])), { 'dev-old': 'delete', 'dev-unknown': 'keep', 'dev-new': 'delete' });
+  const elsewhere = decideDelete({ registry: 'r', repo: { repository: 'other/app' as Repository, tags: tags.map(([tag, d, m, c]) => ({ tag, digest: dg(d), mediaType: m, created: c })) }, selection: whole, policy: p, indexChildren: new Map(), nowMs: NOW });
+  assert.ok(elsewhere.decisions.every((d) => d.verdict === 'delete'), 'the rule does not claim other/app: the pool (mix-count 0) keeps nothing');
+  const within = decideDelete({ registry: 'r', repo: { repository: 'app' as Repository, tags: [{ tag: 'dev-x', digest: dg(9), mediaType: IMG, created: null }] }, selection: whole, policy: policy({ mixCount: 0, keepWithin: { text: '1d', ms: 86_400_000 } }), indexChildren: new Map(), nowMs: NOW });
+  assert.match(within.decisions[0].reason, /kept by keep-within 1d \(creation time unknown, counted as within 1d\)$/);
 });

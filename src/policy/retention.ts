@@ -1,0 +1,94 @@
+import type { DeletePolicy, Duration, RetentionRule } from '../config/model.js';
+import type { Digest } from '../oci/names.js';
+import type { TagEntry } from '../snapshot/model.js';
+import { firstHit, type RuleHit } from './matchers.js';
+import { describeBasis, newestFirst } from './order.js';
+
+/** A delete candidate as the retention rules see it; they may keep it, and say why. */
+export interface Candidate {
+  entry: TagEntry;
+  verdict: 'delete' | 'keep' | 'skip';
+  reason: string;
+}
+
+/**
+ * Groups a repository's candidates by the first rule that claims each (its selector
+ * matches the tag, its globs the repository); candidates no rule claims form the seed's
+ * pool, kept by mix-count and keep-within. Each group keeps its `keep-newest` newest
+ * and everything created within `keep-within` of `nowMs` (a tag kept by either is kept).
+ * Pure. Returns the digests whose creation time it needs first, if any.
+ */
+export function applyRetention(cands: Candidate[], repository: string, policy: DeletePolicy, nowMs: number): Digest[] {
+  const groups = new Map<RetentionRule | undefined, Array<{ c: Candidate; hit?: RuleHit }>>();
+  for (const c of cands) {
+    let rule: RetentionRule | undefined;
+    let hit: RuleHit | undefined;
+    for (const r of policy.rules) {
+      if (r.repositories && !r.repositories.some((g) => g.test(repository))) continue;
+      hit = firstHit(r.tags, c.entry.tag);
+      if (hit) {
+        rule = r;
+        break;
+      }
+    }
+    const list = groups.get(rule) ?? [];
+    list.push({ c, hit });
+    groups.set(rule, list);
+  }
+  const needs = new Set<Digest>();
+  for (const [rule, items] of groups) {
+    const keepNewest = rule ? rule.keepNewest : policy.mixCount;
+    const keepWithin = rule ? rule.keepWithin : policy.keepWithin;
+    const n = items.length;
+    const say = (it: { c: Candidate; hit?: RuleHit }, words: string) => (rule ? `${ruleLabel(rule, it.hit!)}: ${words}` : `${it.c.reason}; ${words}`);
+    if (keepNewest !== undefined && keepNewest >= n) {
+      // Everything fits the count (a tag kept by either setting is kept): no ordering,
+      // so no creation time to read.
+      for (const it of items) keep(it.c, say(it, rule ? `kept by keep-newest ${keepNewest} (only ${n} in this group)` : `kept by mix-count ${keepNewest} (only ${n} candidate${n === 1 ? '' : 's'})`));
+      continue;
+    }
+    const counting = keepNewest !== undefined && keepNewest > 0;
+    if (!counting && !keepWithin) {
+      if (rule) for (const it of items) it.c.reason = say(it, `beyond keep-newest ${keepNewest}`);
+      continue;
+    }
+    const missing = items.filter((it) => it.c.entry.created === undefined);
+    if (missing.length) {
+      for (const it of missing) needs.add(it.c.entry.digest);
+      continue;
+    }
+    const { sorted, basis } = newestFirst(items.map((it) => ({ tag: it.c.entry.tag, created: it.c.entry.created ?? undefined, it })));
+    sorted.forEach((s, i) => {
+      const by = describeBasis(basis.get(s));
+      const rank = rule ? `#${i + 1} newest of ${n}${by === 'image creation time' ? '' : ` (by ${by})`}` : `#${i + 1} newest of ${n} candidates by ${by}`;
+      const counted = keepNewest !== undefined && i < keepNewest;
+      const age = keepWithin ? ageWords(s.it.c.entry.created, keepWithin, nowMs) : undefined;
+      if (counted) keep(s.it.c, say(s.it, rule ? `kept by keep-newest ${keepNewest} (${rank})` : `kept by mix-count ${keepNewest} (${rank})`));
+      else if (age?.within) keep(s.it.c, say(s.it, rule ? `kept: ${age.text}` : `kept by keep-within ${keepWithin!.text} (${age.text})`));
+      else {
+        const beyond = keepNewest !== undefined ? `${rank}, beyond ${rule ? 'keep-newest' : 'mix-count'} ${keepNewest}` : '';
+        s.it.c.reason = say(s.it, [beyond, age?.text].filter(Boolean).join('; '));
+      }
+    });
+  }
+  return [...needs].sort();
+}
+
+/** `rule 1 (regex ^pr-)`: the rule's number and the part of its selector that matched. */
+function ruleLabel(rule: RetentionRule, hit: RuleHit): string {
+  const what = hit.kind === 'key' ? `key ${hit.key}` : `regex ${hit.source.length > 30 ? `${hit.source.slice(0, 29)}…` : hit.source}`;
+  return `rule ${rule.number} (${what})`;
+}
+
+/** Whether an image is within an age, in words; an unknown creation time counts as newest. */
+function ageWords(created: string | null | undefined, within: Duration, nowMs: number): { within: boolean; text: string } {
+  const ms = created ? Date.parse(created) : NaN;
+  if (Number.isNaN(ms)) return { within: true, text: `creation time unknown, counted as within ${within.text}` };
+  const day = new Date(ms).toISOString().slice(0, 10);
+  return nowMs - ms <= within.ms ? { within: true, text: `created ${day}, within ${within.text}` } : { within: false, text: `created ${day}, older than ${within.text}` };
+}
+
+function keep(c: Candidate, reason: string) {
+  c.verdict = 'keep';
+  c.reason = reason;
+}
