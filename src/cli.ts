@@ -18,12 +18,39 @@ import { LockError } from './apply/lock.js';
 import { stateListCommand, stateRefreshCommand, stateShowCommand, stateVerifyCommand } from './commands/state.js';
 import { FileError } from './util/file-error.js';
 import { VERSION } from './version.js';
-import { inertLines } from './util/inert.js';
+import { inert, inertLines } from './util/inert.js';
 import { scrub } from './util/secret.js';
 
-/** Terraform users type `-out plan.json`; yargs would read that as -o -u -t. */
+/**
+ * Terraform users type long options with one dash (`-out plan.json`, `-target=x`,
+ * `-detailed-exitcode`); yargs would read `-out` as -o -u -t. A single dash followed by
+ * two or more letters is a long option here (regmgr's short options are one letter).
+ */
 export function normaliseArgv(argv: string[]): string[] {
-  return argv.map((a) => (a === '-out' ? '--out' : a.startsWith('-out=') ? `--out=${a.slice(5)}` : a));
+  const out: string[] = [];
+  for (const a of argv) {
+    if (a === '--') return [...out, ...argv.slice(out.length)];
+    out.push(/^-[a-z][a-z-]+(=.*)?$/s.test(a) ? `-${a}` : a);
+  }
+  return out;
+}
+
+const COMMANDS = ['validate', 'list', 'plan', 'show', 'apply', 'restore', 'delete', 'sync', 'state', 'force-unlock', 'completion'];
+
+/** One line for a mistyped command, instead of the whole help. */
+export function unknownCommand(argv: string[]): string | undefined {
+  const first = argv.find((a) => !a.startsWith('-'));
+  if (first === undefined || COMMANDS.includes(first) || argv.indexOf(first) !== 0) return undefined;
+  const near = COMMANDS.map((c) => [c, distance(first, c)] as const).sort((a, b) => a[1] - b[1])[0];
+  const hint = near[1] <= Math.max(2, Math.floor(first.length / 3)) ? `; did you mean '${near[0]}'?` : '';
+  return `error: unknown command '${inert(first)}'${hint} (commands: ${COMMANDS.join(', ')}; regmgr --help)`;
+}
+
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0][j] = j;
+  for (let i = 1; i <= a.length; i++) for (let j = 1; j <= b.length; j++) d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+  return d[a.length][b.length];
 }
 
 function makeIO(debug: boolean, noColor: boolean): IO {
@@ -86,7 +113,7 @@ export function buildCli(argv: string[]) {
     .usage('$0 <command> [options]\n\nPlan/apply cleanup and mirroring for container registries.')
     .option('debug', { type: 'boolean', describe: 'log every registry request (method, URL, status, time) to stderr' })
     .option('color', { type: 'boolean', default: true, describe: 'colour on a terminal (--no-color, or NO_COLOR, turns it off)' })
-    .option('state', { type: 'string', describe: "state file (default: the config's state.path, else regmgr.state.json beside the config)" })
+    .option('state', { type: 'string', describe: "state file (default: the config's state.path, else CONFIG.state.json beside the config, e.g. registry.yml: registry.state.json)" })
     .command('validate', 'check a config file: schema and semantics, no network', (y) => configOpt(y), run(validateCommand))
     .command(
       'list',
@@ -158,6 +185,7 @@ export function buildCli(argv: string[]) {
       (y) => configOpt(y.positional('id', { type: 'string', demandOption: true })),
       run(unlockCommand),
     )
+    .completion('completion', 'print a shell completion script (bash, zsh): regmgr completion >> ~/.bashrc')
     .demandCommand(1, 'name a command; see --help')
     .strict()
     .version(VERSION)
@@ -167,5 +195,12 @@ export function buildCli(argv: string[]) {
 }
 
 if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('/regmgr') || process.argv[1]?.endsWith('cli.js')) {
-  await buildCli(hideBin(process.argv)).parseAsync();
+  const args = hideBin(process.argv);
+  const unknown = unknownCommand(args);
+  if (unknown) {
+    process.stderr.write(`${unknown}\n`);
+    process.exitCode = 1;
+  } else {
+    await buildCli(args).parseAsync();
+  }
 }

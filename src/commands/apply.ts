@@ -15,7 +15,7 @@ import { countResults, execute } from '../apply/executor.js';
 import type { Outcome } from '../apply/steps.js';
 import { connect } from '../registry/connect.js';
 import { makePlan, printPlan, type PolicyChoice } from './plan.js';
-import { EXIT, type IO } from './io.js';
+import { EXIT, notify, type IO } from './io.js';
 import { inert } from '../util/inert.js';
 import { scrub } from '../util/secret.js';
 
@@ -50,12 +50,12 @@ export async function applyCommand(args: ApplyArgs, io: IO, deps: ApplyDeps = {}
     if (!args.config && !existsSync(plan.config.file)) {
       throw new PlanFileError(args.plan, `was made with the config ${plan.config.file}, which is not there from this folder: pass -c CONFIG`);
     }
-    const config = loadConfig(args.config ?? plan.config.file, io.env, { statePath: args.state });
+    const config = loadConfig(args.config ?? plan.config.file, io.env, { statePath: args.state, notice: notify(io) });
     preflight(args.plan, plan, config);
     return applyPlan(args.plan, plan, config, io, { parallelism: args.parallelism, ...deps });
   }
   if (!args.config) throw new Error('apply needs a plan file (regmgr apply plan.json) or a config (regmgr apply -c config.yml)');
-  const config = loadConfig(args.config, io.env, { statePath: args.state });
+  const config = loadConfig(args.config, io.env, { statePath: args.state, notice: notify(io) });
   return planAndApply(config, io, { policies: 'both', confirm: !args.autoApprove, parallelism: args.parallelism, skopeo: deps.skopeo });
 }
 
@@ -93,7 +93,7 @@ export async function applyPlan(planFile: string, plan: Plan, config: Config, io
   }
   // Before the lock and the state are touched: a refused private folder changes nothing.
   const skopeo = o.skopeo ?? (plan.actions.some((a) => a.type === 'copy' && !done.has(a.id)) ? new SkopeoRunner() : undefined);
-  const lock = acquireLock(`${config.statePath}.lock`, `regmgr apply ${planFile}`, (m) => io.err(`notice: ${m}\n`));
+  const lock = acquireLock(`${config.statePath}.lock`, `regmgr apply ${planFile}`, notify(io));
   try {
     // Under the lock, so that no other apply can change the state between check and write.
     const prev = readState(config.statePath);

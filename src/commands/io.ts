@@ -23,3 +23,8 @@ export const EXIT = {
   /** state verify: the registries differ from the recorded state. */
   stateDrift: 2,
 } as const;
+
+/** Notices (a lock taken over, an old state file name) go to stderr, one line each. */
+export function notify(io: Pick<IO, 'err'>): (message: string) => void {
+  return (m) => io.err(`notice: ${m}\n`);
+}

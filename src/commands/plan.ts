@@ -8,11 +8,12 @@ import { Counter } from '../snapshot/read.js';
 import { buildPlan } from '../plan/build.js';
 import type { Plan } from '../plan/model.js';
 import { writePlanFile } from '../plan/file.js';
-import { renderMarkdown, renderText } from '../plan/render.js';
+import { renderText } from '../plan/render.js';
+import { renderMarkdown } from '../plan/markdown.js';
 import { progressLine } from '../util/progress.js';
 import { VERSION } from '../version.js';
 import { readState } from '../state/file.js';
-import { EXIT, type IO } from './io.js';
+import { EXIT, notify, type IO } from './io.js';
 import { inert } from '../util/inert.js';
 
 export interface PlanArgs {
@@ -72,16 +73,16 @@ export async function makePlan(config: Config, io: IO, opts: { targets?: string[
   }
 }
 
-export function printPlan(plan: Plan, args: { json?: boolean; markdown?: boolean; explain?: boolean }, io: IO): void {
+export function printPlan(plan: Plan, args: { json?: boolean; markdown?: boolean; explain?: boolean; planFile?: string }, io: IO): void {
   if (args.json) io.out(JSON.stringify(plan, null, 2) + '\n');
-  else if (args.markdown) io.out(renderMarkdown(plan));
+  else if (args.markdown) io.out(renderMarkdown(plan, { explain: args.explain, planFile: args.planFile }));
   else io.out(renderText(plan, { color: io.color, explain: args.explain }));
 }
 
 export async function planCommand(args: PlanArgs, io: IO): Promise<number> {
-  const config = loadConfig(args.config, io.env, { statePath: args.state });
+  const config = loadConfig(args.config, io.env, { statePath: args.state, notice: notify(io) });
   const plan = await makePlan(config, io, { targets: args.target, now: args.now });
-  printPlan(plan, args, io);
+  printPlan(plan, { ...args, planFile: args.out }, io);
   for (const w of plan.warnings ?? []) io.err(`warning: ${inert(w)}\n`);
   if (args.strict && plan.warnings?.length) {
     io.err(`error: --strict: ${plan.warnings.length} warning${plan.warnings.length === 1 ? '' : 's'}${args.out ? `; no plan written to ${args.out}` : ''}\n`);

@@ -7,7 +7,7 @@ import { acquireLock } from '../apply/lock.js';
 import { restoreDeleted, type RestoreOutcome } from '../apply/restore.js';
 import { connect } from '../registry/connect.js';
 import { readState, writeState } from '../state/file.js';
-import { EXIT, type IO } from './io.js';
+import { EXIT, notify, type IO } from './io.js';
 
 export interface RestoreArgs {
   state?: string;
@@ -25,7 +25,7 @@ export async function restoreCommand(args: RestoreArgs, io: IO): Promise<number>
   if (!args.config && !existsSync(plan.config.file)) {
     throw new PlanFileError(args.plan, `was made with the config ${plan.config.file}, which is not there from this folder: pass -c CONFIG`);
   }
-  const config = loadConfig(args.config ?? plan.config.file, io.env, { statePath: args.state });
+  const config = loadConfig(args.config ?? plan.config.file, io.env, { statePath: args.state, notice: notify(io) });
   // The registries must be the plan's; the policy may have changed since (that is often
   // why one restores), so the actions are not re-checked against it.
   preflight(args.plan, plan, config, { permits: false });
@@ -38,7 +38,7 @@ export async function restoreCommand(args: RestoreArgs, io: IO): Promise<number>
     io.out('Nothing to restore: the apply of this plan deleted nothing.\n');
     return EXIT.ok;
   }
-  const lock = acquireLock(`${config.statePath}.lock`, `regmgr restore ${args.plan}`, (m) => io.err(`notice: ${m}\n`));
+  const lock = acquireLock(`${config.statePath}.lock`, `regmgr restore ${args.plan}`, notify(io));
   try {
     const clients = await connect(config, new Set(started.map((a) => (a.type === 'delete' ? a.registry : ''))), { env: io.env, logger: io.logger });
     let outcomes: RestoreOutcome[];

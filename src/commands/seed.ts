@@ -1,7 +1,7 @@
 import { loadConfig } from '../config/load.js';
 import { planAndApply } from './apply.js';
 import { makePlan, printPlan } from './plan.js';
-import { EXIT, type IO } from './io.js';
+import { EXIT, notify, type IO } from './io.js';
 
 export interface SeedArgs {
   /** --state FILE: where the state lives (default: beside the config, or its state.path). */
@@ -17,7 +17,7 @@ export interface SeedArgs {
  */
 export function seedCommand(policy: 'delete' | 'sync') {
   return async (args: SeedArgs, io: IO): Promise<number> => {
-    const config = loadConfig(args.config, io.env, { statePath: args.state });
+    const config = loadConfig(args.config, io.env, { statePath: args.state, notice: notify(io) });
     const p = policy === 'delete' ? config.deletePolicy : config.syncPolicy;
     if (!p) throw new Error(`${args.config}: no ${policy}-policy section: nothing to ${policy}`);
     if (p.dryRun) {

@@ -12,7 +12,7 @@ import { inert } from '../util/inert.js';
 import { fromRegistries, toRegistries } from '../state/convert.js';
 import { renderList } from './list.js';
 import { progressLine } from '../util/progress.js';
-import { EXIT, type IO } from './io.js';
+import { EXIT, notify, type IO } from './io.js';
 
 export interface StateArgs {
   config?: string;
@@ -23,7 +23,7 @@ export interface StateArgs {
 function statePath(args: StateArgs, io: IO): string {
   if (args.state) return resolve(args.state);
   if (!args.config) throw new Error('name the state with --state FILE, or the config whose state it is with -c FILE');
-  return loadConfig(args.config, io.env).statePath;
+  return loadConfig(args.config, io.env, { notice: notify(io) }).statePath;
 }
 
 function mustRead(file: string): State {
@@ -53,7 +53,7 @@ export async function stateListCommand(args: StateArgs, io: IO): Promise<number>
 
 /** Re-reads every registry the config names (its selected repositories) into the state. */
 export async function stateRefreshCommand(args: StateArgs & { config: string }, io: IO): Promise<number> {
-  const config = loadConfig(args.config, io.env, { statePath: args.state });
+  const config = loadConfig(args.config, io.env, { statePath: args.state, notice: notify(io) });
   const names = [...config.registries.keys()].sort();
   const clients = await connect(config, names, { env: io.env, logger: io.logger });
   const progress = progressLine(io, 'reading registries');
@@ -70,7 +70,7 @@ export async function stateRefreshCommand(args: StateArgs & { config: string }, 
     progress.done();
     await clients.close();
   }
-  const lock = acquireLock(`${config.statePath}.lock`, `regmgr state refresh -c ${args.config}`, (m) => io.err(`notice: ${m}\n`));
+  const lock = acquireLock(`${config.statePath}.lock`, `regmgr state refresh -c ${args.config}`, notify(io));
   try {
     const prev = readState(config.statePath);
     const fresh = fromRegistries(snaps);
@@ -92,7 +92,7 @@ export async function stateRefreshCommand(args: StateArgs & { config: string }, 
  * HEAD requests (free on rate-limited registries). Changes nothing.
  */
 export async function stateVerifyCommand(args: StateArgs & { config: string }, io: IO): Promise<number> {
-  const config = loadConfig(args.config, io.env, { statePath: args.state });
+  const config = loadConfig(args.config, io.env, { statePath: args.state, notice: notify(io) });
   const s = mustRead(config.statePath);
   const names = Object.keys(s.snapshot).sort();
   const unknown = names.filter((n) => !config.registries.has(n));

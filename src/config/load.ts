@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
 import type { RegmgrConfig, Registry, TagRules as RawTagRules } from './types.generated.js';
 import { ConfigError, ConfigIssue, dotted } from './errors.js';
 import { parseYaml, YamlSource } from './yaml-source.js';
@@ -14,6 +14,7 @@ import { mapRepository } from '../policy/sync.js';
 
 export const DEFAULT_CONCURRENCY = 8;
 export const DEFAULT_TIMEOUT_S = 30;
+/** The state file's name before it was named after its config; still found and used. */
 export const DEFAULT_STATE_FILE = 'regmgr.state.json';
 
 const UNIT_MS = { h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 } as const;
@@ -42,12 +43,16 @@ export const DEFAULT_MAX_TAGS = 2_000_000;
 export interface ConfigOverrides {
   /** `--state FILE`: beats the config's `state.path`. */
   statePath?: string;
+  /** Where to tell the user about how the config was read (an old state file name...). */
+  notice?: (message: string) => void;
 }
 
 /** Reads, validates and normalises a config file. Throws ConfigError listing every problem. */
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env, overrides: ConfigOverrides = {}): Config {
   const config = readConfigFile(file, env);
-  return overrides.statePath ? { ...config, statePath: resolve(overrides.statePath) } : config;
+  if (overrides.statePath) return { ...config, statePath: resolve(overrides.statePath), notices: [] };
+  for (const n of config.notices ?? []) overrides.notice?.(n);
+  return config;
 }
 
 function readConfigFile(file: string, env: NodeJS.ProcessEnv): Config {
@@ -134,8 +139,17 @@ class Normaliser {
     const deletePolicy = this.deletePolicy(names);
     const syncPolicy = this.syncPolicy(names);
     if (this.issues.length) throw new ConfigError(this.issues);
-    const stateRel = this.raw.state?.path ?? DEFAULT_STATE_FILE;
-    return { file, registries, deletePolicy, syncPolicy, statePath: resolve(dirname(resolve(file)), stateRel) };
+    // The state is named after the config (registry.yml: registry.state.json), so two
+    // configs in one folder never share one; an old regmgr.state.json is still used, noted.
+    const dir = dirname(resolve(file));
+    const named = `${basename(file).replace(/\.(ya?ml|json)$/i, '')}.state.json`;
+    const notices: string[] = [];
+    let stateRel = this.raw.state?.path ?? named;
+    if (!this.raw.state?.path && !existsSync(resolve(dir, named)) && existsSync(resolve(dir, DEFAULT_STATE_FILE))) {
+      stateRel = DEFAULT_STATE_FILE;
+      notices.push(`using ${DEFAULT_STATE_FILE} beside ${file}, the old default name; rename it to ${named} (the state is now named after its config), or set state.path: ${DEFAULT_STATE_FILE}`);
+    }
+    return { file, registries, deletePolicy, syncPolicy, statePath: resolve(dir, stateRel), notices };
   }
 
   registry(name: string, reg: Registry): RegistryEndpoint | undefined {

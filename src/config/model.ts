@@ -79,4 +79,6 @@ export interface Config {
   deletePolicy?: DeletePolicy;
   syncPolicy?: SyncPolicy;
   statePath: string;
+  /** Things worth telling the user about how the config was read (printed on stderr). */
+  notices?: string[];
 }

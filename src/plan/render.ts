@@ -10,7 +10,7 @@ export interface RenderOptions {
   explain?: boolean;
 }
 
-interface Line {
+export interface Line {
   sign: '-' | '+' | '~' | '!' | '=' | '·';
   text: string;
   reason: string;
@@ -20,7 +20,9 @@ interface Line {
 }
 
 /** Per registry and repository, the lines a reviewer reads; built from the plan alone. */
-function groups(plan: Plan, explain: boolean): Map<string, Line[]> {
+const NATURAL = new Intl.Collator('en', { numeric: true, sensitivity: 'variant' });
+
+export function groups(plan: Plan, explain: boolean): Map<string, Line[]> {
   const out = new Map<string, Line[]>();
   const add = (key: string, l: Line) => out.set(key, [...(out.get(key) ?? []), l]);
   for (const a of plan.actions) {
@@ -62,7 +64,8 @@ function groups(plan: Plan, explain: boolean): Map<string, Line[]> {
   }
   const order = '+~-!=·';
   for (const [k, lines] of out) {
-    lines.sort((a, b) => order.indexOf(a.sign) - order.indexOf(b.sign) || (a.text < b.text ? -1 : a.text > b.text ? 1 : 0));
+    // Natural order reads better: develop-2 before develop-10.
+    lines.sort((a, b) => order.indexOf(a.sign) - order.indexOf(b.sign) || NATURAL.compare(a.text, b.text));
     out.set(k, underSubjects(lines));
   }
   return new Map([...out].sort(([a], [b]) => (a < b ? -1 : 1)));
@@ -126,31 +129,6 @@ export function renderText(plan: Plan, opts: RenderOptions): string {
   for (const s of plan.skipped) out.push(c.dim(inert(`${s.policy}: ${s.registry} ${s.repository}: ${s.reason}`)));
   if (plan.skipped.length) out.push('');
   out.push(c.bold(summaryLine(plan)));
-  return out.join('\n') + '\n';
-}
-
-/**
- * A compact form for a pull-request comment: summary first, details collapsible. Names
- * and reasons come from the plan file, which anyone can edit: inside code blocks the
- * fence is longer than any backtick run of its content, so nothing can close it; outside
- * them every character that HTML or markdown would act on is escaped, so the
- * `<details>` blocks always balance.
- */
-export function renderMarkdown(plan: Plan): string {
-  const out = [`**${summaryLine(plan)}**`, ''];
-  for (const [key, lines] of groups(plan, false)) {
-    const counts = (['-', '+', '~', '!'] as const)
-      .map((s) => [s, lines.filter((l) => l.sign === s).length] as const)
-      .filter(([, n]) => n)
-      .map(([s, n]) => `${n} ${{ '-': 'to delete', '+': 'to copy', '~': 'to replace', '!': 'blocked' }[s]}`);
-    // diff colouring: '-' red, '+' green, '!' is shown as a comment line.
-    const body = lines.map((l) => inert(`${l.sign === '~' ? '+' : l.sign === '!' ? '#' : l.sign} ${l.text}  # ${l.reason}`));
-    const fence = codeFence(body);
-    out.push(`<details><summary><code>${htmlText(key.replace(' ', '/'))}</code>: ${counts.join(', ')}</summary>`, '', `${fence}diff`, ...body, fence, '', '</details>', '');
-  }
-  if (plan.changed_outside.length) out.push(`${plan.changed_outside.length} tag(s) changed outside regmgr since the recorded state: see \`regmgr show\`.`, '');
-  if (plan.warnings?.length) out.push('**Warnings** (these selected nothing):', '', ...plan.warnings.map((w) => `- ${htmlText(w)}`), '');
-  out.push(`<sub>plan sha256 ${htmlText(plan.sha256.slice(0, 16))}, regmgr ${htmlText(plan.regmgr_version)}</sub>`);
   return out.join('\n') + '\n';
 }
 

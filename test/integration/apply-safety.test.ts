@@ -246,7 +246,7 @@ test('kill -9 at several points of a 60-action apply, then re-apply: exactly the
 test('a lock held by a running apply stops a second one, naming the holder; force-unlock releases it by id', async () => {
   const w = await world();
   await plan(w.config, w.planFile);
-  const lockFile = join(w.dir, 'regmgr.state.json.lock');
+  const lockFile = join(w.dir, 'config.state.json.lock');
   const id = '11111111-2222-3333-4444-555555555555';
   writeFileSync(lockFile, JSON.stringify({ id, pid: process.pid, host: hostname(), since: '2026-01-01T00:00:00.000Z', what: 'regmgr apply other.json' }));
   sp.log.length = dp.log.length = 0;

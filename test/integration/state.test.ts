@@ -1,6 +1,6 @@
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, statSync, existsSync } from 'node:fs';
+import { readFileSync, renameSync, statSync, existsSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
@@ -45,7 +45,7 @@ async function world() {
   const dir = join(tmp.dir, `w${n}`);
   mkdirSync(dir);
   const config = writeFile(dir, 'config.yml', `registries:\n  r:\n    registry: ${proxy.url}\n    username: ${TEST_USER}\n    password: \${STATE_PW}\n    repositories: [${repo}]\ndelete-policy:\n  registries: [r]\n  mix-count: 0\n  tags:\n    include:\n      keys: dev\n`);
-  return { repo, d, dir, config, stateFile: join(dir, 'regmgr.state.json') };
+  return { repo, d, dir, config, stateFile: join(dir, 'config.state.json') };
 }
 
 async function plan(config: string, out: string, extra: Record<string, unknown> = {}): Promise<Plan> {
@@ -154,7 +154,7 @@ test('state show and list render the recorded snapshot', async () => {
   await stateRefreshCommand({ config: w.config }, captureIO(env).io);
   const show = captureIO(env);
   assert.equal(await stateShowCommand({ config: w.config }, show.io), 0);
-  assert.match(show.stdout(), /^State .*regmgr\.state\.json: lineage [0-9a-f-]{36}, serial 1, written by refresh at /);
+  assert.match(show.stdout(), /^State .*config\.state\.json: lineage [0-9a-f-]{36}, serial 1, written by refresh at /);
   assert.match(show.stdout(), new RegExp(`^r +${w.repo} +dev-1 +sha256:[0-9a-f]{12} +oci-image$`, 'm'));
   const list = captureIO(env);
   assert.equal(await stateListCommand({ state: w.stateFile }, list.io), 0);
@@ -227,4 +227,22 @@ test('--state puts the state where the flag says, for plan, apply and state comm
   const refused = await runCli(['apply', p2], env);
   assert.equal(refused.code, 1);
   assert.match(refused.stderr, /stale plan: it was made from state [0-9a-f-]+ serial 2, but there is no state file now/);
+});
+
+test('the state is named after its config; an old regmgr.state.json beside it is still used, with a notice', async () => {
+  const w = await world();
+  const stateDefault = join(w.dir, 'config.state.json');
+  await stateRefreshCommand({ config: w.config }, captureIO(env).io);
+  assert.ok(existsSync(stateDefault));
+  // A second config in the same folder has a state of its own.
+  writeFileSync(join(w.dir, 'other.yml'), readFileSync(w.config, 'utf8'));
+  await stateRefreshCommand({ config: join(w.dir, 'other.yml') }, captureIO(env).io);
+  assert.ok(existsSync(join(w.dir, 'other.state.json')));
+  assert.equal(readState(stateDefault)!.serial, 1, "refreshing the other config did not touch this one's state");
+  // An old default name is found and used, and the user is told.
+  renameSync(stateDefault, join(w.dir, 'regmgr.state.json'));
+  const cap = captureIO(env);
+  await stateRefreshCommand({ config: w.config }, cap.io);
+  assert.match(cap.stderr(), /notice: using regmgr\.state\.json beside .*config\.yml, the old default name; rename it to config\.state\.json \(the state is now named after its config\), or set state\.path: regmgr\.state\.json/);
+  assert.equal(readState(join(w.dir, 'regmgr.state.json'))!.serial, 2);
 });

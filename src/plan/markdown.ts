@@ -1,0 +1,105 @@
+import type { Plan } from './model.js';
+import { codeFence, groups, htmlText, summaryLine, type Line } from './render.js';
+import { inert } from '../util/inert.js';
+
+/** A GitHub comment holds 65,536 characters; the rendering stays under it, whatever the plan. */
+export const COMMENT_LIMIT = 65_536;
+
+const WORDS: Record<Line['sign'], string> = { '-': 'to delete', '+': 'to copy', '~': 'to replace', '!': 'blocked', '=': 'kept', '·': 'skipped' };
+// diff colouring: '-' red, '+' green; a replacement keeps its own sign; blocked, kept
+// and skipped lines are comments.
+const MARK: Record<Line['sign'], string> = { '-': '-', '+': '+', '~': '~', '!': '# !', '=': '# =', '·': '# ·' };
+
+/**
+ * The plan for a pull-request comment. Always there: the summary, one count line per
+ * repository, and the warnings. Then the details of each repository, as many lines as
+ * the budget allows, the rest replaced by a line that says how many were left out and
+ * how to see them. Reasons are factored: the part a group of lines shares (the rule
+ * that made them candidates) is printed once above them. A repository with a few lines
+ * is shown open, longer ones collapsed.
+ *
+ * Names and reasons come from the plan file, which anyone can edit: inside code blocks
+ * the fence is longer than any backtick run of its content; outside them every
+ * character that HTML or markdown would act on is escaped, so `<details>` always balance.
+ */
+export function renderMarkdown(plan: Plan, opts: { explain?: boolean; planFile?: string; limit?: number } = {}): string {
+  const limit = opts.limit ?? COMMENT_LIMIT;
+  const g = groups(plan, Boolean(opts.explain));
+  const head: string[] = [`**${summaryLine(plan)}**`, ''];
+  if (g.size) {
+    head.push('| registry/repository | changes |', '| --- | --- |');
+    for (const [key, lines] of g) head.push(`| <code>${htmlText(key.replace(' ', '/'))}</code> | ${counts(lines)} |`);
+    head.push('');
+  }
+  if (plan.warnings?.length) head.push('**Warnings** (these selected nothing):', '', ...plan.warnings.map((w) => `- ${htmlText(w)}`), '');
+  if (plan.changed_outside.length) head.push(`${plan.changed_outside.length} tag(s) changed outside regmgr since the recorded state: see \`regmgr show\`.`, '');
+  const show = `regmgr show ${opts.planFile ? htmlText(opts.planFile) : 'plan.json'}`;
+  const foot = `<sub>plan sha256 ${htmlText(plan.sha256.slice(0, 16))}, regmgr ${htmlText(plan.regmgr_version)}</sub>`;
+
+  // Room for details: what the head and foot leave, less a margin for the omission line.
+  let room = limit - size(head) - foot.length - 400;
+  const body: string[] = [];
+  let omitted = 0;
+  let reposLeft = g.size;
+  for (const [key, lines] of g) {
+    // A fair share of what is left for each repository still to come; unused room passes on.
+    const share = Math.floor(room / reposLeft--);
+    let mine = share;
+    const block = lines.flatMap((l, i) => factored(l, lines[i - 1], lines[i + 1]));
+    const open = lines.length <= 5;
+    const top = open ? [`<code>${htmlText(key.replace(' ', '/'))}</code>`, ''] : [`<details><summary><code>${htmlText(key.replace(' ', '/'))}</code>: ${counts(lines)}</summary>`, ''];
+    const bottom = open ? [''] : ['', '</details>', ''];
+    const fence = codeFence(block);
+    const frame = size(top) + size(bottom) + 2 * (fence.length + 6);
+    if (mine < frame + 80) {
+      omitted += lines.length;
+      body.push(`<code>${htmlText(key.replace(' ', '/'))}</code>: ${lines.length} line${lines.length === 1 ? '' : 's'} not shown`, '');
+      continue;
+    }
+    mine -= frame;
+    const shown: string[] = [];
+    let left = 0;
+    for (const line of block) {
+      if (left === 0 && line.length + 1 <= mine) {
+        shown.push(line);
+        mine -= line.length + 1;
+      } else if (!line.startsWith('# ') || line.startsWith('# !') || line.startsWith('# =') || line.startsWith('# ·')) left++;
+    }
+    room -= share - mine;
+    omitted += left;
+    body.push(...top, `${fence}diff`, ...shown, ...(left ? [`# … ${left} more line${left === 1 ? '' : 's'} of this repository not shown`] : []), fence, ...bottom);
+  }
+  const tail = omitted ? [`**${omitted} line${omitted === 1 ? '' : 's'} not shown** to fit one comment; the counts above are complete. See every line with \`${show}\`.`, ''] : [];
+  return [...head, ...body, ...tail, foot].join('\n') + '\n';
+}
+
+/** How many of each kind, in words: `3 to delete, 1 blocked`. */
+function counts(lines: readonly Line[]): string {
+  return (['-', '+', '~', '!', '=', '·'] as const)
+    .map((s) => [s, lines.filter((l) => l.sign === s).length] as const)
+    .filter(([, n]) => n)
+    .map(([s, n]) => `${n} ${WORDS[s]}`)
+    .join(', ');
+}
+
+/**
+ * A line of the diff block. When neighbouring lines' reasons start with the same clause
+ * (the rule that made them candidates), that clause is printed once, above the run.
+ */
+function factored(l: Line, prev: Line | undefined, next: Line | undefined): string[] {
+  const [lead, rest] = split(l.reason);
+  const same = (o: Line | undefined) => Boolean(o && rest && o.sign === l.sign && split(o.reason)[1] && split(o.reason)[0] === lead);
+  const line = (why: string) => inert(`${MARK[l.sign]} ${l.text}${why ? `  # ${why}` : ''}`);
+  if (same(prev)) return [line(rest)];
+  if (same(next)) return [inert(`# ${lead}:`), line(rest)];
+  return [line(l.reason)];
+}
+
+function split(reason: string): [string, string] {
+  const i = reason.indexOf('; ');
+  return i === -1 ? [reason, ''] : [reason.slice(0, i), reason.slice(i + 2)];
+}
+
+function size(lines: readonly string[]): number {
+  return lines.reduce((n, l) => n + l.length + 1, 0);
+}
