@@ -132,6 +132,8 @@ export function buildCli(argv: string[]) {
           .option('explain', { type: 'boolean', describe: 'also show every kept and skipped tag with its reason' })
           .option('detailed-exitcode', { type: 'boolean', describe: 'exit 0 no changes, 1 error, 2 changes' })
           .option('target', { type: 'string', array: true, describe: 'only REGISTRY or REGISTRY/REPOSITORY (repeatable)' })
+          .option('check', { type: 'string', describe: 'compare a committed plan file with a fresh plan: exit 0 same actions, 2 differ (a diff is printed)' })
+          .conflicts('check', 'out')
           .option('strict', { type: 'boolean', describe: 'warnings (a repository, rule or filter that selects nothing) are errors: exit 1, no plan file' })
           .conflicts('json', 'markdown'),
       run(planCommand),

@@ -26,6 +26,8 @@ export interface ExecOptions {
   maxViewAgeMs?: number;
   /** Per-repository figures of the delete checks, for --debug and the benchmark. */
   debug?: (msg: string) => void;
+  /** Actions the current policy no longer wants (recheck.ts), with why: left alone. */
+  policyDrift?: ReadonlyMap<string, string>;
 }
 
 /**
@@ -35,13 +37,21 @@ export interface ExecOptions {
  * in parallel. A delete whose source image failed to copy is held.
  */
 export async function execute(plan: Plan, clients: Clients, journal: Journal, skopeo: SkopeoRunner, opts: ExecOptions): Promise<ApplyReport> {
-  const todo = plan.actions.filter((a) => !journal.isDone(a.id));
-  const report: ApplyReport = { outcomes: [], alreadyDone: plan.actions.length - todo.length, interrupted: false };
-  const total = todo.length;
+  const pending = plan.actions.filter((a) => !journal.isDone(a.id));
+  const report: ApplyReport = { outcomes: [], alreadyDone: plan.actions.length - pending.length, interrupted: false };
+  const todo = pending.filter((a) => !opts.policyDrift?.has(a.id));
+  const total = pending.length;
   const record = (o: Outcome) => {
     report.outcomes.push(o);
     opts.onOutcome?.(o, report.outcomes.length, total);
   };
+  for (const a of pending) {
+    const reason = opts.policyDrift?.get(a.id);
+    if (reason === undefined) continue;
+    const detail = `${a.id}: ${reason}; left alone`;
+    journal.append(a.id, 'drifted', detail);
+    record({ id: a.id, result: 'drifted', detail });
+  }
   const guard = async (id: string, fn: () => Promise<Outcome>) => {
     if (opts.signal.aborted) {
       report.interrupted = true;

@@ -12,6 +12,7 @@ import { Journal, journalPath, readDone } from '../apply/journal.js';
 import { acquireLock } from '../apply/lock.js';
 import { SkopeoRunner } from '../apply/skopeo.js';
 import { countResults, execute } from '../apply/executor.js';
+import { policyDrift } from '../apply/recheck.js';
 import type { Outcome } from '../apply/steps.js';
 import { connect } from '../registry/connect.js';
 import { makePlan, printPlan, type PolicyChoice } from './plan.js';
@@ -38,6 +39,8 @@ const NO_COPIES = { copy: () => Promise.reject(new Error('internal: no skopeo ru
 export interface ApplyDeps {
   skopeo?: SkopeoRunner;
   maxViewAgeMs?: number;
+  /** Evaluate the policy again on live data first (a saved plan; not one just made). */
+  recheck?: boolean;
 }
 
 export async function applyCommand(args: ApplyArgs, io: IO, deps: ApplyDeps = {}): Promise<number> {
@@ -52,11 +55,22 @@ export async function applyCommand(args: ApplyArgs, io: IO, deps: ApplyDeps = {}
     }
     const config = loadConfig(args.config ?? plan.config.file, io.env, { statePath: args.state, notice: notify(io) });
     preflight(args.plan, plan, config);
-    return applyPlan(args.plan, plan, config, io, { parallelism: args.parallelism, ...deps });
+    return applyPlan(args.plan, plan, config, io, { parallelism: args.parallelism, recheck: true, ...deps });
   }
   if (!args.config) throw new Error('apply needs a plan file (regmgr apply plan.json) or a config (regmgr apply -c config.yml)');
   const config = loadConfig(args.config, io.env, { statePath: args.state, notice: notify(io) });
   return planAndApply(config, io, { policies: 'both', confirm: !args.autoApprove, parallelism: args.parallelism, skopeo: deps.skopeo });
+}
+
+/**
+ * Plans again, now, the repositories the plan touches, with the config as it is: the
+ * plan's actions that this fresh plan does not have are left alone (recheck.ts).
+ */
+async function recheckPolicy(plan: Plan, config: Config, io: IO): Promise<Map<string, string>> {
+  const touched = new Set(plan.actions.map((a) => (a.type === 'copy' ? `${a.source.registry}/${a.source.repository}` : `${a.registry}/${a.repository}`)));
+  const policies: PolicyChoice = plan.policies.delete && plan.policies.sync ? 'both' : plan.policies.delete ? 'delete' : 'sync';
+  const fresh = await makePlan(config, io, { targets: [...touched], policies, quiet: true });
+  return policyDrift(plan, fresh);
 }
 
 /** Plans, shows the plan, and (after confirmation unless told not to ask) applies it. */
@@ -99,6 +113,8 @@ export async function applyPlan(planFile: string, plan: Plan, config: Config, io
     const prev = readState(config.statePath);
     const stale = staleReason(plan, prev);
     if (stale) throw new PlanFileError(planFile, stale);
+    // Before anything is marked: a failed read changes nothing.
+    const policyDrift = o.recheck ? await recheckPolicy(plan, config, io) : undefined;
     // Mark the state at once: from here on every other plan made from it is stale.
     const base = overlay(prev?.snapshot ?? {}, fromPlan(plan.snapshot));
     const registries = { ...(prev?.registries ?? {}), ...Object.fromEntries(Object.entries(plan.registries).map(([n, r]) => [n, { url: r.url }])) };
@@ -106,7 +122,7 @@ export async function applyPlan(planFile: string, plan: Plan, config: Config, io
     const marked = writeState(config.statePath, prev, { written_by: 'apply', apply: { ...mark, finished: false }, registries, snapshot: prev?.snapshot ?? {} });
     const journal = new Journal(jpath, plan.sha256);
     try {
-      return await runActions(planFile, plan, config, journal, io, { ...o, skopeo });
+      return await runActions(planFile, plan, config, journal, io, { ...o, skopeo, policyDrift });
     } finally {
       // Record what this plan has changed so far: its finished actions, from the journal.
       const doneNow = new Set(plan.actions.filter((a) => journal.isDone(a.id)).map((a) => a.id));
@@ -118,7 +134,7 @@ export async function applyPlan(planFile: string, plan: Plan, config: Config, io
   }
 }
 
-async function runActions(planFile: string, plan: Plan, config: Config, journal: Journal, io: IO, o: { parallelism?: number } & ApplyDeps): Promise<number> {
+async function runActions(planFile: string, plan: Plan, config: Config, journal: Journal, io: IO, o: { parallelism?: number; policyDrift?: ReadonlyMap<string, string> } & ApplyDeps): Promise<number> {
   const names = new Set(plan.actions.flatMap((a) => (a.type === 'copy' ? [a.source.registry, a.target.registry] : [a.registry])));
   const clients = await connect(config, names, { env: io.env, logger: io.logger });
   const abort = new AbortController();
@@ -135,6 +151,7 @@ async function runActions(planFile: string, plan: Plan, config: Config, journal:
     const report = await execute(plan, clients, journal, o.skopeo ?? NO_COPIES, {
       parallelism: o.parallelism ?? DEFAULT_PARALLELISM,
       maxViewAgeMs: o.maxViewAgeMs,
+      policyDrift: o.policyDrift,
       debug: (m) => io.logger.debug(m),
       signal: abort.signal,
       onStart: (id) => bar.start(id),

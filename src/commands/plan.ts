@@ -7,7 +7,9 @@ import { collect } from '../snapshot/collect.js';
 import { Counter } from '../snapshot/read.js';
 import { buildPlan } from '../plan/build.js';
 import type { Plan } from '../plan/model.js';
-import { writePlanFile } from '../plan/file.js';
+import { readPlanFile, writePlanFile } from '../plan/file.js';
+import { canonical } from '../plan/canonical.js';
+import { createTwoFilesPatch } from 'diff';
 import { renderText } from '../plan/render.js';
 import { renderMarkdown } from '../plan/markdown.js';
 import { progressLine } from '../util/progress.js';
@@ -28,6 +30,8 @@ export interface PlanArgs {
   target?: string[];
   /** Warnings are errors (exit 1, no plan file): for CI. */
   strict?: boolean;
+  /** A committed plan file: exit 0 when a fresh plan has the same actions, 2 with a diff when not. */
+  check?: string;
   /** The plan's time, for tests (keep-within ages are measured against it). */
   now?: () => Date;
 }
@@ -35,7 +39,7 @@ export interface PlanArgs {
 export type PolicyChoice = 'both' | 'delete' | 'sync';
 
 /** Reads the registries and computes a plan; changes nothing. */
-export async function makePlan(config: Config, io: IO, opts: { targets?: string[]; policies?: PolicyChoice; now?: () => Date } = {}): Promise<Plan> {
+export async function makePlan(config: Config, io: IO, opts: { targets?: string[]; policies?: PolicyChoice; now?: () => Date; quiet?: boolean } = {}): Promise<Plan> {
   const c: Config = {
     ...config,
     deletePolicy: opts.policies === 'sync' ? undefined : config.deletePolicy,
@@ -51,7 +55,7 @@ export async function makePlan(config: Config, io: IO, opts: { targets?: string[
   }
   const names = new Set([...(c.deletePolicy?.registries ?? []), ...(c.syncPolicy ? [c.syncPolicy.from, c.syncPolicy.to] : [])]);
   const clients = await connect(c, names, { env: io.env, logger: io.logger });
-  const progress = progressLine(io, 'reading registries');
+  const progress = progressLine(io, opts.quiet ? 're-checking the policy on live data' : 'reading registries');
   // plan never writes the state: it records which one it was made from.
   const state = readState(config.statePath);
   // One time for the whole plan: ages are measured against it, and it is recorded.
@@ -81,6 +85,7 @@ export function printPlan(plan: Plan, args: { json?: boolean; markdown?: boolean
 
 export async function planCommand(args: PlanArgs, io: IO): Promise<number> {
   const config = loadConfig(args.config, io.env, { statePath: args.state, notice: notify(io) });
+  if (args.check) return checkCommitted(args.check, config, args, io);
   const plan = await makePlan(config, io, { targets: args.target, now: args.now });
   printPlan(plan, { ...args, planFile: args.out }, io);
   for (const w of plan.warnings ?? []) io.err(`warning: ${inert(w)}\n`);
@@ -96,4 +101,24 @@ export async function planCommand(args: PlanArgs, io: IO): Promise<number> {
   }
   const changes = plan.summary.copy + plan.summary.delete > 0;
   return args.detailedExitcode && changes ? EXIT.changes : EXIT.ok;
+}
+
+/**
+ * `plan --check plan.json`: is the committed plan still what the config plans now? Its
+ * actions are compared with a fresh plan's (the snapshot and time may differ); when they
+ * differ, a unified diff of the two renderings says how.
+ */
+async function checkCommitted(file: string, config: Config, args: PlanArgs, io: IO): Promise<number> {
+  const committed = readPlanFile(file);
+  const fresh = await makePlan(config, io, { targets: args.target ?? committed.policies.target ?? undefined, now: args.now });
+  if (JSON.stringify(canonical(committed.actions)) === JSON.stringify(canonical(fresh.actions))) {
+    io.out(`${file} is current: a fresh plan has the same ${fresh.actions.length} action${fresh.actions.length === 1 ? '' : 's'}.\n`);
+    return EXIT.ok;
+  }
+  const render = (p: Plan) => renderText({ ...p, changed_outside: [] }, { color: false });
+  // As `diff -u` prints it: no separator line, no empty header fields.
+  const patch = createTwoFilesPatch(`${file} (committed)`, 'fresh plan', render(committed), render(fresh), '', '', { context: 3 });
+  io.out(patch.replace(/^=+\n/, '').replace(/^(---|\+\+\+) (.*)\t$/gm, '$1 $2'));
+  io.out(`\n${file} is not current: the config plans other actions now. Re-run \`regmgr plan -c ${config.file} -out ${file}\` and commit it.\n`);
+  return EXIT.changes;
 }

@@ -12,9 +12,9 @@ export interface CliResult {
 }
 
 /** Runs the real regmgr binary; resolves when it exits. */
-export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, onSpawn?: (c: ChildProcess) => void): Promise<CliResult> {
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, onSpawn?: (c: ChildProcess) => void, cwd?: string): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = track(spawn('node', [CLI, ...args], { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
+    const child = track(spawn('node', [CLI, ...args], { cwd, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (d) => (stdout += d));

@@ -1,0 +1,92 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { startProxiedRegistry } from '../helpers/fault-proxy.js';
+import { pushImage, readTags } from '../helpers/images.js';
+import { captureIO, writeFile } from '../helpers/io.js';
+import { runCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/processes.js';
+import { stateRefreshCommand } from '../../src/commands/state.js';
+
+let env: Awaited<ReturnType<typeof startProxiedRegistry>>;
+const tmp = tempDir('pr-workflow');
+let n = 0;
+
+before(async () => {
+  env = await startProxiedRegistry();
+});
+after(async () => {
+  await env?.stop();
+  tmp.remove();
+});
+
+/** dev-1 (oldest) .. dev-4 (newest); the policy keeps the 2 newest dev tags. */
+async function world() {
+  const repo = `pr/app-${++n}`;
+  for (let i = 1; i <= 4; i++) await pushImage(env.reg, repo, [`dev-${i}`], { seed: `${repo}-dev-${i}`, created: `2024-0${i}-01T00:00:00Z` });
+  const dir = join(tmp.dir, `w${n}`);
+  mkdirSync(dir);
+  const config = writeFile(dir, 'registry.yml', `registries:\n  reg:\n    registry: ${env.proxy.url}\n    repositories: [${repo}]\ndelete-policy:\n  registries: [reg]\n  mix-count: 2\n  tags:\n    include:\n      keys: dev\n`);
+  return { repo, dir, config, plan: join(dir, 'plan.json') };
+}
+
+/** Deletes a tag's manifest behind regmgr's back, as another tool (or plan) would. */
+async function deleteOutside(repo: string, tag: string) {
+  const digest = (await readTags(env.reg, repo))[tag];
+  const res = await fetch(`${env.reg.url}/v2/${repo}/manifests/${digest}`, { method: 'DELETE' });
+  assert.equal(res.status, 202);
+}
+
+test('plan --check: 0 when the committed plan is current, 2 with a unified diff when the registry or config changed', async () => {
+  const w = await world();
+  assert.equal((await runCli(['plan', '-c', w.config, '-out', w.plan])).code, 0);
+  const same = await runCli(['plan', '-c', w.config, '-check', w.plan]);
+  assert.equal(same.code, 0, same.stderr);
+  assert.match(same.stdout, /plan\.json is current: a fresh plan has the same 2 actions\.\n$/);
+  await pushImage(env.reg, w.repo, ['dev-5'], { seed: `${w.repo}-dev-5`, created: '2024-05-01T00:00:00Z' });
+  const differs = await runCli(['plan', '-c', w.config, '--check', w.plan]);
+  assert.equal(differs.code, 2, differs.stderr);
+  assert.match(differs.stdout, /^--- .*plan\.json \(committed\)\n\+\+\+ fresh plan\n@@ /m);
+  assert.match(differs.stdout, /^-Plan: 0 to copy, 2 to delete, 0 blocked\.\n\+Plan: 0 to copy, 3 to delete, 0 blocked\.$/m);
+  assert.match(differs.stdout, /^\+ {2}- dev-3 /m);
+  assert.match(differs.stdout, /is not current: the config plans other actions now\. Re-run `regmgr plan -c .*registry\.yml -out .*plan\.json` and commit it\.\n$/);
+});
+
+for (const withState of [false, true]) {
+  test(`apply re-checks the policy on live data and does only what it still wants (${withState ? 'with' : 'without'} a state file)`, async () => {
+    const w = await world();
+    if (withState) await stateRefreshCommand({ config: w.config }, captureIO().io);
+    assert.equal((await runCli(['plan', '-c', w.config, '-out', w.plan])).code, 0);
+    // Another plan of the same data, or a hand, removes the two newest: dev-1 and dev-2
+    // are now the two newest and mix-count 2 keeps them. The state file knows nothing.
+    await deleteOutside(w.repo, 'dev-4');
+    await deleteOutside(w.repo, 'dev-3');
+    if (!withState) rmSync(join(w.dir, 'registry.state.json'), { force: true });
+    env.proxy.log.length = 0;
+    const r = await runCli(['apply', w.plan]);
+    assert.equal(r.code, 3, r.stdout + r.stderr);
+    assert.match(r.stdout, /^drifted +delete reg\/pr\/app-\d+@sha256:\w+: the policy no longer deletes this: dev-1 is now kept: matches include key "dev"; kept by mix-count 2 \(only 2 candidates\); left alone$/m);
+    assert.match(r.stdout, /Apply complete: 0 copied, 0 deleted, 2 drifted, 0 blocked, 0 failed\./);
+    assert.deepEqual(Object.keys(await readTags(env.reg, w.repo)), ['dev-1', 'dev-2']);
+    assert.equal(env.proxy.count((l) => l.startsWith('DELETE') && l.includes('/manifests/')), 0, 'no DELETE was sent');
+  });
+}
+
+test('Terraform habits: long options with one dash, a one-line "did you mean", and a completion script', async () => {
+  const w = await world();
+  const out = join(w.dir, 'single.json');
+  const r = await runCli(['plan', '-c', w.config, '-detailed-exitcode', '-json', '-target=reg', `-out=${out}`]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.equal(JSON.parse(r.stdout).summary.delete, 2);
+  const a = await runCli(['apply', out, '-parallelism=2', '-auto-approve']);
+  assert.equal(a.code, 0, a.stdout + a.stderr);
+  const typo = await runCli(['plna', '-c', w.config]);
+  assert.equal(typo.code, 1);
+  assert.equal(typo.stdout, '');
+  assert.equal(typo.stderr.trim().split('\n').length, 1);
+  assert.match(typo.stderr, /^error: unknown command 'plna'; did you mean 'plan'\? \(commands: validate, list, plan/);
+  const c = await runCli(['completion']);
+  assert.equal(c.code, 0);
+  assert.match(c.stdout, /regmgr completion >> ~\/\.bashrc/);
+});
