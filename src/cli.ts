@@ -197,6 +197,13 @@ export function buildCli(argv: string[]) {
 }
 
 if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('/regmgr') || process.argv[1]?.endsWith('cli.js')) {
+  // `regmgr show plan.json | head -1`: the reader has gone; stop quietly, as cat does.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw e;
+    });
+  }
   const args = hideBin(process.argv);
   const unknown = unknownCommand(args);
   if (unknown) {

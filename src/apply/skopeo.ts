@@ -76,6 +76,18 @@ export class SkopeoRunner {
     sweepStaleAuthDirs(authRoot);
   }
 
+  /**
+   * Checks that skopeo runs here, before the first action: a missing binary must not
+   * surface as one failure per copy halfway through an apply.
+   */
+  async check(): Promise<void> {
+    const res = await execa(this.bin, ['--version'], { reject: false, timeout: 30_000, stdin: 'ignore' });
+    if ((res as { code?: string }).code === 'ENOENT' || res.exitCode === undefined) {
+      throw new Error(`skopeo is not installed (or not on PATH as '${this.bin}'); this plan copies images, which regmgr does with skopeo: install it (Debian/Ubuntu: apt-get install -y skopeo) and run apply again; nothing was changed`);
+    }
+    if (res.exitCode !== 0) throw new Error(`'${this.bin} --version' failed (exit ${res.exitCode}): ${inert(String(res.stderr ?? '')).slice(0, 300)}; nothing was changed`);
+  }
+
   /** skopeo copy --all --preserve-digests SRC@DIGEST DST:TAG. */
   async copy(src: CopySide & { digest: string }, dst: CopySide & { tag: string }, signal?: AbortSignal): Promise<void> {
     const dir = mkdtempSync(join(this.authRoot, `${AUTH_PREFIX}${process.pid}-`));

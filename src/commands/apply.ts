@@ -105,8 +105,9 @@ export async function applyPlan(planFile: string, plan: Plan, config: Config, io
     io.out(`Nothing to do: all ${plan.actions.length} actions of this plan were already applied (journal ${jpath}).\n`);
     return EXIT.ok;
   }
-  // Before the lock and the state are touched: a refused private folder changes nothing.
-  const skopeo = o.skopeo ?? (plan.actions.some((a) => a.type === 'copy' && !done.has(a.id)) ? new SkopeoRunner() : undefined);
+  // Before the lock and the state are touched: a refused private folder, or no skopeo, changes nothing.
+  const skopeo = o.skopeo ?? (plan.actions.some((a) => a.type === 'copy' && !done.has(a.id)) ? new SkopeoRunner(io.env.REGMGR_SKOPEO || 'skopeo') : undefined);
+  if (!o.skopeo) await skopeo?.check();
   const lock = acquireLock(`${config.statePath}.lock`, `regmgr apply ${planFile}`, notify(io));
   try {
     // Under the lock, so that no other apply can change the state between check and write.

@@ -1,42 +1,33 @@
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { IncomingMessage } from 'node:http';
-import { startProxiedRegistry } from '../helpers/fault-proxy.js';
+import { proxiedSuite } from '../helpers/suite.js';
 import { pushImage, readTags, tagDigest } from '../helpers/images.js';
 import { captureIO, writeFile } from '../helpers/io.js';
-import { tempDir } from '../helpers/processes.js';
 import { planCommand } from '../../src/commands/plan.js';
 import { applyCommand } from '../../src/commands/apply.js';
 import type { Plan, PlanDelete } from '../../src/plan/model.js';
 
 // Another client re-tags the repository while apply deletes, at chosen requests: the
 // fault proxy runs the re-tag right before it forwards that request to the registry.
-let env: Awaited<ReturnType<typeof startProxiedRegistry>>;
-const tmp = tempDir('apply-concurrent');
+const suite = proxiedSuite('apply-concurrent');
+const tmp = suite.tmp;
 let n = 0;
-
-before(async () => {
-  env = await startProxiedRegistry();
-});
-after(async () => {
-  await env?.stop();
-  tmp.remove();
-});
 
 /** 50 `d..` tags to delete and 10 kept `k..` tags, each on its own image. */
 async function world() {
   const repo = `conc/app-${++n}`;
   const d: Record<string, string> = {};
-  for (let i = 1; i <= 50; i++) d[`d${String(i).padStart(2, '0')}`] = await pushImage(env.reg, repo, [`d${String(i).padStart(2, '0')}`], { seed: `${repo}-d${i}` });
-  for (let i = 1; i <= 10; i++) d[`k${String(i).padStart(2, '0')}`] = await pushImage(env.reg, repo, [`k${String(i).padStart(2, '0')}`], { seed: `${repo}-k${i}` });
+  for (let i = 1; i <= 50; i++) d[`d${String(i).padStart(2, '0')}`] = await pushImage(suite.env.reg, repo, [`d${String(i).padStart(2, '0')}`], { seed: `${repo}-d${i}` });
+  for (let i = 1; i <= 10; i++) d[`k${String(i).padStart(2, '0')}`] = await pushImage(suite.env.reg, repo, [`k${String(i).padStart(2, '0')}`], { seed: `${repo}-k${i}` });
   const dir = join(tmp.dir, `w${n}`);
   mkdirSync(dir);
   const config = writeFile(
     dir,
     'config.yml',
-    `registries:\n  reg:\n    registry: ${env.proxy.url}\n    repositories: [${repo}]\n` + `delete-policy:\n  registries: [reg]\n  mix-count: 0\n  tags:\n    include:\n      regex: '^d'\n    exclude:\n      regex: '^k'\n`,
+    `registries:\n  reg:\n    registry: ${suite.env.proxy.url}\n    repositories: [${repo}]\n` + `delete-policy:\n  registries: [reg]\n  mix-count: 0\n  tags:\n    include:\n      regex: '^d'\n    exclude:\n      regex: '^k'\n`,
   );
   const planFile = join(dir, 'plan.json');
   const cap = captureIO();
@@ -59,15 +50,15 @@ for (const [mode, maxViewAgeMs] of [
     const tagOf = (a: PlanDelete) => a.tags[0];
     let afterD19 = false;
     const happened: string[] = [];
-    env.proxy.clear();
-    env.proxy.inject(
+    suite.env.proxy.clear();
+    suite.env.proxy.inject(
       () => true,
       {
         before: async (req) => {
           const digest = digestIn(req);
           if (req.method === 'DELETE' && digest === d10.digest) {
             // A rollback re-tags kept k01 onto the digest being deleted, as the DELETE leaves.
-            await tagDigest(env.reg, w.repo, 'k01', d10.digest);
+            await tagDigest(suite.env.reg, w.repo, 'k01', d10.digest);
             happened.push('k01 moved onto the 10th digest right before its DELETE');
           }
           if (req.method === 'DELETE' && digest === d19.digest) afterD19 = true;
@@ -75,12 +66,12 @@ for (const [mode, maxViewAgeMs] of [
             // A new tag on the 20th digest, pushed right before the first listing after the
             // 19th DELETE (in regmgr, the last read before the 20th DELETE).
             afterD19 = false;
-            await tagDigest(env.reg, w.repo, 'n01', d20.digest);
+            await tagDigest(suite.env.reg, w.repo, 'n01', d20.digest);
             happened.push('n01 pushed onto the 20th digest right before the listing that precedes its DELETE');
           }
           if (req.method === 'DELETE' && digest === d30.digest) {
             // An existing kept tag moves onto a digest deleted five actions later.
-            await tagDigest(env.reg, w.repo, 'k02', d35.digest);
+            await tagDigest(suite.env.reg, w.repo, 'k02', d35.digest);
             happened.push('k02 moved onto the 35th digest');
           }
         },
@@ -89,7 +80,7 @@ for (const [mode, maxViewAgeMs] of [
     );
     const cap = captureIO();
     const code = await applyCommand({ plan: w.planFile, parallelism: 4 }, cap.io, { maxViewAgeMs });
-    env.proxy.clear();
+    suite.env.proxy.clear();
     const out = cap.stdout();
     assert.equal(happened.length, 3, happened.join('\n'));
     assert.equal(code, 3, out + cap.stderr());
@@ -103,7 +94,7 @@ for (const [mode, maxViewAgeMs] of [
     expected.n01 = d20.digest;
     expected[tagOf(d20)] = d20.digest;
     if (k02Blocked) expected[tagOf(d35)] = d35.digest;
-    assert.deepEqual(await readTags(env.reg, w.repo), Object.fromEntries(Object.entries(expected).sort()));
+    assert.deepEqual(await readTags(suite.env.reg, w.repo), Object.fromEntries(Object.entries(expected).sort()));
 
     // k01 was lost to the DELETE and put back at once, loudly, on the digest it was moved to.
     assert.match(out, new RegExp(`^restored +reg/${w.repo}@${d10.digest} \\(${tagOf(d10)}\\); restored k01: it was moved onto ${d10.digest} during apply`, 'm'));
@@ -119,13 +110,13 @@ test('a DELETE carried out whose answer is lost: the listing after it still runs
   const w = await world();
   const d5 = w.deletes[4];
   let fired = 0;
-  env.proxy.clear();
-  env.proxy.inject(
+  suite.env.proxy.clear();
+  suite.env.proxy.inject(
     (r) => r.method === 'DELETE' && digestIn(r) === d5.digest,
     {
       before: async () => {
         fired++;
-        await tagDigest(env.reg, w.repo, 'k03', d5.digest);
+        await tagDigest(suite.env.reg, w.repo, 'k03', d5.digest);
       },
       dropAnswer: true,
     },
@@ -133,12 +124,12 @@ test('a DELETE carried out whose answer is lost: the listing after it still runs
   );
   const cap = captureIO();
   const code = await applyCommand({ plan: w.planFile }, cap.io);
-  env.proxy.clear();
+  suite.env.proxy.clear();
   assert.equal(fired, 1);
-  const tags = await readTags(env.reg, w.repo);
+  const tags = await readTags(suite.env.reg, w.repo);
   assert.equal(tags.k03, d5.digest, 'k03 survives on the digest it was moved to');
   assert.deepEqual(Object.keys(tags).filter((t) => t.startsWith('d')), [], 'every planned tag is gone');
   assert.equal(code, 3, cap.stdout());
   assert.match(cap.stdout(), new RegExp(`^restored +reg/${w.repo}@${d5.digest} \\(${d5.tags[0]}\\); restored k03: it was moved onto`, 'm'));
-  assert.equal(env.proxy.answered.filter((l) => l.startsWith(`DELETE /v2/${w.repo}/manifests/${d5.digest}`)).length, 1, 'the DELETE was not sent twice');
+  assert.equal(suite.env.proxy.answered.filter((l) => l.startsWith(`DELETE /v2/${w.repo}/manifests/${d5.digest}`)).length, 1, 'the DELETE was not sent twice');
 });

@@ -1,11 +1,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { planHash } from '../../src/plan/canonical.js';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { pushImage, readTags } from '../helpers/images.js';
 import { captureIO, writeFile } from '../helpers/io.js';
 import { tempDir } from '../helpers/processes.js';
+import { CLI, runCli } from '../helpers/cli.js';
 import { planCommand } from '../../src/commands/plan.js';
 import { applyCommand } from '../../src/commands/apply.js';
 
@@ -37,4 +40,34 @@ test('a registry that refuses deletes: the failure names the action, the answer,
   const again = captureIO();
   assert.equal(await applyCommand({ plan: planFile }, again.io), 1);
   assert.match(again.stdout(), /^failed +delete r\/app@/m);
+});
+
+test('skopeo missing: apply refuses before its first action, says how to install it, and changes nothing', async () => {
+  const config = writeFile(tmp.dir, 's.yml', `registries:\n  r:\n    registry: ${reg.url}\n    repositories: [app]\n  m:\n    registry: ${reg.url}\nsync-policy:\n  from: r\n  to: m\n  replace: [{ old: "", new: mirror }]\n`);
+  const planFile = join(tmp.dir, 's.json');
+  assert.equal(await planCommand({ config, out: planFile }, captureIO().io), 0);
+  const r = await runCli(['apply', planFile], { REGMGR_SKOPEO: join(tmp.dir, 'no-such-skopeo') });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^error: skopeo is not installed \(or not on PATH as '.*no-such-skopeo'\); this plan copies images, which regmgr does with skopeo: install it \(Debian\/Ubuntu: apt-get install -y skopeo\) and run apply again; nothing was changed\n$/);
+  assert.equal(existsSync(join(tmp.dir, 's.state.json')), false, 'the state was not touched');
+  assert.deepEqual(await readTags(reg, 'mirror/app'), {});
+});
+
+test('output piped into head: regmgr stops quietly when the reader goes away (no EPIPE stack trace)', async () => {
+  const config = writeFile(tmp.dir, 'big.yml', `registries:\n  r:\n    registry: ${reg.url}\n    repositories: [app]\ndelete-policy:\n  registries: [r]\n  mix-count: 0\n  tags:\n    include:\n      keys: dev\n`);
+  const planFile = join(tmp.dir, 'big.json');
+  assert.equal(await planCommand({ config, out: planFile }, captureIO().io), 0);
+  // Far larger than a pipe's buffer, so that the writer meets the closed pipe.
+  const plan = JSON.parse(readFileSync(planFile, 'utf8'));
+  const digest = plan.actions[0].digest;
+  for (let i = 0; i < 20_000; i++) plan.snapshot.r.app.tags[`t${i}`] = { digest, media_type: 'application/vnd.oci.image.manifest.v1+json' };
+  plan.sha256 = planHash(plan);
+  writeFileSync(planFile, JSON.stringify(plan));
+  const child = spawn('node', [CLI, 'show', planFile, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
+  child.stdout!.once('data', () => child.stdout!.destroy()); // what head -c does after its bytes
+  const code = await new Promise((r) => child.on('exit', r));
+  assert.equal(err, '');
+  assert.equal(code, 0);
 });

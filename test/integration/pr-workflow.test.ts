@@ -1,40 +1,31 @@
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { startProxiedRegistry } from '../helpers/fault-proxy.js';
+import { proxiedSuite } from '../helpers/suite.js';
 import { pushImage, readTags } from '../helpers/images.js';
 import { captureIO, writeFile } from '../helpers/io.js';
 import { runCli } from '../helpers/cli.js';
-import { tempDir } from '../helpers/processes.js';
 import { stateRefreshCommand } from '../../src/commands/state.js';
 
-let env: Awaited<ReturnType<typeof startProxiedRegistry>>;
-const tmp = tempDir('pr-workflow');
+const suite = proxiedSuite('pr-workflow');
+const tmp = suite.tmp;
 let n = 0;
-
-before(async () => {
-  env = await startProxiedRegistry();
-});
-after(async () => {
-  await env?.stop();
-  tmp.remove();
-});
 
 /** dev-1 (oldest) .. dev-4 (newest); the policy keeps the 2 newest dev tags. */
 async function world() {
   const repo = `pr/app-${++n}`;
-  for (let i = 1; i <= 4; i++) await pushImage(env.reg, repo, [`dev-${i}`], { seed: `${repo}-dev-${i}`, created: `2024-0${i}-01T00:00:00Z` });
+  for (let i = 1; i <= 4; i++) await pushImage(suite.env.reg, repo, [`dev-${i}`], { seed: `${repo}-dev-${i}`, created: `2024-0${i}-01T00:00:00Z` });
   const dir = join(tmp.dir, `w${n}`);
   mkdirSync(dir);
-  const config = writeFile(dir, 'registry.yml', `registries:\n  reg:\n    registry: ${env.proxy.url}\n    repositories: [${repo}]\ndelete-policy:\n  registries: [reg]\n  mix-count: 2\n  tags:\n    include:\n      keys: dev\n`);
+  const config = writeFile(dir, 'registry.yml', `registries:\n  reg:\n    registry: ${suite.env.proxy.url}\n    repositories: [${repo}]\ndelete-policy:\n  registries: [reg]\n  mix-count: 2\n  tags:\n    include:\n      keys: dev\n`);
   return { repo, dir, config, plan: join(dir, 'plan.json') };
 }
 
 /** Deletes a tag's manifest behind regmgr's back, as another tool (or plan) would. */
 async function deleteOutside(repo: string, tag: string) {
-  const digest = (await readTags(env.reg, repo))[tag];
-  const res = await fetch(`${env.reg.url}/v2/${repo}/manifests/${digest}`, { method: 'DELETE' });
+  const digest = (await readTags(suite.env.reg, repo))[tag];
+  const res = await fetch(`${suite.env.reg.url}/v2/${repo}/manifests/${digest}`, { method: 'DELETE' });
   assert.equal(res.status, 202);
 }
 
@@ -44,7 +35,7 @@ test('plan --check: 0 when the committed plan is current, 2 with a unified diff 
   const same = await runCli(['plan', '-c', w.config, '-check', w.plan]);
   assert.equal(same.code, 0, same.stderr);
   assert.match(same.stdout, /plan\.json is current: a fresh plan has the same 2 actions\.\n$/);
-  await pushImage(env.reg, w.repo, ['dev-5'], { seed: `${w.repo}-dev-5`, created: '2024-05-01T00:00:00Z' });
+  await pushImage(suite.env.reg, w.repo, ['dev-5'], { seed: `${w.repo}-dev-5`, created: '2024-05-01T00:00:00Z' });
   const differs = await runCli(['plan', '-c', w.config, '--check', w.plan]);
   assert.equal(differs.code, 2, differs.stderr);
   assert.match(differs.stdout, /^--- .*plan\.json \(committed\)\n\+\+\+ fresh plan\n@@ /m);
@@ -63,13 +54,13 @@ for (const withState of [false, true]) {
     await deleteOutside(w.repo, 'dev-4');
     await deleteOutside(w.repo, 'dev-3');
     if (!withState) rmSync(join(w.dir, 'registry.state.json'), { force: true });
-    env.proxy.log.length = 0;
+    suite.env.proxy.log.length = 0;
     const r = await runCli(['apply', w.plan]);
     assert.equal(r.code, 3, r.stdout + r.stderr);
     assert.match(r.stdout, /^drifted +delete reg\/pr\/app-\d+@sha256:\w+: the policy no longer deletes this: dev-1 is now kept: matches include key "dev"; kept by mix-count 2 \(only 2 candidates\); left alone$/m);
     assert.match(r.stdout, /Apply complete: 0 copied, 0 deleted, 2 drifted, 0 blocked, 0 failed\./);
-    assert.deepEqual(Object.keys(await readTags(env.reg, w.repo)), ['dev-1', 'dev-2']);
-    assert.equal(env.proxy.count((l) => l.startsWith('DELETE') && l.includes('/manifests/')), 0, 'no DELETE was sent');
+    assert.deepEqual(Object.keys(await readTags(suite.env.reg, w.repo)), ['dev-1', 'dev-2']);
+    assert.equal(suite.env.proxy.count((l) => l.startsWith('DELETE') && l.includes('/manifests/')), 0, 'no DELETE was sent');
   });
 }
 
