@@ -91,6 +91,8 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
     if (!up) {
       await stopPid(child);
       if (tries < 3 && /address already in use/.test(stderr)) continue;
+      await token?.close();
+      tmp.remove();
       throw new Error(`docker-registry did not start: ${stderr.slice(-2000)}`);
     }
     const reg: TestRegistry = {
