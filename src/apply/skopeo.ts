@@ -1,4 +1,4 @@
-import { constants, closeSync, lstatSync, mkdtempSync, openSync, readdirSync, rmSync, writeSync } from 'node:fs';
+import { constants, closeSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import type { RegistryEndpoint } from '../config/model.js';
@@ -105,6 +105,14 @@ export class SkopeoRunner {
       } finally {
         closeSync(fd);
       }
+      // A registry's ca-file reaches skopeo as a cert dir holding ca.crt (containers' convention).
+      const certDir = (side: 'src' | 'dest', ep: RegistryEndpoint): string[] => {
+        if (!ep.ca || tlsOff(ep)) return [];
+        const d = join(dir, `${side}-certs`);
+        mkdirSync(d, { mode: 0o700 });
+        writeFileSync(join(d, 'ca.crt'), ep.ca.pem, { mode: 0o600, flag: 'wx' });
+        return [`--${side}-cert-dir`, d];
+      };
       const args = [
         'copy',
         '--all',
@@ -113,8 +121,8 @@ export class SkopeoRunner {
         '2',
         '--authfile',
         authFile,
-        ...(tlsOff(src.endpoint) ? ['--src-tls-verify=false'] : []),
-        ...(tlsOff(dst.endpoint) ? ['--dest-tls-verify=false'] : []),
+        ...(tlsOff(src.endpoint) ? ['--src-tls-verify=false'] : certDir('src', src.endpoint)),
+        ...(tlsOff(dst.endpoint) ? ['--dest-tls-verify=false'] : certDir('dest', dst.endpoint)),
         `docker://${src.endpoint.host}/${src.repository}@${src.digest}`,
         `docker://${dst.endpoint.host}/${dst.repository}:${dst.tag}`,
       ];

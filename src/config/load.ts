@@ -159,9 +159,12 @@ class Normaliser {
     const username = reg.username == null || reg.username === '' ? undefined : String(reg.username);
     const password = reg.password == null || reg.password === '' ? undefined : String(reg.password);
     if (password !== undefined && !username) this.problem([...base, 'password'], 'a password needs a username');
+    const ca = reg['ca-file'] ? this.caFile([...base, 'ca-file'], reg['ca-file']) : undefined;
+    if (ca && url?.protocol === 'http:') this.problem([...base, 'ca-file'], 'a CA file is for TLS; this registry is plain http://');
     if (!url) return undefined;
     return {
       name,
+      ...(ca ? { ca } : {}),
       origin: url.origin,
       host: url.host,
       plainHttp: url.protocol === 'http:',
@@ -206,6 +209,22 @@ class Normaliser {
       return undefined;
     }
     return url;
+  }
+
+  caFile(path: Array<string | number>, raw: string): { file: string; pem: string } | undefined {
+    const file = resolve(dirname(resolve(this.src.file)), raw);
+    let pem: string;
+    try {
+      pem = readFileSync(file, 'utf8');
+    } catch (e) {
+      this.problem(path, `cannot read ${quoted(file)}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+      return undefined;
+    }
+    if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
+      this.problem(path, `${quoted(file)} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+      return undefined;
+    }
+    return { file, pem };
   }
 
   selectors(path: Array<string | number>, entries: string[]): RepoSelector[] {

@@ -13,6 +13,8 @@ export interface RegistryEndpoint {
   host: string;
   plainHttp: boolean;
   insecure: boolean;
+  /** ca-file: CA certificates (PEM) to trust for this registry, read at load. */
+  ca?: { file: string; pem: string };
   concurrency: number;
   /** The whole of one request (connect, headers, body) may take this long. */
   timeoutMs: number;

@@ -91,6 +91,10 @@ export interface Registry {
    * How a tag is removed when its digest must stay (another tag or a kept multi-arch index needs it): untag (PUT a unique empty manifest to the tag, then DELETE that; works wherever manifest deletion does), oci (DELETE by tag, OCI distribution 1.1: distribution 3, zot, GitLab), never (block such deletes). auto: untag.
    */
   'tag-delete'?: 'auto' | 'oci' | 'untag' | 'never';
+  /**
+   * regmgr addition: a PEM file of CA certificates that this registry's TLS certificate is checked against (for a private CA or a self-signed certificate), instead of turning verification off. Relative paths are relative to the config file.
+   */
+  'ca-file'?: string;
 }
 export interface DeletePolicy {
   /**

@@ -59,6 +59,7 @@ interface RequestSpec {
 }
 
 const MAX_BODY = 64 * 1024 * 1024;
+const CERT_UNTRUSTED = new Set(['DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_GET_ISSUER_CERT', 'CERT_UNTRUSTED', 'CERT_HAS_EXPIRED']);
 const RETRY_STATUS = new Set([429, 502, 503, 504]);
 const RETRY_NET = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
 
@@ -101,12 +102,16 @@ export class RegistryClient {
       keepAliveTimeout: 10_000,
       headersTimeout: endpoint.timeoutMs,
       bodyTimeout: endpoint.timeoutMs,
-      connect: { rejectUnauthorized: !endpoint.insecure, timeout: Math.min(endpoint.timeoutMs, 10_000) },
+      connect: { rejectUnauthorized: !endpoint.insecure, timeout: Math.min(endpoint.timeoutMs, 10_000), ...(endpoint.ca ? { ca: endpoint.ca.pem } : {}) },
     });
   }
 
   get name() {
     return this.endpoint.name;
+  }
+
+  get hasCredentials(): boolean {
+    return Boolean(this.#creds);
   }
 
   async close(): Promise<void> {
@@ -600,6 +605,10 @@ export class RegistryClient {
       'rate-limited': 'rate limited by the registry',
       unsupported: 'the registry does not support this operation (is deletion enabled?)',
     };
+    // A plain-HTTP request to a TLS port: the registry's 400 says so in plain text.
+    if (res.status === 400 && /HTTP request to an HTTPS server/i.test(res.body.toString('utf8', 0, 200))) {
+      return new RegistryError('protocol', this.name, method, this.#shown(res.url), `the registry speaks TLS on this port: write https:// in registries.${this.name}.registry`, res.status);
+    }
     const detail = [messages.join('; ') || undefined, hints[kind], extra].filter(Boolean).join('; ') || `unexpected status`;
     return new RegistryError(kind, this.name, method, this.#shown(res.url), detail, res.status, codes);
   }
@@ -612,7 +621,17 @@ export class RegistryClient {
     const code = (e as NodeJS.ErrnoException).code;
     const url = path.startsWith('http') ? path : this.#url(path);
     const tries = attempts > 1 ? ` after ${attempts} attempts` : '';
-    return new RegistryError('network', this.name, method, url, `${code ? `${code}: ` : ''}${e.message}${tries}`);
+    const at = `registries.${this.name}`;
+    // The usual transport mistakes, each with what is wrong and the one fix.
+    let detail = `${code ? `${code}: ` : ''}${e.message}${tries}`;
+    if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number/.test(e.message)) {
+      detail = `the registry does not speak TLS on this port (it answered plain HTTP): write http:// in ${at}.registry`;
+    } else if (code && CERT_UNTRUSTED.has(code)) {
+      detail = `the registry's TLS certificate is not trusted (${code}${this.endpoint.ca ? `, not even with ${at}.ca-file` : ''}): give the CA that signed it in ${at}.ca-file, or, to skip verification, set ${at}.insecure: true`;
+    } else if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+      detail = `the registry's TLS certificate is not for ${new URL(url).hostname} (${e.message}): use the name the certificate gives in ${at}.registry`;
+    }
+    return new RegistryError('network', this.name, method, url, detail);
   }
 }
 

@@ -15,7 +15,8 @@ export async function selectedRepositories(client: RegistryClient): Promise<{ re
     names = await client.catalog();
   } catch (e) {
     // Docker Hub, GHCR and ACR have no catalog, and Harbor shows it to admins only.
-    if (e instanceof RegistryError && ['not-found', 'denied', 'auth', 'unsupported'].includes(e.kind)) {
+    // Not for wrong credentials (a 401 with credentials sent): their message says it all.
+    if (e instanceof RegistryError && (['not-found', 'denied', 'unsupported'].includes(e.kind) || (e.kind === 'auth' && !client.hasCredentials))) {
       throw new RegistryError(e.kind, e.registry, e.method, e.url, `${e.detail}; this registry does not list its repositories to these credentials: name them in registries.${client.name}.repositories`, e.status, e.codes);
     }
     throw e;
