@@ -19,7 +19,10 @@ export interface ApplyReport {
 
 export interface ExecOptions {
   parallelism: number;
+  /** Aborted: no new action starts (the first Ctrl-C). */
   signal: AbortSignal;
+  /** Aborted: actions in flight (copies) stop too (the second Ctrl-C). */
+  killSignal?: AbortSignal;
   onOutcome?: (o: Outcome, done: number, total: number) => void;
   onStart?: (id: string) => void;
   /** The floor of the age bound of the tag digests a DELETE is checked against (tests: 0 or Infinity). */
@@ -61,7 +64,7 @@ export async function execute(plan: Plan, clients: Clients, journal: Journal, sk
     try {
       record(await fn());
     } catch (e) {
-      if (opts.signal.aborted) {
+      if (opts.killSignal?.aborted ?? opts.signal.aborted) {
         // Left as started in the journal: the next apply re-checks it against the registry.
         report.interrupted = true;
         return;
@@ -73,7 +76,7 @@ export async function execute(plan: Plan, clients: Clients, journal: Journal, sk
   };
 
   const copies = todo.filter((a): a is PlanCopy => a.type === 'copy');
-  await mapLimit(copies, opts.parallelism, (a) => guard(a.id, () => copyStep(a, clients, journal, skopeo, opts.signal)));
+  await mapLimit(copies, opts.parallelism, (a) => guard(a.id, () => copyStep(a, clients, journal, skopeo, opts.killSignal ?? opts.signal)));
 
   // Never delete an image whose copy just failed: it may be the only one left.
   const failedSources = new Set(

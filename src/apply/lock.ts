@@ -108,7 +108,8 @@ function takeOver(path: string, dead: LockInfo, notice: (msg: string) => void): 
 export function forceUnlock(path: string, id: string): LockInfo {
   const holder = readLock(path);
   if (!holder) throw new LockError(`no lock at ${path}`);
-  if (holder.id !== id) throw new LockError(`the lock at ${path} has id ${holder.id}, not ${id}; nothing released`);
+  // The real id is not shown: it is what proves that whoever releases the lock saw its holder's message.
+  if (holder.id !== id) throw new LockError(`the lock at ${path} does not have id ${id}; nothing released. It is held by process ${holder.pid} on ${holder.host} since ${holder.since}; its id is in the message of the apply it stopped`);
   unlinkSync(path);
   return holder;
 }

@@ -13,6 +13,7 @@ import { acquireLock } from '../apply/lock.js';
 import { SkopeoRunner } from '../apply/skopeo.js';
 import { countResults, execute } from '../apply/executor.js';
 import { policyDrift } from '../apply/recheck.js';
+import { Interrupts } from '../apply/interrupt.js';
 import type { Outcome } from '../apply/steps.js';
 import { connect } from '../registry/connect.js';
 import { makePlan, printPlan, type PolicyChoice } from './plan.js';
@@ -45,7 +46,7 @@ export interface ApplyDeps {
 
 export async function applyCommand(args: ApplyArgs, io: IO, deps: ApplyDeps = {}): Promise<number> {
   if (args.parallelism !== undefined && (!Number.isInteger(args.parallelism) || args.parallelism < 1 || args.parallelism > 64)) {
-    throw new Error(`--parallelism must be a whole number from 1 to 64 (got ${args.parallelism})`);
+    throw new Error(`--parallelism must be a whole number from 1 to 64 (got ${Number.isNaN(args.parallelism) ? 'something that is not a number' : args.parallelism})`);
   }
   if (args.plan) {
     // Everything that can refuse the plan runs before any request.
@@ -105,6 +106,17 @@ export async function applyPlan(planFile: string, plan: Plan, config: Config, io
     io.out(`Nothing to do: all ${plan.actions.length} actions of this plan were already applied (journal ${jpath}).\n`);
     return EXIT.ok;
   }
+  // From here on Ctrl-C is ours: the lock and the state are always left in order.
+  const interrupts = new Interrupts((m) => io.err(m), `regmgr apply ${planFile}`);
+  try {
+    return await lockedApply(planFile, plan, config, io, o, done, interrupts);
+  } finally {
+    interrupts.dispose();
+  }
+}
+
+async function lockedApply(planFile: string, plan: Plan, config: Config, io: IO, o: { parallelism?: number } & ApplyDeps, done: ReadonlySet<string>, interrupts: Interrupts): Promise<number> {
+  const jpath = journalPath(planFile, plan.sha256);
   // Before the lock and the state are touched: a refused private folder, or no skopeo, changes nothing.
   const skopeo = o.skopeo ?? (plan.actions.some((a) => a.type === 'copy' && !done.has(a.id)) ? new SkopeoRunner(io.env.REGMGR_SKOPEO || 'skopeo') : undefined);
   if (!o.skopeo) await skopeo?.check();
@@ -123,7 +135,7 @@ export async function applyPlan(planFile: string, plan: Plan, config: Config, io
     const marked = writeState(config.statePath, prev, { written_by: 'apply', apply: { ...mark, finished: false }, registries, snapshot: prev?.snapshot ?? {} });
     const journal = new Journal(jpath, plan.sha256);
     try {
-      return await runActions(planFile, plan, config, journal, io, { ...o, skopeo, policyDrift });
+      return await runActions(planFile, plan, config, journal, io, { ...o, skopeo, policyDrift, interrupts });
     } finally {
       // Record what this plan has changed so far: its finished actions, from the journal.
       const doneNow = new Set(plan.actions.filter((a) => journal.isDone(a.id)).map((a) => a.id));
@@ -135,18 +147,9 @@ export async function applyPlan(planFile: string, plan: Plan, config: Config, io
   }
 }
 
-async function runActions(planFile: string, plan: Plan, config: Config, journal: Journal, io: IO, o: { parallelism?: number; policyDrift?: ReadonlyMap<string, string> } & ApplyDeps): Promise<number> {
+async function runActions(planFile: string, plan: Plan, config: Config, journal: Journal, io: IO, o: { parallelism?: number; policyDrift?: ReadonlyMap<string, string>; interrupts: Interrupts } & ApplyDeps): Promise<number> {
   const names = new Set(plan.actions.flatMap((a) => (a.type === 'copy' ? [a.source.registry, a.target.registry] : [a.registry])));
   const clients = await connect(config, names, { env: io.env, logger: io.logger });
-  const abort = new AbortController();
-  let interrupts = 0;
-  const onSigint = () => {
-    if (++interrupts > 1) process.exit(130);
-    io.err('\ninterrupted: finishing the actions in flight; run apply again to resume (Ctrl-C again to stop now)\n');
-    abort.abort();
-  };
-  process.on('SIGINT', onSigint);
-  process.on('SIGTERM', onSigint);
   const bar = progressBar(io);
   try {
     const report = await execute(plan, clients, journal, o.skopeo ?? NO_COPIES, {
@@ -154,7 +157,8 @@ async function runActions(planFile: string, plan: Plan, config: Config, journal:
       maxViewAgeMs: o.maxViewAgeMs,
       policyDrift: o.policyDrift,
       debug: (m) => io.logger.debug(m),
-      signal: abort.signal,
+      signal: o.interrupts.stopNew.signal,
+      killSignal: o.interrupts.stopInFlight.signal,
       onStart: (id) => bar.start(id),
       onOutcome: (out, n, total) => {
         bar.clear();
@@ -166,7 +170,7 @@ async function runActions(planFile: string, plan: Plan, config: Config, journal:
     const c = countResults(report);
     const already = report.alreadyDone ? ` (${report.alreadyDone} already done before this run)` : '';
     const present = c.present ? `, ${c.present} already present` : '';
-    const head = report.interrupted ? 'Apply interrupted' : 'Apply complete';
+    const head = report.interrupted || o.interrupts.interrupted ? 'Apply interrupted' : 'Apply complete';
     const restored = c.restored ? ` (${c.restored} with a lost tag put back)` : '';
     io.out(`\n${head}: ${c.copied} copied${present}, ${c.deleted} deleted${restored}, ${c.drifted} drifted, ${c.blocked} blocked, ${c.failed} failed${already}.\n`);
     if (c.restored) {
@@ -175,12 +179,13 @@ async function runActions(planFile: string, plan: Plan, config: Config, journal:
     if (c.deleted) io.out(`To put the deleted tags back (until the registry's garbage collection runs): regmgr restore ${planFile}\n`);
     if (c.failed) io.out(`Failed actions are listed above with the registry's answer. Fix the cause and run \`regmgr apply ${planFile}\` again: finished actions are skipped.\n`);
     if (c.drifted + c.blocked) io.out('Drifted or blocked actions were left alone: the registry changed since the plan. Run `regmgr plan` again to review.\n');
-    if (report.interrupted) return 130;
+    if (report.interrupted || o.interrupts.interrupted) {
+      io.out(`Interrupted: what finished is recorded; run \`regmgr apply ${planFile}\` to do the rest.\n`);
+      return 130;
+    }
     return c.failed ? EXIT.error : c.drifted + c.blocked + c.restored ? EXIT.drift : EXIT.ok;
   } finally {
     bar.clear();
-    process.off('SIGINT', onSigint);
-    process.off('SIGTERM', onSigint);
     await clients.close();
   }
 }

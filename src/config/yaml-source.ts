@@ -1,5 +1,6 @@
 import { LineCounter, parseDocument, isMap, isScalar, type Document, type Node } from 'yaml';
 import { ConfigIssue } from './errors.js';
+import { inert } from '../util/inert.js';
 
 /** A parsed YAML file that can still say which line a field came from. */
 export interface YamlSource {
@@ -17,9 +18,16 @@ export function parseYaml(file: string, text: string): { source?: YamlSource; is
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: true, version: '1.2' });
   const issues: ConfigIssue[] = [];
+  // A tab used as indentation also makes the parser see keys twice: report the tab alone.
+  const tabs = doc.errors.some((e) => e.code === 'TAB_AS_INDENT');
   for (const e of doc.errors) {
+    if (tabs && e.code === 'DUPLICATE_KEY') continue;
     const line = e.linePos?.[0]?.line;
-    const message = e.code === 'DUPLICATE_KEY' ? 'duplicate key: a key appears twice in the same mapping' : e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+    let message = e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+    if (e.code === 'DUPLICATE_KEY') {
+      const key = /^\s*(?:-\s+)?("[^"]*"|'[^']*'|[^:#]+?)\s*:/.exec(text.slice(e.pos[0]).split('\n')[0])?.[1];
+      message = `duplicate key${key ? ` '${inert(key.replace(/^["']|["']$/g, ''))}'` : ''}: it appears twice in the same mapping`;
+    }
     issues.push({ file, path: '', line, message });
   }
   if (issues.length) return { issues };

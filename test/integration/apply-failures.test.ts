@@ -71,3 +71,9 @@ test('output piped into head: regmgr stops quietly when the reader goes away (no
   assert.equal(err, '');
   assert.equal(code, 0);
 });
+
+test('--parallelism that is not a number says so (not NaN)', async () => {
+  const r = await runCli(['apply', join(tmp.dir, 'p.json'), '--parallelism', 'abc']);
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr, 'error: --parallelism must be a whole number from 1 to 64 (got something that is not a number)\n');
+});

@@ -71,7 +71,8 @@ test('${VAR} in username/password reads the environment', () => {
 const broken: Array<[string, string, RegExp]> = [
   ['empty file', '', /config\.yml: the file is empty/],
   ['not YAML', 'registries: [a\n', /config\.yml:\d+: /],
-  ['duplicate key', `${REG}    registry: https://other\n`, /config\.yml:4: duplicate key/],
+  ['duplicate key', `${REG}    registry: https://other\n`, /config\.yml:4: duplicate key 'registry': it appears twice in the same mapping/],
+  ['a tab as indentation: the tab alone is reported', 'registries:\n  h:\n\tregistry: https://h.example\n', /^error: invalid configuration:\n {2}config\.yml:3: Tabs are not allowed as indentation\n$/],
   ['missing registries', 'delete-policy:\n  registries: [a]\n', /config\.yml:1: missing required field 'registries'/],
   ['unknown field (typo)', `${REG}    pasword: x\n`, /config\.yml:4: registries\.harbor\.pasword: unknown field 'pasword' \(known: registry, username, password/],
   ['unknown registry name', `${REG}delete-policy:\n  registries: [Harbor]\n`, /config\.yml:5: delete-policy\.registries\[0\]: unknown registry 'Harbor' \(names are case-sensitive: did you mean 'harbor'\?\); known: harbor/],

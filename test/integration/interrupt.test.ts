@@ -1,0 +1,93 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { startProxiedRegistry } from '../helpers/fault-proxy.js';
+import { pushImage, readTags } from '../helpers/images.js';
+import { writeFile } from '../helpers/io.js';
+import { runCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/processes.js';
+
+// Ctrl-C during apply, synchronised on events: the proxy holds a request until the test
+// has seen apply's own "interrupted" line.
+let src: Awaited<ReturnType<typeof startProxiedRegistry>>, dst: Awaited<ReturnType<typeof startProxiedRegistry>>;
+const tmp = tempDir('interrupt');
+let n = 0;
+
+before(async () => {
+  [src, dst] = await Promise.all([startProxiedRegistry(), startProxiedRegistry()]);
+});
+after(async () => {
+  await Promise.all([src?.stop(), dst?.stop()]);
+  tmp.remove();
+});
+
+async function world() {
+  const repo = `int/app-${++n}`;
+  for (const t of ['v1', 'v2', 'v3', 'dev-1']) await pushImage(src.reg, repo, [t], { seed: `${repo}-${t}` });
+  const dir = join(tmp.dir, `w${n}`);
+  mkdirSync(dir);
+  const config = writeFile(
+    dir,
+    'c.yml',
+    `registries:\n  src:\n    registry: ${src.proxy.url}\n    repositories: [${repo}]\n  dst:\n    registry: ${dst.proxy.url}\ndelete-policy:\n  registries: [src]\n  mix-count: 0\n  tags:\n    include:\n      keys: dev\nsync-policy:\n  from: src\n  to: dst\n  replace: [{ old: "", new: mirror }]\n  filters: ['^v']\n`,
+  );
+  const planFile = join(dir, 'plan.json');
+  assert.equal((await runCli(['plan', '-c', config, '-out', planFile])).code, 0);
+  return { repo, dir, planFile };
+}
+
+/** Runs apply; at the first request `at` matches, sends SIGINT and holds the request until apply says it was interrupted. */
+async function interruptAt(planFile: string, proxy: typeof src.proxy, at: (method: string, url: string) => boolean) {
+  let child: ChildProcess | undefined;
+  let stderr = '';
+  let fired = false;
+  const said = new Promise<void>((resolve) => {
+    const check = () => /interrupted: no new action starts/.test(stderr) && resolve();
+    const watch = setInterval(() => child && (clearInterval(watch), child.stderr!.on('data', (d) => ((stderr += d), check()))), 1);
+  });
+  proxy.inject(
+    (r) => !fired && at(r.method ?? '', r.url ?? ''),
+    {
+      before: async () => {
+        fired = true;
+        child!.kill('SIGINT');
+        await said;
+      },
+    },
+    1,
+  );
+  const r = await runCli(['apply', planFile, '--parallelism', '1'], {}, (c) => (child = c));
+  proxy.clear();
+  return { ...r, fired };
+}
+
+test('Ctrl-C during a copy: the copy in flight finishes, nothing new starts, the lock is released, and apply says how to resume', async () => {
+  const w = await world();
+  const r = await interruptAt(w.planFile, dst.proxy, (m, u) => m === 'PUT' && u.includes('/manifests/'));
+  assert.ok(r.fired);
+  assert.equal(r.code, 130, r.stdout + r.stderr);
+  assert.match(r.stderr, /interrupted: no new action starts; the ones in flight finish \(Ctrl-C again to stop them too\)\. Then run `regmgr apply .*plan\.json` to resume\./);
+  assert.match(r.stdout, /^copied +dst\/mirror\/int\/app-\d+:v\d <- /m, 'the copy in flight finished');
+  assert.match(r.stdout, /Apply interrupted: 1 copied, 0 deleted/);
+  assert.match(r.stdout, /Interrupted: what finished is recorded; run `regmgr apply .*plan\.json` to do the rest\./);
+  assert.equal(Object.keys(await readTags(dst.reg, `mirror/${w.repo}`)).length, 1);
+  assert.ok((await readTags(src.reg, w.repo))['dev-1'], 'no delete started');
+  assert.equal(existsSync(join(w.dir, 'c.state.json.lock')), false, 'the lock is released');
+  assert.equal(JSON.parse(readFileSync(join(w.dir, 'c.state.json'), 'utf8')).apply.finished, false);
+  const again = await runCli(['apply', w.planFile]);
+  assert.equal(again.code, 0, again.stdout + again.stderr);
+  assert.match(again.stdout, /Apply complete: 2 copied, 1 deleted, .*\(1 already done before this run\)/);
+});
+
+test('Ctrl-C before the first action (while the policy is re-checked): nothing is done, and the lock is released', async () => {
+  const w = await world();
+  const r = await interruptAt(w.planFile, src.proxy, (m, u) => m === 'GET' && u.includes('/tags/list'));
+  assert.ok(r.fired);
+  assert.equal(r.code, 130, r.stdout + r.stderr);
+  assert.match(r.stdout, /Apply interrupted: 0 copied, 0 deleted/);
+  assert.deepEqual(await readTags(dst.reg, `mirror/${w.repo}`), {});
+  assert.equal(existsSync(join(w.dir, 'c.state.json.lock')), false);
+  assert.equal((await runCli(['apply', w.planFile])).code, 0);
+});
