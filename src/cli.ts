@@ -53,14 +53,24 @@ function distance(a: string, b: string): number {
   return d[a.length][b.length];
 }
 
-function makeIO(debug: boolean, noColor: boolean): IO {
+/**
+ * Colour: on a terminal by default; `--color` or FORCE_COLOR forces it (CI logs render
+ * it), `--no-color` or NO_COLOR turns it off.
+ */
+export function colourWanted(flag: boolean | undefined, tty: boolean, env: NodeJS.ProcessEnv): boolean {
+  if (flag === false || env.NO_COLOR) return false;
+  if (flag === true || (env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== '0')) return true;
+  return tty;
+}
+
+function makeIO(debug: boolean, colorFlag: boolean | undefined): IO {
   const tty = Boolean(process.stdout.isTTY);
   return {
     out: (t) => process.stdout.write(t),
     err: (t) => process.stderr.write(t),
     env: process.env,
     tty,
-    color: tty && !noColor && !process.env.NO_COLOR,
+    color: colourWanted(colorFlag, tty, process.env),
     logger: stderrLogger(debug || Boolean(process.env.REGMGR_DEBUG)),
     confirm: process.stdin.isTTY
       ? async (q) => {
@@ -95,7 +105,7 @@ type Runner<A> = (args: A, io: IO) => Promise<number>;
 
 function run<A>(fn: Runner<A>) {
   return async (argv: any) => {
-    const io = makeIO(Boolean(argv.debug), argv.color === false);
+    const io = makeIO(Boolean(argv.debug), argv.color as boolean | undefined);
     try {
       process.exitCode = await fn(argv as A, io);
     } catch (e) {
@@ -112,7 +122,7 @@ export function buildCli(argv: string[]) {
     .scriptName('regmgr')
     .usage('$0 <command> [options]\n\nPlan/apply cleanup and mirroring for container registries.')
     .option('debug', { type: 'boolean', describe: 'log every registry request (method, URL, status, time) to stderr' })
-    .option('color', { type: 'boolean', default: true, describe: 'colour on a terminal (--no-color, or NO_COLOR, turns it off)' })
+    .option('color', { type: 'boolean', describe: 'colour: on a terminal by default; --color (or FORCE_COLOR) forces it, --no-color (or NO_COLOR) turns it off' })
     .option('state', { type: 'string', describe: "state file (default: the config's state.path, else CONFIG.state.json beside the config, e.g. registry.yml: registry.state.json)" })
     .command('validate', 'check a config file: schema and semantics, no network', (y) => configOpt(y), run(validateCommand))
     .command(
@@ -144,9 +154,9 @@ export function buildCli(argv: string[]) {
       (y) =>
         y
           .positional('plan', { type: 'string', demandOption: true, describe: 'plan file' })
-          .option('json', { type: 'boolean' })
-          .option('markdown', { type: 'boolean' })
-          .option('explain', { type: 'boolean' })
+          .option('json', { type: 'boolean', describe: 'print the plan file as JSON' })
+          .option('markdown', { type: 'boolean', describe: 'print it for a pull-request comment (always fits one)' })
+          .option('explain', { type: 'boolean', describe: 'also show every kept and skipped tag with its reason' })
           .conflicts('json', 'markdown'),
       run(showCommand),
     )
@@ -170,15 +180,15 @@ export function buildCli(argv: string[]) {
           .option('config', { alias: 'c', type: 'string', describe: 'config for credentials (default: the one the plan was made from)' }),
       run(restoreCommand),
     )
-    .command('delete', "the predecessor's delete: plan the delete policy; apply it unless dry-run", (y) => configOpt(y).option('parallelism', { type: 'number' }), run(seedCommand('delete')))
-    .command('sync', "the predecessor's sync: plan the sync policy; apply it unless dry-run", (y) => configOpt(y).option('parallelism', { type: 'number' }), run(seedCommand('sync')))
+    .command('delete', "the predecessor's delete: plan the delete policy; apply it unless dry-run", (y) => configOpt(y).option('parallelism', { type: 'number', describe: 'actions in flight at once (default 4)' }), run(seedCommand('delete')))
+    .command('sync', "the predecessor's sync: plan the sync policy; apply it unless dry-run", (y) => configOpt(y).option('parallelism', { type: 'number', describe: 'actions in flight at once (default 4)' }), run(seedCommand('sync')))
     .command('state <command>', 'the recorded snapshot: show, list, refresh, verify', (y) => {
       const where = (z: Argv) => z.option('config', { alias: 'c', type: 'string', describe: 'config whose state it is (or give --state)' });
       return y
-        .command('show', 'the recorded snapshot, rendered like list', (z) => where(z).option('json', { type: 'boolean' }), run(stateShowCommand))
+        .command('show', 'the recorded snapshot, rendered like list', (z) => where(z).option('json', { type: 'boolean', describe: 'the state file as JSON' }), run(stateShowCommand))
         .command('list', 'one line per registry/repository:tag and its digest', (z) => where(z), run(stateListCommand))
         .command('refresh', 're-read the registries the config selects into the state', (z) => configOpt(z), run(stateRefreshCommand))
-        .command('verify', 'compare the state with the live registries (reads only); exit 2 on drift', (z) => configOpt(z).option('json', { type: 'boolean' }), run(stateVerifyCommand))
+        .command('verify', 'compare the state with the live registries (reads only); exit 2 on drift', (z) => configOpt(z).option('json', { type: 'boolean', describe: 'the differences as JSON' }), run(stateVerifyCommand))
         .demandCommand(1, 'name a state command: show, list, refresh or verify');
     })
     .command(

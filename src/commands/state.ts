@@ -23,7 +23,8 @@ export interface StateArgs {
 function statePath(args: StateArgs, io: IO): string {
   if (args.state) return resolve(args.state);
   if (!args.config) throw new Error('name the state with --state FILE, or the config whose state it is with -c FILE');
-  return loadConfig(args.config, io.env, { notice: notify(io) }).statePath;
+  // Reading the recorded state sends no request: no credentials needed.
+  return loadConfig(args.config, io.env, { notice: notify(io), credentials: false }).statePath;
 }
 
 function mustRead(file: string): State {

@@ -45,17 +45,19 @@ export interface ConfigOverrides {
   statePath?: string;
   /** Where to tell the user about how the config was read (an old state file name...). */
   notice?: (message: string) => void;
+  /** false: the command sends no request (state show/list), so unset ${VAR}s in credentials are no error. */
+  credentials?: boolean;
 }
 
 /** Reads, validates and normalises a config file. Throws ConfigError listing every problem. */
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env, overrides: ConfigOverrides = {}): Config {
-  const config = readConfigFile(file, env);
+  const config = readConfigFile(file, env, overrides.credentials ?? true);
   if (overrides.statePath) return { ...config, statePath: resolve(overrides.statePath), notices: [] };
   for (const n of config.notices ?? []) overrides.notice?.(n);
   return config;
 }
 
-function readConfigFile(file: string, env: NodeJS.ProcessEnv): Config {
+function readConfigFile(file: string, env: NodeJS.ProcessEnv, credentials: boolean): Config {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -64,10 +66,10 @@ function readConfigFile(file: string, env: NodeJS.ProcessEnv): Config {
     const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'is a directory' : err.message;
     throw new ConfigError([{ file, path: '', message: `cannot read config: ${why}` }]);
   }
-  return parseConfig(file, text, env);
+  return parseConfig(file, text, env, credentials);
 }
 
-export function parseConfig(file: string, text: string, env: NodeJS.ProcessEnv = process.env): Config {
+export function parseConfig(file: string, text: string, env: NodeJS.ProcessEnv = process.env, credentials = true): Config {
   const { source, issues } = parseYaml(file, text);
   if (!source) throw new ConfigError(issues);
   if (source.data === null || source.data === undefined) {
@@ -85,7 +87,7 @@ export function parseConfig(file: string, text: string, env: NodeJS.ProcessEnv =
     }
   }
   // ${VAR} works in every string value (write $${ for a literal ${), before any check.
-  const unset = interpolateTree(source, env);
+  const unset = interpolateTree(source, env).filter((i) => credentials || !/^registries\.[^.]+\.(username|password)$/.test(i.path));
   if (unset.length) throw new ConfigError(unset);
   const schema = schemaIssues(source);
   if (schema.length) throw new ConfigError(schema);

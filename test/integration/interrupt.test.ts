@@ -89,5 +89,6 @@ test('Ctrl-C before the first action (while the policy is re-checked): nothing i
   assert.match(r.stdout, /Apply interrupted: 0 copied, 0 deleted/);
   assert.deepEqual(await readTags(dst.reg, `mirror/${w.repo}`), {});
   assert.equal(existsSync(join(w.dir, 'c.state.json.lock')), false);
-  assert.equal((await runCli(['apply', w.planFile])).code, 0);
+  const again = await runCli(['apply', w.planFile]);
+  assert.equal(again.code, 0, again.stdout + again.stderr);
 });

@@ -246,3 +246,14 @@ test('the state is named after its config; an old regmgr.state.json beside it is
   assert.match(cap.stderr(), /notice: using regmgr\.state\.json beside .*config\.yml, the old default name; rename it to config\.state\.json \(the state is now named after its config\), or set state\.path: regmgr\.state\.json/);
   assert.equal(readState(join(w.dir, 'regmgr.state.json'))!.serial, 2);
 });
+
+test('state show and list work offline without the credentials variables set: they send no request', async () => {
+  const w = await world();
+  await stateRefreshCommand({ config: w.config }, captureIO(env).io);
+  const show = captureIO({}); // no STATE_PW
+  assert.equal(await stateShowCommand({ config: w.config }, show.io), 0, show.stderr());
+  assert.match(show.stdout(), /^State .*config\.state\.json: lineage/);
+  assert.equal(await stateListCommand({ config: w.config }, captureIO({}).io), 0);
+  // A command that talks to the registry still needs them.
+  await assert.rejects(planCommand({ config: w.config }, captureIO({}).io), /environment variable STATE_PW is not set/);
+});

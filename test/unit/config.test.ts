@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { parseConfig, loadConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/config/errors.js';
-import { reportError } from '../../src/cli.js';
+import { colourWanted, reportError } from '../../src/cli.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -177,4 +177,14 @@ test("the README's config reference validates", () => {
   const c = parseConfig('README.md', block, { HARBOR_PASSWORD: 'x' });
   assert.deepEqual([...c.registries.keys()], ['harbor', 'aliyun']);
   assert.equal(c.syncPolicy!.to, 'aliyun');
+});
+
+test('colour: a terminal by default; --color or FORCE_COLOR forces it (CI logs); --no-color or NO_COLOR turns it off', () => {
+  assert.equal(colourWanted(undefined, true, {}), true);
+  assert.equal(colourWanted(undefined, false, {}), false);
+  assert.equal(colourWanted(true, false, {}), true);
+  assert.equal(colourWanted(undefined, false, { FORCE_COLOR: '1' }), true);
+  assert.equal(colourWanted(undefined, false, { FORCE_COLOR: '0' }), false);
+  assert.equal(colourWanted(false, true, { FORCE_COLOR: '1' }), false);
+  assert.equal(colourWanted(true, true, { NO_COLOR: '1' }), false);
 });
