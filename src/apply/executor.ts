@@ -34,7 +34,8 @@ export interface ExecOptions {
 }
 
 /**
- * Carries out exactly the plan's actions: copies first, then deletes. Deletes of one
+ * Carries out exactly the plan's actions: copies first (one target repository at a
+ * time each), then deletes. Deletes of one
  * repository run one after another against a live view of its tags (names re-listed
  * after every DELETE, digests re-read when older than the view's bound), repositories
  * in parallel. A delete whose source image failed to copy is held.
@@ -75,8 +76,20 @@ export async function execute(plan: Plan, clients: Clients, journal: Journal, sk
     }
   };
 
+  // Copies into one target repository run one after another, repositories in parallel:
+  // distribution 2.8 answers 500 when two pushes link the same layer into a repository
+  // at once (measured: parallel copies of images sharing a layer failed that way).
   const copies = todo.filter((a): a is PlanCopy => a.type === 'copy');
-  await mapLimit(copies, opts.parallelism, (a) => guard(a.id, () => copyStep(a, clients, journal, skopeo, opts.killSignal ?? opts.signal)));
+  const byTarget = new Map<string, PlanCopy[]>();
+  for (const c of copies) {
+    const key = `${c.target.registry}/${c.target.repository}`;
+    const list = byTarget.get(key);
+    if (list) list.push(c);
+    else byTarget.set(key, [c]);
+  }
+  await mapLimit([...byTarget.values()], opts.parallelism, async (group) => {
+    for (const a of group) await guard(a.id, () => copyStep(a, clients, journal, skopeo, opts.killSignal ?? opts.signal));
+  });
 
   // Never delete an image whose copy just failed: it may be the only one left.
   const failedSources = new Set(

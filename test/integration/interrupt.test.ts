@@ -8,6 +8,9 @@ import { pushImage, readTags } from '../helpers/images.js';
 import { writeFile } from '../helpers/io.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/processes.js';
+import { captureIO } from '../helpers/io.js';
+import { SkopeoRunner, type CopySide } from '../../src/apply/skopeo.js';
+import { applyCommand } from '../../src/commands/apply.js';
 
 // Ctrl-C during apply, synchronised on events: the proxy holds a request until the test
 // has seen apply's own "interrupted" line.
@@ -91,4 +94,43 @@ test('Ctrl-C before the first action (while the policy is re-checked): nothing i
   assert.equal(existsSync(join(w.dir, 'c.state.json.lock')), false);
   const again = await runCli(['apply', w.planFile]);
   assert.equal(again.code, 0, again.stdout + again.stderr);
+});
+
+test('copies into one target repository run one at a time (2.8 races on shared layers); repositories still copy in parallel', async () => {
+  const repos = [`par/a-${++n}`, `par/b-${n}`];
+  for (const r of repos) for (const t of ['v1', 'v2', 'v3']) await pushImage(src.reg, r, [t], { seed: `${r}-${t}` });
+  const dir = join(tmp.dir, `par${n}`);
+  mkdirSync(dir);
+  const config = writeFile(dir, 'c.yml', `registries:\n  src:\n    registry: ${src.proxy.url}\n    repositories: [${repos.join(', ')}]\n  dst:\n    registry: ${dst.proxy.url}\nsync-policy:\n  from: src\n  to: dst\n  replace: [{ old: "", new: mirror }]\n`);
+  const planFile = join(dir, 'plan.json');
+  assert.equal((await runCli(['plan', '-c', config, '-out', planFile])).code, 0);
+  // A runner that records how many copies run at once, per target repository and in all.
+  const real = new SkopeoRunner();
+  const inFlight = new Map<string, number>();
+  let worst = 0;
+  let most = 0;
+  let otherStarted: () => void = () => {};
+  const other = new Promise<void>((r) => (otherStarted = r));
+  let held: string | undefined;
+  const runner = Object.assign(Object.create(SkopeoRunner.prototype), real, {
+    async copy(s: CopySide & { digest: string }, d: CopySide & { tag: string }, signal?: AbortSignal) {
+      inFlight.set(d.repository, (inFlight.get(d.repository) ?? 0) + 1);
+      worst = Math.max(worst, inFlight.get(d.repository)!);
+      most = Math.max(most, [...inFlight.values()].reduce((x, y) => x + y, 0));
+      try {
+        if (held === undefined) {
+          held = d.repository;
+          await other; // hold the first copy until a copy into another repository has started
+        } else if (d.repository !== held) otherStarted();
+        await real.copy(s, d, signal);
+      } finally {
+        inFlight.set(d.repository, inFlight.get(d.repository)! - 1);
+      }
+    },
+  });
+  const cap = captureIO();
+  assert.equal(await applyCommand({ plan: planFile, parallelism: 4 }, cap.io, { skopeo: runner }), 0, cap.stdout());
+  assert.equal(worst, 1, 'never two copies into one repository at once');
+  assert.equal(most, 2, 'the two repositories copied in parallel');
+  for (const r of repos) assert.equal(Object.keys(await readTags(dst.reg, `mirror/${r}`)).length, 3);
 });
