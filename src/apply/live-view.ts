@@ -28,6 +28,8 @@ export class LiveView {
   namesCurrent = false;
   /** The empty config blob that untag manifests use is in this repository (pushed once). */
   emptyConfigReady = false;
+  /** Manifests read by digest: a digest names its bytes, so one read serves every action on it. */
+  readonly manifests = new Map<Digest, { bytes: Buffer; mediaType: string }>();
 
   /** The oldest digests a DELETE was checked against, in ms (for the report and the benchmark). */
   oldestChecked = 0;

@@ -29,8 +29,9 @@ export async function untagStep(a: PlanDelete, view: LiveView, journal: Journal)
   };
   // The original manifest's bytes, for `regmgr restore`: it puts the tag back on them.
   if (!journal.saved.has(a.id)) {
-    const m = await client.getManifest(repo, a.digest);
+    const m = view.manifests.get(a.digest) ?? (await client.getManifest(repo, a.digest));
     if (!m) return record('drifted', `${where}: its digest ${a.digest} is gone (changed outside this apply); nothing to untag`);
+    view.manifests.set(a.digest, { bytes: m.bytes, mediaType: m.mediaType });
     journal.save(a.id, { bytes: m.bytes, mediaType: m.mediaType });
   }
   view.namesCurrent = false;
