@@ -2,6 +2,7 @@ import type { Plan, PlanCopy, PlanDelete } from '../plan/model.js';
 import type { Clients } from '../registry/connect.js';
 import type { Repository } from '../oci/names.js';
 import { mapLimit } from '../util/limit.js';
+import { groupBy } from '../util/group.js';
 import type { Journal } from './journal.js';
 import type { SkopeoRunner } from './skopeo.js';
 import { copyStep, type Outcome } from './steps.js';
@@ -34,11 +35,11 @@ export interface ExecOptions {
 }
 
 /**
- * Carries out exactly the plan's actions: copies first (one target repository at a
- * time each), then deletes. Deletes of one
- * repository run one after another against a live view of its tags (names re-listed
- * after every DELETE, digests re-read when older than the view's bound), repositories
- * in parallel. A delete whose source image failed to copy is held.
+ * Carries out exactly the plan's actions: copies first, then deletes. Copies into one
+ * target repository, and deletes of one repository, run one after another (deletes
+ * against a live view of its tags: names re-listed after every DELETE, digests re-read
+ * when older than the view's bound); repositories run in parallel. A delete whose
+ * source image failed to copy is held.
  */
 export async function execute(plan: Plan, clients: Clients, journal: Journal, skopeo: SkopeoRunner, opts: ExecOptions): Promise<ApplyReport> {
   const pending = plan.actions.filter((a) => !journal.isDone(a.id));
@@ -80,13 +81,7 @@ export async function execute(plan: Plan, clients: Clients, journal: Journal, sk
   // distribution 2.8 answers 500 when two pushes link the same layer into a repository
   // at once (measured: parallel copies of images sharing a layer failed that way).
   const copies = todo.filter((a): a is PlanCopy => a.type === 'copy');
-  const byTarget = new Map<string, PlanCopy[]>();
-  for (const c of copies) {
-    const key = `${c.target.registry}/${c.target.repository}`;
-    const list = byTarget.get(key);
-    if (list) list.push(c);
-    else byTarget.set(key, [c]);
-  }
+  const byTarget = groupBy(copies, (c) => `${c.target.registry}/${c.target.repository}`);
   await mapLimit([...byTarget.values()], opts.parallelism, async (group) => {
     for (const a of group) await guard(a.id, () => copyStep(a, clients, journal, skopeo, opts.killSignal ?? opts.signal));
   });
@@ -99,8 +94,7 @@ export async function execute(plan: Plan, clients: Clients, journal: Journal, sk
       .map((c) => `${c.source.registry}/${c.source.repository}@${c.source.digest}`),
   );
   const deletes = todo.filter((a): a is PlanDelete => a.type === 'delete');
-  const groups = new Map<string, PlanDelete[]>();
-  for (const d of deletes) groups.set(`${d.registry}/${d.repository}`, [...(groups.get(`${d.registry}/${d.repository}`) ?? []), d]);
+  const groups = groupBy(deletes, (d) => `${d.registry}/${d.repository}`);
   await mapLimit([...groups.values()], opts.parallelism, async (group) => {
     if (opts.signal.aborted) return void (report.interrupted = true);
     const client = clients.get(group[0].registry);

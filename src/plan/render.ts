@@ -24,7 +24,11 @@ const NATURAL = new Intl.Collator('en', { numeric: true, sensitivity: 'variant' 
 
 export function groups(plan: Plan, explain: boolean): Map<string, Line[]> {
   const out = new Map<string, Line[]>();
-  const add = (key: string, l: Line) => out.set(key, [...(out.get(key) ?? []), l]);
+  const add = (key: string, l: Line) => {
+    const list = out.get(key);
+    if (list) list.push(l);
+    else out.set(key, [l]);
+  };
   for (const a of plan.actions) {
     if (a.type === 'copy') {
       const src = `${a.source.registry}/${a.source.repository}:${a.source.tag}`;

@@ -6,6 +6,7 @@ import type { RepoSnapshot, TagEntry } from '../snapshot/model.js';
 import type { BlockedItem, DeleteAction, TagDecision } from './decision.js';
 import { describeHit, firstHit } from './matchers.js';
 import { applyRetention } from './retention.js';
+import { groupBy } from '../util/group.js';
 import type { RepoSelection } from './selection.js';
 import { isVersionTag } from './version.js';
 
@@ -198,17 +199,6 @@ class Outcome {
       });
     }
   }
-}
-
-function groupBy<T, K>(items: readonly T[], key: (t: T) => K): Map<K, T[]> {
-  const out = new Map<K, T[]>();
-  for (const it of items) {
-    const k = key(it);
-    const list = out.get(k);
-    if (list) list.push(it);
-    else out.set(k, [it]);
-  }
-  return out;
 }
 
 
