@@ -7,7 +7,7 @@ import type { BlockedItem, DeleteAction, TagDecision } from './decision.js';
 import { describeHit, firstHit } from './matchers.js';
 import { applyRetention } from './retention.js';
 import { groupBy } from '../util/group.js';
-import type { RepoSelection } from './selection.js';
+import { NOT_LISTED, type RepoSelection } from './selection.js';
 import { isVersionTag } from './version.js';
 
 export interface DeleteInput {
@@ -209,7 +209,7 @@ class Outcome {
  */
 export function candidacy(tag: string, selection: RepoSelection, policy: DeletePolicy): { verdict: 'delete' | 'keep' | 'skip'; reason: string } {
   if (selection.explicit.has(tag)) return { verdict: 'delete', reason: 'listed explicitly (repo:tag in repositories)' };
-  if (!selection.whole) return { verdict: 'skip', reason: 'not selected: only explicitly listed tags of this repository are' };
+  if (!selection.whole) return { verdict: 'skip', reason: NOT_LISTED };
   const ex = firstHit(policy.exclude, tag);
   if (ex) return { verdict: 'keep', reason: `excluded by ${describeHit(ex)}` };
   const inc = firstHit(policy.include, tag);

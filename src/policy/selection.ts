@@ -8,6 +8,9 @@ export interface RepoSelection {
   explicit: Set<string>;
 }
 
+/** Why a tag of a partly selected repository is left out (said by plan --explain and by apply's refusal). */
+export const NOT_LISTED = 'not selected: repositories names only some tags of this repository (repo:tag), and not this one';
+
 export function selectionFor(selectors: RepoSelector[] | undefined, repository: string): RepoSelection {
   if (!selectors) return { whole: true, explicit: new Set() };
   const mine = selectors.filter((s) => s.repository === repository);

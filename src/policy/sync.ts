@@ -1,7 +1,7 @@
 import type { ReplaceRule, SyncPolicy } from '../config/model.js';
 import type { RepoSnapshot } from '../snapshot/model.js';
 import type { CopyAction, TagDecision } from './decision.js';
-import type { RepoSelection } from './selection.js';
+import { NOT_LISTED, type RepoSelection } from './selection.js';
 import { attachmentOf } from '../oci/attachments.js';
 
 /**
@@ -79,7 +79,7 @@ export function decideSync(input: SyncInput): { decisions: TagDecision[]; action
 /** Whether the sync policy selects a source tag, and why: used by plan, and by apply to refuse edited plans. */
 export function syncSelection(tag: string, selection: RepoSelection, policy: SyncPolicy): { selected: boolean; reason: string } {
   if (selection.explicit.has(tag)) return { selected: true, reason: 'listed explicitly (repo:tag in repositories)' };
-  if (!selection.whole) return { selected: false, reason: 'not selected: only explicitly listed tags of this repository are' };
+  if (!selection.whole) return { selected: false, reason: NOT_LISTED };
   if (policy.filters.length === 0) return { selected: true, reason: 'no filters: every tag is synced' };
   const f = policy.filters.find((r) => r.test(tag));
   return f ? { selected: true, reason: `matches filter /${f.source}/` } : { selected: false, reason: 'matches no filter' };

@@ -25,6 +25,11 @@ export async function stopPid(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
+/** Stops every process started through track(), by PID (the demo's Ctrl-C path). */
+export async function stopAllTracked(): Promise<void> {
+  await Promise.all([...children].map((c) => stopPid(c)));
+}
+
 /** A free TCP port on 127.0.0.1 (the OS picks it; we release it right before use). */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -44,7 +44,7 @@ test('deletes the config allows pass; every other delete is refused with the rul
   assert.match(refused(del('h', 'team/a', ['dev-1']))[0], /repository 'team\/a' is skipped by delete-policy\.start: 1/);
   assert.match(refused(del('h', 'team/b', ['dev-1', 'latest']))[0], /tag 'latest' is not a delete candidate under c\.yml: matches no include rule/);
   assert.match(refused(del('h', 'team/b', ['dev-keep-1']))[0], /tag 'dev-keep-1' is not a delete candidate under c\.yml: excluded by regex \/\^dev-keep\//);
-  assert.match(refused(del('h', 'team/c', ['dev-1']))[0], /not selected: only explicitly listed tags of this repository are/);
+  assert.match(refused(del('h', 'team/c', ['dev-1']))[0], /not selected: repositories names only some tags of this repository \(repo:tag\), and not this one/);
   assert.match(refused(del('h', 'team/b', ['../x']))[0], /'\.\.\/x' is not a valid tag/);
   assert.match(refused(del('cat', 'a/../b', ['dev-1']))[0], /repository name "a\/\.\.\/b" has a '\.\.' path segment/);
 });
