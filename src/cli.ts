@@ -1,25 +1,32 @@
 #!/usr/bin/env node
-import yargs, { type Argv } from 'yargs';
-import { hideBin } from 'yargs/helpers';
-import { createInterface } from 'node:readline/promises';
+import type { Argv } from 'yargs';
 import { ConfigError } from './config/errors.js';
 import { RegistryError } from './registry/errors.js';
 import { stderrLogger } from './util/log.js';
 import { EXIT, type IO } from './commands/io.js';
-import { validateCommand } from './commands/validate.js';
-import { listCommand } from './commands/list.js';
-import { planCommand } from './commands/plan.js';
-import { showCommand } from './commands/show.js';
-import { applyCommand } from './commands/apply.js';
-import { seedCommand } from './commands/seed.js';
-import { unlockCommand } from './commands/unlock.js';
-import { restoreCommand } from './commands/restore.js';
 import { LockError } from './apply/lock.js';
-import { stateListCommand, stateRefreshCommand, stateShowCommand, stateVerifyCommand } from './commands/state.js';
 import { FileError } from './util/file-error.js';
 import { VERSION } from './version.js';
 import { inert, inertLines } from './util/inert.js';
 import { scrub } from './util/secret.js';
+
+// Start-up time: each command's module (and with it undici, execa, ajv...) is imported
+// only when that command runs, and yargs only when the command line needs parsing.
+const commands = {
+  validate: () => import('./commands/validate.js').then((m) => m.validateCommand),
+  list: () => import('./commands/list.js').then((m) => m.listCommand),
+  plan: () => import('./commands/plan.js').then((m) => m.planCommand),
+  show: () => import('./commands/show.js').then((m) => m.showCommand),
+  apply: () => import('./commands/apply.js').then((m) => m.applyCommand),
+  restore: () => import('./commands/restore.js').then((m) => m.restoreCommand),
+  delete: () => import('./commands/seed.js').then((m) => m.seedCommand('delete')),
+  sync: () => import('./commands/seed.js').then((m) => m.seedCommand('sync')),
+  forceUnlock: () => import('./commands/unlock.js').then((m) => m.unlockCommand),
+  stateShow: () => import('./commands/state.js').then((m) => m.stateShowCommand),
+  stateList: () => import('./commands/state.js').then((m) => m.stateListCommand),
+  stateRefresh: () => import('./commands/state.js').then((m) => m.stateRefreshCommand),
+  stateVerify: () => import('./commands/state.js').then((m) => m.stateVerifyCommand),
+};
 
 /**
  * Terraform users type long options with one dash (`-out plan.json`, `-target=x`,
@@ -74,6 +81,7 @@ function makeIO(debug: boolean, colorFlag: boolean | undefined): IO {
     logger: stderrLogger(debug || Boolean(process.env.REGMGR_DEBUG)),
     confirm: process.stdin.isTTY
       ? async (q) => {
+          const { createInterface } = await import('node:readline/promises');
           const rl = createInterface({ input: process.stdin, output: process.stderr });
           try {
             return (await rl.question(q)).trim() === 'yes';
@@ -103,10 +111,11 @@ export function reportError(e: unknown, io: Pick<IO, 'err'>): number {
 
 type Runner<A> = (args: A, io: IO) => Promise<number>;
 
-function run<A>(fn: Runner<A>) {
+function run<A>(load: () => Promise<Runner<A>>) {
   return async (argv: any) => {
     const io = makeIO(Boolean(argv.debug), argv.color as boolean | undefined);
     try {
+      const fn = await load();
       process.exitCode = await fn(argv as A, io);
     } catch (e) {
       if (argv.debug && e instanceof Error && !(e instanceof ConfigError) && !isExpected(e)) io.err(`${e.stack}\n`);
@@ -115,21 +124,37 @@ function run<A>(fn: Runner<A>) {
   };
 }
 
+/**
+ * The two commands people and scripts run most for a quick answer, recognised without
+ * loading yargs (a third of the start-up time): `--version`, and `validate -c FILE` in
+ * its plain spellings. Anything else, or anything more, goes through yargs as usual.
+ */
+export function quickCommand(args: string[]): 'version' | { config: string } | undefined {
+  if (args.length === 1 && args[0] === '--version') return 'version';
+  if (args[0] !== 'validate') return undefined;
+  const [, flag, value, ...rest] = args;
+  if (rest.length) return undefined;
+  if ((flag === '-c' || flag === '--config' || flag === '-config') && value !== undefined && !value.startsWith('-')) return { config: value };
+  const eq = /^--?config=(.+)$/s.exec(flag ?? '');
+  return eq && value === undefined ? { config: eq[1] } : undefined;
+}
+
 const configOpt = (y: Argv) => y.option('config', { alias: 'c', type: 'string', demandOption: true, describe: 'config file (registry-manager format)' });
 
-export function buildCli(argv: string[]) {
+export async function buildCli(argv: string[]) {
+  const { default: yargs } = await import('yargs');
   return yargs(normaliseArgv(argv))
     .scriptName('regmgr')
     .usage('$0 <command> [options]\n\nPlan/apply cleanup and mirroring for container registries.')
     .option('debug', { type: 'boolean', describe: 'log every registry request (method, URL, status, time) to stderr' })
     .option('color', { type: 'boolean', describe: 'colour: on a terminal by default; --color (or FORCE_COLOR) forces it, --no-color (or NO_COLOR) turns it off' })
     .option('state', { type: 'string', describe: "state file (default: the config's state.path, else CONFIG.state.json beside the config, e.g. registry.yml: registry.state.json)" })
-    .command('validate', 'check a config file: schema and semantics, no network', (y) => configOpt(y), run(validateCommand))
+    .command('validate', 'check a config file: schema and semantics, no network', (y) => configOpt(y), run(commands.validate))
     .command(
       'list',
       'list registries, repositories and tags (with digests) that the config selects',
       (y) => configOpt(y).option('json', { type: 'boolean', describe: 'machine-readable output' }).option('registry', { type: 'string', array: true, describe: 'only these registries' }),
-      run(listCommand),
+      run(commands.list),
     )
     .command(
       'plan',
@@ -146,7 +171,7 @@ export function buildCli(argv: string[]) {
           .conflicts('check', 'out')
           .option('strict', { type: 'boolean', describe: 'warnings (a repository, rule or filter that selects nothing) are errors: exit 1, no plan file' })
           .conflicts('json', 'markdown'),
-      run(planCommand),
+      run(commands.plan),
     )
     .command(
       'show <plan>',
@@ -158,7 +183,7 @@ export function buildCli(argv: string[]) {
           .option('markdown', { type: 'boolean', describe: 'print it for a pull-request comment (always fits one)' })
           .option('explain', { type: 'boolean', describe: 'also show every kept and skipped tag with its reason' })
           .conflicts('json', 'markdown'),
-      run(showCommand),
+      run(commands.show),
     )
     .command(
       'apply [plan]',
@@ -169,7 +194,7 @@ export function buildCli(argv: string[]) {
           .option('config', { alias: 'c', type: 'string', describe: 'config for credentials (default: the one the plan was made from)' })
           .option('parallelism', { type: 'number', describe: `actions in flight at once (default 4)` })
           .option('auto-approve', { type: 'boolean', describe: 'with -c and no plan file: do not ask for confirmation' }),
-      run(applyCommand),
+      run(commands.apply),
     )
     .command(
       'restore <plan>',
@@ -178,24 +203,24 @@ export function buildCli(argv: string[]) {
         y
           .positional('plan', { type: 'string', demandOption: true, describe: 'the plan file that was applied (its journal is beside it)' })
           .option('config', { alias: 'c', type: 'string', describe: 'config for credentials (default: the one the plan was made from)' }),
-      run(restoreCommand),
+      run(commands.restore),
     )
-    .command('delete', "the predecessor's delete: plan the delete policy; apply it unless dry-run", (y) => configOpt(y).option('parallelism', { type: 'number', describe: 'actions in flight at once (default 4)' }), run(seedCommand('delete')))
-    .command('sync', "the predecessor's sync: plan the sync policy; apply it unless dry-run", (y) => configOpt(y).option('parallelism', { type: 'number', describe: 'actions in flight at once (default 4)' }), run(seedCommand('sync')))
+    .command('delete', "the predecessor's delete: plan the delete policy; apply it unless dry-run", (y) => configOpt(y).option('parallelism', { type: 'number', describe: 'actions in flight at once (default 4)' }), run(commands.delete))
+    .command('sync', "the predecessor's sync: plan the sync policy; apply it unless dry-run", (y) => configOpt(y).option('parallelism', { type: 'number', describe: 'actions in flight at once (default 4)' }), run(commands.sync))
     .command('state <command>', 'the recorded snapshot: show, list, refresh, verify', (y) => {
       const where = (z: Argv) => z.option('config', { alias: 'c', type: 'string', describe: 'config whose state it is (or give --state)' });
       return y
-        .command('show', 'the recorded snapshot, rendered like list', (z) => where(z).option('json', { type: 'boolean', describe: 'the state file as JSON' }), run(stateShowCommand))
-        .command('list', 'one line per registry/repository:tag and its digest', (z) => where(z), run(stateListCommand))
-        .command('refresh', 're-read the registries the config selects into the state', (z) => configOpt(z), run(stateRefreshCommand))
-        .command('verify', 'compare the state with the live registries (reads only); exit 2 on drift', (z) => configOpt(z).option('json', { type: 'boolean', describe: 'the differences as JSON' }), run(stateVerifyCommand))
+        .command('show', 'the recorded snapshot, rendered like list', (z) => where(z).option('json', { type: 'boolean', describe: 'the state file as JSON' }), run(commands.stateShow))
+        .command('list', 'one line per registry/repository:tag and its digest', (z) => where(z), run(commands.stateList))
+        .command('refresh', 're-read the registries the config selects into the state', (z) => configOpt(z), run(commands.stateRefresh))
+        .command('verify', 'compare the state with the live registries (reads only); exit 2 on drift', (z) => configOpt(z).option('json', { type: 'boolean', describe: 'the differences as JSON' }), run(commands.stateVerify))
         .demandCommand(1, 'name a state command: show, list, refresh or verify');
     })
     .command(
       'force-unlock <id>',
       'release an apply lock deliberately, by the id that the stopped apply printed',
       (y) => configOpt(y.positional('id', { type: 'string', demandOption: true })),
-      run(unlockCommand),
+      run(commands.forceUnlock),
     )
     .completion('completion', 'print a shell completion script (bash, zsh): regmgr completion >> ~/.bashrc')
     .demandCommand(1, 'name a command; see --help')
@@ -214,12 +239,17 @@ if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith
       throw e;
     });
   }
-  const args = hideBin(process.argv);
+  const args = process.argv.slice(2);
   const unknown = unknownCommand(args);
+  const quick = quickCommand(args);
   if (unknown) {
     process.stderr.write(`${unknown}\n`);
     process.exitCode = 1;
+  } else if (quick === 'version') {
+    process.stdout.write(`${VERSION}\n`);
+  } else if (quick) {
+    await run(commands.validate)({ config: quick.config });
   } else {
-    await buildCli(args).parseAsync();
+    await (await buildCli(args)).parseAsync();
   }
 }

@@ -1,22 +1,11 @@
-import { Ajv, type ErrorObject } from 'ajv';
-import { readFileSync } from 'node:fs';
+import type { ErrorObject } from 'ajv';
 import { ConfigIssue, dotted } from './errors.js';
 import { YamlSource } from './yaml-source.js';
 import { quoted } from '../util/inert.js';
-
-const schemaUrl = new URL('../../../schema/config.schema.json', import.meta.url);
-let compiled: ReturnType<Ajv['compile']> | undefined;
-
-function validator() {
-  if (!compiled) {
-    const ajv = new Ajv({ allErrors: true, useDefaults: false, strict: true, allowUnionTypes: true, verbose: true });
-    compiled = ajv.compile(JSON.parse(readFileSync(schemaUrl, 'utf8')));
-  }
-  return compiled;
-}
+// Compiled from schema/config.schema.json at build time (scripts/gen-validators.mjs).
+import validate from './config-schema.validate.js';
 
 export function schemaIssues(src: YamlSource): ConfigIssue[] {
-  const validate = validator();
   if (validate(src.data)) return [];
   const errors = validate.errors ?? [];
   // anyOf reports one error per failed branch and one for the anyOf: keep only the

@@ -1,0 +1,34 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { quickCommand } from '../../src/cli.js';
+
+// The start-up fast path takes only the plain spellings; everything else goes to yargs,
+// which keeps its errors, help and option checks.
+test('quickCommand: --version and validate -c FILE in their plain spellings only', () => {
+  assert.equal(quickCommand(['--version']), 'version');
+  assert.deepEqual(quickCommand(['validate', '-c', 'a.yml']), { config: 'a.yml' });
+  assert.deepEqual(quickCommand(['validate', '--config', 'a.yml']), { config: 'a.yml' });
+  assert.deepEqual(quickCommand(['validate', '-config', 'a.yml']), { config: 'a.yml' });
+  assert.deepEqual(quickCommand(['validate', '--config=a.yml']), { config: 'a.yml' });
+  for (const args of [
+    [],
+    ['--version', '--debug'],
+    ['validate'],
+    ['validate', '-c'],
+    ['validate', '-c', '--debug'],
+    ['validate', '-c', 'a.yml', '--debug'],
+    ['validate', '--config=a.yml', 'x'],
+    ['validate', '--help'],
+    ['plan', '-c', 'a.yml'],
+  ]) assert.equal(quickCommand(args), undefined, args.join(' '));
+});
+
+test('the fast path gives the same answers as the full one', () => {
+  const cli = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+  const seed = fileURLToPath(new URL('../../../examples/seed-config.yml', import.meta.url));
+  const run = (...args: string[]) => execFileSync('node', [cli, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  assert.equal(run('--version'), run('--version', '--no-color'));
+  assert.equal(run('validate', '-c', seed), run('validate', '-c', seed, '--no-color'));
+});
