@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/model.js';
 import { connect } from '../registry/connect.js';
+import { cacheFile, loadCache } from '../snapshot/content-cache.js';
 import { collect } from '../snapshot/collect.js';
 import { Counter } from '../snapshot/read.js';
 import { buildPlan } from '../plan/build.js';
@@ -60,8 +61,11 @@ export async function makePlan(config: Config, io: IO, opts: { targets?: string[
   const state = readState(config.statePath);
   // One time for the whole plan: ages are measured against it, and it is recorded.
   const createdAt = (opts.now?.() ?? new Date()).toISOString();
+  // The cache only saves requests: trouble with it is for --debug, not a warning.
+  const cache = loadCache(cacheFile(io.env), (m) => io.logger.debug(m));
   try {
-    const collected = await collect(c, clients, opts.targets, new Counter(progress.update), Date.parse(createdAt));
+    const collected = await collect(c, clients, opts.targets, new Counter(progress.update), Date.parse(createdAt), cache);
+    cache.save((m) => io.logger.debug(m));
     return buildPlan(c, collected, {
       version: VERSION,
       createdAt,

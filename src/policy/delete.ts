@@ -5,7 +5,7 @@ import { attachmentOf, type Attachment } from '../oci/attachments.js';
 import type { RepoSnapshot, TagEntry } from '../snapshot/model.js';
 import type { BlockedItem, DeleteAction, TagDecision } from './decision.js';
 import { describeHit, firstHit } from './matchers.js';
-import { applyRetention } from './retention.js';
+import { applyRetention, createdWanted } from './retention.js';
 import { groupBy } from '../util/group.js';
 import { NOT_LISTED, type RepoSelection } from './selection.js';
 import { isVersionTag } from './version.js';
@@ -87,8 +87,17 @@ export function decideDelete(input: DeleteInput): DeleteResult {
   const singles = out.actions.filter((a) => a.method === 'manifest' && !isIndex(a.mediaType));
   const needsChildren = singles.length ? keptIndexes.map(([d]) => d).filter((d) => !input.indexChildren.has(d)) : [];
   if (needsChildren.length) return { decisions: [], actions: [], blocked: [], ...NONE, needsChildren: needsChildren.sort() };
+  // Kept indexes by the platform manifests they list: one pass, not one per single.
+  const parentsOf = new Map<Digest, Array<[Digest, Pending[]]>>();
+  for (const k of keptIndexes) {
+    for (const child of new Set(input.indexChildren.get(k[0]) ?? [])) {
+      const list = parentsOf.get(child);
+      if (list) list.push(k);
+      else parentsOf.set(child, [k]);
+    }
+  }
   for (const a of singles) {
-    const parents = keptIndexes.filter(([d]) => input.indexChildren.get(d)?.includes(a.digest));
+    const parents = parentsOf.get(a.digest) ?? [];
     if (!parents.length) continue;
     const lost = parents.flatMap(([, g]) => g.map((p) => ({ tag: p.entry.tag, reason: `multi-arch index that lists this platform manifest; ${p.reason}` })));
     out.undoWhole(a);
@@ -106,7 +115,7 @@ export function decideDelete(input: DeleteInput): DeleteResult {
   if (unknown.length) return { decisions: [], actions: [], blocked: [], ...NONE, needsSubjects: [...new Set(unknown)].sort() };
   for (const p of attachments) {
     const { subject, kind } = p.attachment!;
-    const subjectTags = ordinary.filter((o) => o.entry.digest === subject).map((o) => o.entry.tag);
+    const subjectTags = (byDigest.get(subject) ?? []).map((o) => o.entry.tag);
     const named = subjectTags.length ? subjectTags.join(', ') : subject;
     if (gone.has(subject)) {
       p.verdict = 'delete';
@@ -201,6 +210,15 @@ class Outcome {
   }
 }
 
+
+/**
+ * The tags of a repository whose creation time decideDelete will ask for, from their
+ * names alone (candidacy and the retention groups look at nothing else). Pure.
+ */
+export function tagsNeedingCreated(tags: readonly string[], repository: string, selection: RepoSelection, policy: DeletePolicy): Set<string> {
+  const candidates = tags.filter((t) => !selection.explicit.has(t) && !(selection.whole && attachmentOf(t)) && candidacy(t, selection, policy).verdict === 'delete');
+  return createdWanted(candidates, repository, policy);
+}
 
 /**
  * The tag rules alone (selection, exclude, include, sem-ver), before any keep count:

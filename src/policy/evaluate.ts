@@ -1,7 +1,7 @@
 import type { Config } from '../config/model.js';
 import type { Digest } from '../oci/names.js';
 import type { RepoSnapshot } from '../snapshot/model.js';
-import { decideDelete, type DeleteResult } from './delete.js';
+import { decideDelete, tagsNeedingCreated, type DeleteResult } from './delete.js';
 import { decideSync, mapRepository } from './sync.js';
 import { selectionFor } from './selection.js';
 import type { CopyAction, TagDecision } from './decision.js';
@@ -69,6 +69,17 @@ export function evaluate(config: Config, scope: Scope, repos: RepoMap, extra: Ex
     }
   }
   return out;
+}
+
+/**
+ * For the reader: which tags of a repository the delete policy will want creation times
+ * of (their manifests are then read whole, not just HEAD). Pure.
+ */
+export function createdWantedFor(config: Config, scope: Scope): (registry: string, repository: string, tags: readonly string[]) => Set<string> {
+  const dp = config.deletePolicy;
+  const inScope = new Set(scope.delete.map((d) => `${d.registry}/${d.repository}`));
+  return (registry, repository, tags) =>
+    dp && inScope.has(`${registry}/${repository}`) ? tagsNeedingCreated(tags, repository, selectionFor(config.registries.get(registry)!.repositories, repository), dp) : new Set();
 }
 
 /** Parses `--target NAME[/REPO]` filters into a predicate. */

@@ -19,22 +19,7 @@ export interface Candidate {
  * Pure. Returns the digests whose creation time it needs first, if any.
  */
 export function applyRetention(cands: Candidate[], repository: string, policy: DeletePolicy, nowMs: number): Digest[] {
-  const groups = new Map<RetentionRule | undefined, Array<{ c: Candidate; hit?: RuleHit }>>();
-  for (const c of cands) {
-    let rule: RetentionRule | undefined;
-    let hit: RuleHit | undefined;
-    for (const r of policy.rules) {
-      if (r.repositories && !r.repositories.some((g) => g.test(repository))) continue;
-      hit = firstHit(r.tags, c.entry.tag);
-      if (hit) {
-        rule = r;
-        break;
-      }
-    }
-    const list = groups.get(rule) ?? [];
-    list.push({ c, hit });
-    groups.set(rule, list);
-  }
+  const groups = retentionGroups(cands, (c) => c.entry.tag, repository, policy);
   const needs = new Set<Digest>();
   for (const [rule, items] of groups) {
     const keepNewest = rule ? rule.keepNewest : policy.mixCount;
@@ -72,6 +57,48 @@ export function applyRetention(cands: Candidate[], repository: string, policy: D
     });
   }
   return [...needs].sort();
+}
+
+/** Candidates by the first rule that claims each (undefined: the seed's pool), in order. */
+function retentionGroups<T>(cands: readonly T[], tagOf: (c: T) => string, repository: string, policy: DeletePolicy): Map<RetentionRule | undefined, Array<{ c: T; hit?: RuleHit }>> {
+  const rules = policy.rules.filter((r) => !r.repositories || r.repositories.some((g) => g.test(repository)));
+  const groups = new Map<RetentionRule | undefined, Array<{ c: T; hit?: RuleHit }>>();
+  for (const c of cands) {
+    let rule: RetentionRule | undefined;
+    let hit: RuleHit | undefined;
+    for (const r of rules) {
+      hit = firstHit(r.tags, tagOf(c));
+      if (hit) {
+        rule = r;
+        break;
+      }
+    }
+    const list = groups.get(rule);
+    if (list) list.push({ c, hit });
+    else groups.set(rule, [{ c, hit }]);
+  }
+  return groups;
+}
+
+/** Whether a group of n candidates is ordered by creation time (so each one's time is read). */
+function ordered(rule: RetentionRule | undefined, n: number, policy: DeletePolicy): boolean {
+  const keepNewest = rule ? rule.keepNewest : policy.mixCount;
+  const keepWithin = rule ? rule.keepWithin : policy.keepWithin;
+  if (keepNewest !== undefined && keepNewest >= n) return false;
+  return (keepNewest !== undefined && keepNewest > 0) || Boolean(keepWithin);
+}
+
+/**
+ * The candidate tags (by name: the tag rules look at nothing else) whose creation time
+ * applyRetention will ask for. The reader fetches their manifests whole instead of
+ * sending a HEAD that the time's read would follow with a GET. Pure.
+ */
+export function createdWanted(candidateTags: readonly string[], repository: string, policy: DeletePolicy): Set<string> {
+  const out = new Set<string>();
+  for (const [rule, items] of retentionGroups(candidateTags, (t) => t, repository, policy)) {
+    if (ordered(rule, items.length, policy)) for (const it of items) out.add(it.c);
+  }
+  return out;
 }
 
 /** `rule 1 (regex ^pr-)`: the rule's number and the part of its selector that matched. */

@@ -9,6 +9,7 @@ import { isLoopback, nextLink, parseChallenge, retryAfterMs } from './challenge.
 import { MANIFEST_ACCEPT, isIndex } from '../oci/media-types.js';
 import { isDigest, mediaTypeProblem, refProblem, repositoryProblem, tagProblem, type Digest, type Repository } from '../oci/names.js';
 import { quoted } from '../util/inert.js';
+import { manifestFacts, type ManifestFacts } from '../oci/manifest-facts.js';
 
 export interface RetryOptions {
   /** Total attempts for a read, first one included. */
@@ -197,24 +198,29 @@ export class RegistryClient {
   /**
    * The image's `created` time from its config blob. For an index, the first child with
    * a real platform (attestation manifests have unknown/unknown) stands for the image.
+   * `facts`: what the manifest's body says, when it was already read (no GET again).
+   * `cacheable`: the answer follows from content alone (digests all the way down), so it
+   * holds for this digest anywhere, for ever; false when a child was missing here.
    */
-  async imageCreated(repo: Repository, digest: Digest): Promise<string | undefined> {
-    let m = await this.getManifest(repo, digest);
-    if (!m) throw new RegistryError('not-found', this.name, 'GET', this.#url(`/v2/${repo}/manifests/${digest}`), 'manifest disappeared while reading', 404);
-    if (isIndex(m.mediaType)) {
-      const child = (m.json.manifests ?? []).find((c: any) => c?.platform?.os !== 'unknown');
-      if (!child?.digest) return undefined;
-      m = await this.getManifest(repo, child.digest);
-      if (!m) return undefined;
+  async imageCreated(repo: Repository, digest: Digest, facts?: ManifestFacts): Promise<{ created?: string; cacheable: boolean }> {
+    if (!facts) {
+      const m = await this.getManifest(repo, digest);
+      if (!m) throw new RegistryError('not-found', this.name, 'GET', this.#url(`/v2/${repo}/manifests/${digest}`), 'manifest disappeared while reading', 404);
+      facts = manifestFacts(m.json, m.mediaType);
+      if (isIndex(m.mediaType) && !facts.platformChild) return { cacheable: true };
     }
-    const cfg = m.json.config?.digest;
-    if (typeof cfg !== 'string' || !/^sha256:[a-f0-9]{64}$/.test(cfg)) return undefined;
-    const body = await this.getBlob(repo, cfg as Digest);
+    if (facts.platformChild) {
+      const child = await this.getManifest(repo, facts.platformChild);
+      if (!child) return { cacheable: false };
+      facts = manifestFacts(child.json, child.mediaType);
+    } else if (facts.children) return { cacheable: true };
+    if (!facts.config) return { cacheable: true };
+    const body = await this.getBlob(repo, facts.config);
     try {
       const created = JSON.parse(body.toString('utf8')).created;
-      return typeof created === 'string' && !Number.isNaN(Date.parse(created)) ? created : undefined;
+      return { created: typeof created === 'string' && !Number.isNaN(Date.parse(created)) ? created : undefined, cacheable: true };
     } catch {
-      return undefined;
+      return { cacheable: true };
     }
   }
 

@@ -3,7 +3,10 @@ import type { Clients } from '../registry/connect.js';
 import { RegistryError } from '../registry/errors.js';
 import { isDigest, repositoryProblem, type Digest, type Repository } from '../oci/names.js';
 import { quoted } from '../util/inert.js';
-import { computeScope, evaluate, type Evaluation, type RepoMap, type Scope } from '../policy/evaluate.js';
+import { computeScope, createdWantedFor, evaluate, type Evaluation, type RepoMap, type Scope } from '../policy/evaluate.js';
+import type { ManifestFacts } from '../oci/manifest-facts.js';
+import { groupBy } from '../util/group.js';
+import { ContentCache } from './content-cache.js';
 import { mapLimit } from '../util/limit.js';
 import { Counter, readRegistry, selectedRepositories } from './read.js';
 
@@ -20,7 +23,7 @@ export interface Collected {
  * and index children are read only when a decision asks for them. Any failed read
  * throws: no plan is computed from partial data.
  */
-export async function collect(config: Config, clients: Clients, targets: string[] | undefined, counter: Counter | undefined, nowMs: number): Promise<Collected> {
+export async function collect(config: Config, clients: Clients, targets: string[] | undefined, counter: Counter | undefined, nowMs: number, cache = new ContentCache()): Promise<Collected> {
   const listed = new Set<string>([...(config.deletePolicy?.registries ?? []), ...(config.syncPolicy ? [config.syncPolicy.from] : [])]);
   const selected = new Map<string, string[]>();
   const sources = new Map<string, 'config' | 'catalog'>();
@@ -43,10 +46,17 @@ export async function collect(config: Config, clients: Clients, targets: string[
     want(config.syncPolicy!.to, s.target);
   }
 
+  // Tags whose creation time the policy will want are read with one GET of the manifest,
+  // not a HEAD and then a GET; unless this repository was planned before, when their
+  // times are likely cached and a HEAD is all a tag costs.
+  const createdWanted = createdWantedFor(config, scope);
+  const facts = new Map<Digest, ManifestFacts>();
   const repos: RepoMap = new Map();
   await Promise.all(
     [...wanted].map(async ([registry, names]) => {
-      const snap = await readRegistry(clients.get(registry), [...names].sort() as Repository[], sources.get(registry) ?? 'config', counter);
+      const client = clients.get(registry);
+      const whole = (repo: Repository, tags: readonly string[]) => (cache.seen.has(`${client.endpoint.origin}/${repo}`) ? new Set<string>() : createdWanted(registry, repo, tags));
+      const snap = await readRegistry(client, [...names].sort() as Repository[], sources.get(registry) ?? 'config', counter, { whole, facts });
       repos.set(registry, new Map(snap.repositories.map((r) => [r.repository, r])));
     }),
   );
@@ -55,16 +65,25 @@ export async function collect(config: Config, clients: Clients, targets: string[
   const subjects = new Map<string, Map<Digest, boolean>>();
   for (let round = 0; ; round++) {
     const evaluation = evaluate(config, scope, repos, { nowMs, indexChildren: children, subjectsPresent: subjects });
-    if (!evaluation.needs.length) return { scope, repos, evaluation, sources };
+    if (!evaluation.needs.length) {
+      for (const d of scope.delete) cache.markSeen(`${clients.get(d.registry).endpoint.origin}/${d.repository}`);
+      return { scope, repos, evaluation, sources };
+    }
     if (round >= 4) throw new Error('internal: the policy kept asking for more data');
     await Promise.all(
       evaluation.needs.map(async (need) => {
         const client = clients.get(need.registry);
         const repo = repos.get(need.registry)!.get(need.repository)!;
         const repository = need.repository as Repository;
+        const byDigest = groupBy(repo.tags, (t) => t.digest);
         await mapLimit(need.created, client.endpoint.concurrency, async (digest) => {
-          const created = (await client.imageCreated(repository, digest)) ?? null;
-          for (const t of repo.tags) if (t.digest === digest) t.created = created;
+          let created = cache.created.get(digest);
+          if (created === undefined) {
+            const read = await client.imageCreated(repository, digest, facts.get(digest));
+            created = read.created ?? null;
+            if (read.cacheable) cache.setCreated(digest, created);
+          }
+          for (const t of byDigest.get(digest) ?? []) t.created = created;
         });
         const key = `${need.registry}/${need.repository}`;
         const present = subjects.get(key) ?? new Map<Digest, boolean>();
@@ -76,12 +95,19 @@ export async function collect(config: Config, clients: Clients, targets: string[
         const map = children.get(key) ?? new Map<Digest, Digest[]>();
         children.set(key, map);
         await mapLimit(need.children, client.endpoint.concurrency, async (digest) => {
+          const known = cache.children.get(digest) ?? facts.get(digest)?.children;
+          if (known) {
+            map.set(digest, known);
+            cache.setChildren(digest, known);
+            return;
+          }
           const m = await client.getManifest(repository, digest);
           if (!m) throw new RegistryError('not-found', need.registry, 'GET', `${client.endpoint.origin}/v2/${repository}/manifests/${digest}`, 'index disappeared while being read; run again', 404);
           const listed: unknown[] = Array.isArray(m.json.manifests) ? m.json.manifests.map((c: { digest?: unknown }) => c?.digest) : [];
           const bad = listed.find((d) => typeof d !== 'string' || !isDigest(d));
           if (bad !== undefined) throw new RegistryError('protocol', need.registry, 'GET', `${client.endpoint.origin}/v2/${repository}/manifests/${digest}`, `the index lists an invalid platform digest ${quoted(String(bad))}`);
           map.set(digest, listed as Digest[]);
+          cache.setChildren(digest, listed as Digest[]);
         });
       }),
     );

@@ -1,6 +1,7 @@
 import type { RegistryClient } from '../registry/client.js';
 import { RegistryError } from '../registry/errors.js';
-import type { Repository } from '../oci/names.js';
+import type { Digest, Repository } from '../oci/names.js';
+import { manifestFacts, type ManifestFacts } from '../oci/manifest-facts.js';
 import { mapLimit } from '../util/limit.js';
 import { byName, type RegistrySnapshot, type RepoSnapshot, type TagEntry } from './model.js';
 
@@ -28,7 +29,14 @@ export async function selectedRepositories(client: RegistryClient): Promise<{ re
  * Reads every tag of a repository with its digest and media type. A failed or partial
  * listing throws: no plan may be computed from partial data.
  */
-export async function readRepository(client: RegistryClient, repo: Repository, progress?: Counter): Promise<RepoSnapshot> {
+export interface ReadOptions {
+  /** Tags whose manifests to GET whole instead of HEAD: their bodies will be needed. */
+  whole?: (repo: Repository, tags: readonly string[]) => ReadonlySet<string>;
+  /** Where the facts of manifests read whole are kept, by digest. */
+  facts?: Map<Digest, ManifestFacts>;
+}
+
+export async function readRepository(client: RegistryClient, repo: Repository, progress?: Counter, opts: ReadOptions = {}): Promise<RepoSnapshot> {
   let tags: string[];
   try {
     tags = await client.listTags(repo);
@@ -41,21 +49,29 @@ export async function readRepository(client: RegistryClient, repo: Repository, p
   }
   const unique = [...new Set(tags)].sort();
   progress?.grow(unique.length);
+  const whole = opts.whole?.(repo, unique);
   const entries = await mapLimit(unique, client.endpoint.concurrency, async (tag) => {
-    const ref = await client.headManifest(repo, tag);
+    const ref = whole?.has(tag) ? await readWhole(client, repo, tag, opts.facts!) : await client.headManifest(repo, tag);
     progress?.step();
     if (!ref) {
       // Listed, then gone: the registry changed while it was read. Fail rather than guess.
-      throw new RegistryError('not-found', client.name, 'HEAD', `${client.endpoint.origin}/v2/${repo}/manifests/${tag}`, 'tag was listed but is gone: the repository changed while being read; run again', 404);
+      throw new RegistryError('not-found', client.name, whole?.has(tag) ? 'GET' : 'HEAD', `${client.endpoint.origin}/v2/${repo}/manifests/${tag}`, 'tag was listed but is gone: the repository changed while being read; run again', 404);
     }
     return { tag, digest: ref.digest, mediaType: ref.mediaType } satisfies TagEntry;
   });
   return { repository: repo, tags: entries.sort(byName) };
 }
 
-export async function readRegistry(client: RegistryClient, repos: Repository[], source: 'config' | 'catalog', progress?: Counter): Promise<RegistrySnapshot> {
+/** One GET instead of a HEAD now and a GET later: the digest, and the facts of the body. */
+async function readWhole(client: RegistryClient, repo: Repository, tag: string, facts: Map<Digest, ManifestFacts>) {
+  const m = await client.getManifest(repo, tag);
+  if (m) facts.set(m.digest, manifestFacts(m.json, m.mediaType));
+  return m && { digest: m.digest, mediaType: m.mediaType };
+}
+
+export async function readRegistry(client: RegistryClient, repos: Repository[], source: 'config' | 'catalog', progress?: Counter, opts?: ReadOptions): Promise<RegistrySnapshot> {
   // Repositories in parallel too: small repositories would otherwise leave the limit idle.
-  const repositories = await mapLimit(repos, Math.max(2, Math.ceil(client.endpoint.concurrency / 2)), (r) => readRepository(client, r, progress));
+  const repositories = await mapLimit(repos, Math.max(2, Math.ceil(client.endpoint.concurrency / 2)), (r) => readRepository(client, r, progress, opts));
   return { name: client.name, source, repositories: repositories.sort(byName) };
 }
 

@@ -10,6 +10,14 @@ process.on('exit', () => {
   for (const c of children) if (c.pid && c.exitCode === null) process.kill(c.pid, 'SIGKILL');
 });
 
+// Each test process plans with a content cache of its own: one shared with other test
+// files (or the user's) would make request counts depend on what ran before.
+if (process.env.REGMGR_CACHE_DIR === undefined) {
+  const cache = mkdtempSync(join(tmpdir(), 'regmgr-cache-'));
+  process.env.REGMGR_CACHE_DIR = cache;
+  process.on('exit', () => rmSync(cache, { recursive: true, force: true }));
+}
+
 export function track(child: ChildProcess): ChildProcess {
   children.add(child);
   child.on('exit', () => children.delete(child));

@@ -177,7 +177,7 @@ test('a blob redirect is followed without credentials, and its signed query neve
     { name: 'proxied', origin: proxy.url, host: proxy.host, plainHttp: true, insecure: false, concurrency: 2, timeoutMs: 5000, maxTags: 2_000_000, tagDelete: 'untag' },
     { logger: { debug: (l) => lines.push(l), info() {}, warn() {} } },
   );
-  const created = await logged.imageCreated(app, m.digest);
+  const { created } = await logged.imageCreated(app, m.digest);
   assert.match(created!, /^20\d\d-/);
   assert.ok(lines.some((l) => l.includes(`${reg.url}/v2/library/app/blobs/`) && l.includes('?<redacted>')), lines.join('\n'));
   assert.ok(!lines.join('\n').includes('topsecretsig'));

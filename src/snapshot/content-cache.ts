@@ -1,0 +1,96 @@
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { isDigest, type Digest } from '../oci/names.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { ownDirProblem } from '../util/private-dir.js';
+
+/**
+ * What never changes for a digest, kept between plans so a second plan of unchanged
+ * registries reads no manifest body and no config blob: a manifest digest's image
+ * creation time (its config follows from its bytes), an index digest's children.
+ * Content-addressed, so one cache serves every registry. It lives in the user's cache
+ * folder, never beside the state: a file in a repository is anyone's to edit in a pull
+ * request, and a forged creation time would change which tags mix-count keeps.
+ * It is only an optimisation: any file that is not exactly what regmgr writes is ignored.
+ */
+export class ContentCache {
+  readonly created = new Map<Digest, string | null>();
+  readonly children = new Map<Digest, Digest[]>();
+  /** `origin/repository` planned before: its candidates' times are likely here. */
+  readonly seen = new Set<string>();
+  #dirty = false;
+
+  constructor(readonly file?: string) {}
+
+  setCreated(d: Digest, created: string | null) {
+    if (this.created.get(d) !== created) (this.created.set(d, created), (this.#dirty = true));
+  }
+  setChildren(d: Digest, children: Digest[]) {
+    if (!this.children.has(d)) (this.children.set(d, children), (this.#dirty = true));
+  }
+  markSeen(key: string) {
+    if (!this.seen.has(key)) (this.seen.add(key), (this.#dirty = true));
+  }
+
+  /** Writes what changed; a cache that cannot be written only makes the next plan slower. */
+  save(warn: (m: string) => void): void {
+    if (!this.file || !this.#dirty) return;
+    // Bounded: the newest entries win (a Map keeps insertion order).
+    const newest = <V>(m: Map<Digest, V>) => Object.fromEntries([...m].slice(-MAX_ENTRIES));
+    const body = { version: 1, created: newest(this.created), children: newest(this.children), seen: [...this.seen].slice(-MAX_ENTRIES) };
+    try {
+      writeFileAtomic(this.file, JSON.stringify(body));
+      this.#dirty = false;
+    } catch (e) {
+      warn(`could not write the cache ${this.file}: ${(e as Error).message}`);
+    }
+  }
+}
+
+const MAX_ENTRIES = 1_000_000;
+const MAX_BYTES = 256 * 1024 * 1024;
+const ISO = /^\d{4}-\d{2}-\d{2}T[0-9:.]+(Z|[+-]\d{2}:\d{2})$/;
+
+/**
+ * The cache file: $REGMGR_CACHE_DIR (empty: no cache), else $XDG_CACHE_HOME/regmgr,
+ * else ~/.cache/regmgr. The folder must be the user's own, as for credentials.
+ */
+export function cacheFile(env: NodeJS.ProcessEnv): string | undefined {
+  const dir = env.REGMGR_CACHE_DIR !== undefined ? env.REGMGR_CACHE_DIR : join(env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache'), 'regmgr');
+  return dir ? join(dir, 'content-v1.json') : undefined;
+}
+
+export function loadCache(file: string | undefined, warn: (m: string) => void): ContentCache {
+  const cache = new ContentCache(file);
+  if (!file) return cache;
+  const dir = join(file, '..');
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    warn(`not using a cache: ${(e as Error).message}`);
+    return new ContentCache(undefined);
+  }
+  try {
+    const problem = ownDirProblem(dir);
+    if (problem) {
+      warn(`not using the cache folder ${dir}: ${problem}`);
+      return new ContentCache(undefined);
+    }
+    if (statSync(file, { throwIfNoEntry: false }) === undefined) return cache;
+    if (statSync(file).size > MAX_BYTES) return cache;
+    const data = JSON.parse(readFileSync(file, 'utf8'));
+    if (data?.version !== 1) return cache;
+    for (const [d, c] of Object.entries(data.created ?? {})) {
+      if (isDigest(d) && (c === null || (typeof c === 'string' && ISO.test(c) && !Number.isNaN(Date.parse(c))))) cache.created.set(d, c);
+    }
+    for (const [d, list] of Object.entries(data.children ?? {})) {
+      if (isDigest(d) && Array.isArray(list) && list.length <= 10_000 && list.every((x) => typeof x === 'string' && isDigest(x))) cache.children.set(d, list as Digest[]);
+    }
+    for (const k of Array.isArray(data.seen) ? data.seen : []) if (typeof k === 'string' && k.length < 1024) cache.seen.add(k);
+  } catch {
+    // Unreadable or not JSON: start afresh; the next save replaces it.
+    return new ContentCache(file);
+  }
+  return cache;
+}
