@@ -6,6 +6,8 @@ import { scrub } from './secret.js';
  * headers or bodies, so no credential or token can reach them.
  */
 export interface Logger {
+  /** false: debug() prints nothing, so callers need not build its lines (one per request). */
+  debugOn?: boolean;
   debug(msg: string): void;
   info(msg: string): void;
   warn(msg: string): void;
@@ -15,6 +17,7 @@ export function stderrLogger(debug = Boolean(process.env.REGMGR_DEBUG)): Logger 
   // URLs carry registry names and paths: scrubbed and inert like every other output.
   const line = (m: string) => inertLines(scrub(m));
   return {
+    debugOn: debug,
     debug: (m) => {
       if (debug) process.stderr.write(`debug: ${line(m)}\n`);
     },
@@ -23,4 +26,4 @@ export function stderrLogger(debug = Boolean(process.env.REGMGR_DEBUG)): Logger 
   };
 }
 
-export const silentLogger: Logger = { debug() {}, info() {}, warn() {} };
+export const silentLogger: Logger = { debugOn: false, debug() {}, info() {}, warn() {} };

@@ -1,37 +1,59 @@
 // One measured run in a fresh process, so regmgr and the floor both start cold:
-//   plan-child.js plan CONFIG        -> regmgr's makePlan
-//   plan-child.js floor URL N        -> the same requests from a bare undici loop, N in flight
-import { Agent, request } from 'undici';
+//   plan-child.js plan CONFIG                  -> regmgr's makePlan (REGMGR_CACHE_DIR: its cache)
+//   plan-child.js floor URL N KEY DIR          -> the fewest requests for the same decision, sent by
+//                                                 curl with N in flight: list tags; HEAD a tag the
+//                                                 policy does not order; GET the manifest and the
+//                                                 config of one it does (tags containing KEY)
+// Prints one JSON line: wall ms, CPU ms (curl's included), peak RSS, requests, tags.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { loadConfig } from '../../src/config/load.js';
 import { makePlan } from '../../src/commands/plan.js';
 import { silentLogger } from '../../src/util/log.js';
-import { mapLimit } from '../../src/util/limit.js';
 import { MANIFEST_ACCEPT } from '../../src/oci/media-types.js';
 
-const [mode, arg, n, basic] = process.argv.slice(2);
+const run = promisify(execFile);
+const [mode, arg, n, key, dir] = process.argv.slice(2);
 const started = performance.now();
 let extra: Record<string, number> = {};
+
+/** This process's CPU and that of the children it waited for (curl), in ms. */
+function cpuMs(): number {
+  const f = readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ');
+  const ticks = [11, 12, 13, 14].reduce((s, i) => s + Number(f[i]), 0); // utime stime cutime cstime
+  return ticks * 10; // USER_HZ is 100 on Linux
+}
+
 if (mode === 'plan') {
-  const plan = await makePlan(loadConfig(arg), { out() {}, err() {}, env: process.env, tty: false, color: false, logger: silentLogger });
-  extra = { actions: plan.actions.length, blocked: plan.blocked.length, tags: Object.values(plan.snapshot).flatMap((r) => Object.values(r)).reduce((k, r) => k + Object.keys(r.tags).length, 0) };
+  let requests = 0;
+  const logger = { ...silentLogger, debug: (m: string) => void (/: (GET|HEAD) /.test(m) && requests++) };
+  const plan = await makePlan(loadConfig(arg), { out() {}, err() {}, env: process.env, tty: false, color: false, logger });
+  extra = { requests, actions: plan.actions.length, tags: Object.values(plan.snapshot).flatMap((r) => Object.values(r)).reduce((k, r) => k + Object.keys(r.tags).length, 0) };
 } else {
-  const conc = Number(n);
-  // The floor keeps its connections (and TLS sessions) open, HEADs included.
-  const agent = new Agent({ connections: conc, connect: { rejectUnauthorized: false } });
-  const auth: Record<string, string> = basic ? { authorization: `Basic ${Buffer.from(basic).toString('base64')}` } : {};
-  const cat = (await (await request(`${arg}/v2/_catalog?n=1000`, { dispatcher: agent, headers: auth })).body.json()) as { repositories: string[] };
-  const lists = await mapLimit(cat.repositories, conc, async (r) => {
-    const j = (await (await request(`${arg}/v2/${r}/tags/list`, { dispatcher: agent, headers: auth })).body.json()) as { tags: string[] };
-    return j.tags.map((t) => [r, t] as const);
-  });
-  let tags = 0;
-  await mapLimit(lists.flat(), conc, async ([r, t]) => {
-    const res = await request(`${arg}/v2/${r}/manifests/${t}`, { method: 'HEAD', headers: { accept: MANIFEST_ACCEPT, ...auth }, dispatcher: agent, reset: false });
-    await res.body.dump();
-    if (res.headers['docker-content-digest']) tags++;
-  });
-  await agent.close();
-  extra = { tags };
+  let requests = 0;
+  // curl -K: one block per request; --parallel keeps N connections busy and reuses them.
+  const curl = async (name: string, blocks: string[]) => {
+    requests += blocks.length;
+    const cfg = join(dir, `${name}.curl`);
+    writeFileSync(cfg, blocks.join('next\n'));
+    await run('curl', ['--parallel', '--parallel-max', n, '--silent', '--show-error', '--fail', '-K', cfg], { maxBuffer: 64 << 20 });
+  };
+  const block = (url: string, out: string, head = false) => `url = "${url}"\n${head ? 'head\n' : ''}header = "Accept: ${MANIFEST_ACCEPT}"\noutput = "${out}"\n`;
+  await curl('catalog', [block(`${arg}/v2/_catalog?n=1000`, join(dir, 'catalog.json'))]);
+  const repos = (JSON.parse(readFileSync(join(dir, 'catalog.json'), 'utf8')) as { repositories: string[] }).repositories;
+  await curl('lists', repos.map((r, i) => block(`${arg}/v2/${r}/tags/list`, join(dir, `tags-${i}.json`))));
+  const tags = repos.flatMap((r, i) => (JSON.parse(readFileSync(join(dir, `tags-${i}.json`), 'utf8')) as { tags: string[] }).tags.map((t) => [r, t] as const));
+  const ordered = tags.filter(([, t]) => t.includes(key));
+  await curl('manifests', [
+    ...tags.filter(([, t]) => !t.includes(key)).map(([r, t]) => block(`${arg}/v2/${r}/manifests/${t}`, '/dev/null', true)),
+    ...ordered.map(([r, t], i) => block(`${arg}/v2/${r}/manifests/${t}`, join(dir, `m-${i}.json`))),
+  ]);
+  const configs = new Map<string, string>();
+  ordered.forEach(([r], i) => configs.set(JSON.parse(readFileSync(join(dir, `m-${i}.json`), 'utf8')).config.digest, r));
+  await curl('configs', [...configs].map(([d, r]) => block(`${arg}/v2/${r}/blobs/${d}`, '/dev/null')));
+  extra = { requests, tags: tags.length };
 }
 const ms = performance.now() - started;
-process.stdout.write(JSON.stringify({ ms, maxRssKb: process.resourceUsage().maxRSS, ...extra }));
+process.stdout.write(JSON.stringify({ ms, cpuMs: cpuMs(), maxRssKb: process.resourceUsage().maxRSS, ...extra }));
