@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { FORMAT_VERSION, type Plan } from './model.js';
-import { planHash, serialisePlan } from './canonical.js';
-import { writeFileAtomic } from '../util/atomic.js';
+import { planHash, writePlanText } from './canonical.js';
+import { writeFileAtomicPieces } from '../util/atomic.js';
 import { FileError } from '../util/file-error.js';
 import { planSchemaProblems } from './schema-check.js';
 
@@ -34,5 +34,5 @@ export function readPlanFile(file: string): Plan {
 }
 
 export function writePlanFile(file: string, plan: Plan): void {
-  writeFileAtomic(file, serialisePlan(plan), 0o644);
+  writeFileAtomicPieces(file, (write) => writePlanText(plan, write), 0o644);
 }

@@ -77,19 +77,31 @@ export function groups(plan: Plan, explain: boolean): Map<string, Line[]> {
 
 /** Attachment lines move right under the line of their subject, indented. */
 function underSubjects(lines: Line[]): Line[] {
-  const placed = new Set<Line>();
-  const result: Line[] = [];
-  const attached = lines.filter((l) => l.under && lines.some((s) => s !== l && s.digest === l.under));
+  const push = (m: Map<string, Line[]>, k: string, l: Line) => {
+    const list = m.get(k);
+    if (list) list.push(l);
+    else m.set(k, [l]);
+  };
+  // Maps, not a scan of every line per line: a repository may hold 100,000 of them.
+  const byDigest = new Map<string, Line[]>();
+  for (const l of lines) if (l.digest) push(byDigest, l.digest, l);
+  const attached = new Map<string, Line[]>();
   for (const l of lines) {
-    if (attached.includes(l)) continue;
-    result.push(l);
-    for (const a of attached) {
-      if (a.under === l.digest && !placed.has(a)) {
-        placed.add(a);
-        result.push({ ...a, text: `  ↳ ${a.text}` });
-      }
-    }
+    if (l.under && byDigest.get(l.under)?.some((s) => s !== l)) push(attached, l.under, l);
   }
+  const moved = new Set<Line>([...attached.values()].flat());
+  const indented = (a: Line): Line => ({ ...a, text: `  ↳ ${a.text}` });
+  const result: Line[] = [];
+  for (const l of lines) {
+    if (moved.has(l)) continue;
+    result.push(l);
+    const mine = l.digest ? attached.get(l.digest) : undefined;
+    if (!mine) continue;
+    attached.delete(l.digest!);
+    for (const a of mine) result.push(indented(a));
+  }
+  // Attachments whose subject's line is itself an attachment's: last, never lost.
+  for (const rest of attached.values()) for (const a of rest) result.push(indented(a));
   return result;
 }
 
@@ -115,7 +127,10 @@ export function renderText(plan: Plan, opts: RenderOptions): string {
     // A plan file is anyone's to edit: every name and reason in it is shown inert.
     for (const [key, lines] of g) {
       out.push(c.bold(inert(key)));
-      const width = Math.min(60, Math.max(...lines.map((l) => inert(l.text).length)));
+      // A loop, not Math.max(...lines): a spread of 100,000 lines overflows the stack.
+      let width = 0;
+      for (const l of lines) width = Math.max(width, inert(l.text).length);
+      width = Math.min(60, width);
       for (const l of lines) out.push(`  ${paint[l.sign](`${l.sign} ${inert(l.text).padEnd(width)}`)}  ${c.dim(inert(l.reason))}`);
     }
     out.push('');

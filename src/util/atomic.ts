@@ -7,12 +7,19 @@ import { dirname, basename, join } from 'node:path';
  * temp file in the same folder, fsync, rename, fsync the folder.
  */
 export function writeFileAtomic(file: string, data: string, mode = 0o600): void {
+  writeFileAtomicPieces(file, (write) => write(data), mode);
+}
+
+/** The same, for text made in pieces (a plan of 100,000 tags): never whole in memory. */
+export function writeFileAtomicPieces(file: string, produce: (write: (piece: string) => void) => void, mode = 0o600): void {
   sweepTemps(file);
   const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.${Date.now()}.tmp`);
   // A new file of our own: exclusive, never through a symbolic link planted at its name.
   const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
   try {
-    writeSync(fd, data);
+    produce((piece) => {
+      writeSync(fd, piece);
+    });
     fsyncSync(fd);
   } catch (e) {
     closeSync(fd);

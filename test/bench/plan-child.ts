@@ -28,7 +28,7 @@ function cpuMs(): number {
 
 if (mode === 'plan') {
   let requests = 0;
-  const logger = { ...silentLogger, debug: (m: string) => void (/: (GET|HEAD) /.test(m) && requests++) };
+  const logger = { ...silentLogger, debugOn: true, debug: (m: string) => void (/: (GET|HEAD) /.test(m) && requests++) };
   const plan = await makePlan(loadConfig(arg), { out() {}, err() {}, env: process.env, tty: false, color: false, logger });
   extra = { requests, actions: plan.actions.length, tags: Object.values(plan.snapshot).flatMap((r) => Object.values(r)).reduce((k, r) => k + Object.keys(r.tags).length, 0) };
 } else {

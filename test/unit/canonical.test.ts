@@ -1,0 +1,36 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { canonical, writeCanonical } from '../../src/plan/canonical.js';
+
+// The streaming writer must give the bytes the plan format was defined by, compact (the
+// hash) and pretty (the file), or every plan written before it would stop verifying.
+const text = (v: unknown, indent?: string) => {
+  const parts: string[] = [];
+  writeCanonical(v, (s) => parts.push(s), indent);
+  return parts.join('');
+};
+
+test('writeCanonical is JSON.stringify(canonical(v)) byte for byte, compact and pretty', () => {
+  const samples: unknown[] = [
+    null, 0, -0, 1.5, 'x', true, [], {}, [[]], [{}], { a: [] }, { a: {} },
+    { b: 1, a: [1, 'two', null, { d: undefined, c: 'é\u2028\u0000"\\' }], e: undefined },
+    [undefined, 1], { z: { y: { x: [3, 2, 1] } }, 'key with space': 1, '': 2 },
+    // Lone surrogates, paired ones (emoji), DEL and NEL: escaped exactly as JSON.stringify does.
+    { '\ud800': '\udfff', 'a\ud83d\ude00b': '\u007f\u0085', '\t': '\n\r' },
+  ];
+  // A wide and deep one, larger than one 64 KiB piece.
+  const big: Record<string, unknown> = {};
+  for (let i = 0; i < 3000; i++) big[`tag-${(i * 7919) % 3000}`] = { digest: `sha256:${String(i).padStart(64, '0')}`, verdict: i % 2 ? 'keep' : 'delete', reasons: [`r${i}`, { n: i }] };
+  samples.push(big);
+  for (const v of samples) {
+    assert.equal(text(v), JSON.stringify(canonical(v)));
+    assert.equal(text(v, '  '), JSON.stringify(canonical(v), null, 2));
+  }
+});
+
+test('writeCanonical hands the text over in pieces of about 64 KiB', () => {
+  const v = Array.from({ length: 20000 }, (_, i) => ({ i, s: 'x'.repeat(20) }));
+  const sizes: number[] = [];
+  writeCanonical(v, (s) => sizes.push(s.length));
+  assert.ok(sizes.length > 5 && sizes.slice(0, -1).every((n) => n >= 65536 && n < 65536 + 200), sizes.join(','));
+});
