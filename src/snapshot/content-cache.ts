@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { isDigest, type Digest } from '../oci/names.js';
@@ -77,6 +77,8 @@ export function loadCache(file: string | undefined, warn: (m: string) => void): 
       warn(`not using the cache folder ${dir}: ${problem}`);
       return new ContentCache(undefined);
     }
+    // Made by another tool with a loose umask: it is ours, and what it holds steers mix-count.
+    if ((statSync(dir).mode & 0o077) !== 0) chmodSync(dir, 0o700);
     if (statSync(file, { throwIfNoEntry: false }) === undefined) return cache;
     if (statSync(file).size > MAX_BYTES) return cache;
     const data = JSON.parse(readFileSync(file, 'utf8'));

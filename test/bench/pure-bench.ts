@@ -27,7 +27,7 @@ const step = <T>(name: string, f: () => T): T => {
   const t = performance.now();
   const r = f();
   sample();
-  steps.push(`${name.padEnd(28)} ${((performance.now() - t) / 1000).toFixed(2)} s`);
+  steps.push(`${name.padEnd(28)} ${((performance.now() - t) / 1000).toFixed(2)} s   RSS ${(process.memoryUsage.rss() / 1048576).toFixed(0)} MiB, heap used ${(process.memoryUsage().heapUsed / 1048576).toFixed(0)} MiB`);
   return r;
 };
 
