@@ -10,7 +10,6 @@ import { buildPlan } from '../plan/build.js';
 import type { Plan } from '../plan/model.js';
 import { readPlanFile, writePlanFile } from '../plan/file.js';
 import { canonical } from '../plan/canonical.js';
-import { createTwoFilesPatch } from 'diff';
 import { renderText } from '../plan/render.js';
 import { renderMarkdown } from '../plan/markdown.js';
 import { progressLine } from '../util/progress.js';
@@ -121,6 +120,7 @@ async function checkCommitted(file: string, config: Config, args: PlanArgs, io: 
   }
   const render = (p: Plan) => renderText({ ...p, changed_outside: [] }, { color: false });
   // As `diff -u` prints it: no separator line, no empty header fields.
+  const { createTwoFilesPatch } = await import('diff');
   const patch = createTwoFilesPatch(`${file} (committed)`, 'fresh plan', render(committed), render(fresh), '', '', { context: 3 });
   io.out(patch.replace(/^=+\n/, '').replace(/^(---|\+\+\+) (.*)\t$/gm, '$1 $2'));
   io.out(`\n${file} is not current: the config plans other actions now. Re-run \`regmgr plan -c ${config.file} -out ${file}\` and commit it.\n`);

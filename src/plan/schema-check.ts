@@ -1,19 +1,15 @@
-import { Ajv } from 'ajv';
-import { readFileSync } from 'node:fs';
+// Compiled from schema/plan.schema.json at build time (scripts/gen-validators.mjs).
+import compiled from './plan-schema.validate.js';
 
 // A plan file is data that anyone who can push to the pull request may edit: its shape
 // is checked against the public schema before any field of it is used.
-const schemaUrl = new URL('../../../schema/plan.schema.json', import.meta.url);
-let compiled: ReturnType<Ajv['compile']> | undefined;
 
 /** Problems of a parsed plan against schema/plan.schema.json, at most `max`, as `path: message`. */
 export function planSchemaProblems(plan: unknown, max = 5): string[] {
-  if (!compiled) {
-    const ajv = new Ajv({ allErrors: true, strict: false });
-    ajv.addFormat('date-time', (s: string) => !Number.isNaN(Date.parse(s)));
-    compiled = ajv.compile(JSON.parse(readFileSync(schemaUrl, 'utf8')));
-  }
-  if (compiled(plan)) return [];
+  // The schema's one format, checked here: standalone code cannot carry a format function.
+  const created = (plan as { created_at?: unknown } | null)?.created_at;
+  const badTime = typeof created === 'string' && Number.isNaN(Date.parse(created)) ? ['/created_at: must match format "date-time"'] : [];
+  if (compiled(plan)) return badTime;
   // An action is one of several shapes (oneOf, told apart by `type`): a branch whose
   // `type` does not match says nothing about this action, so its complaints are dropped.
   const errors = compiled.errors ?? [];
@@ -28,5 +24,6 @@ export function planSchemaProblems(plan: unknown, max = 5): string[] {
     const line = `${e.instancePath || '/'}: ${e.message}${e.keyword === 'additionalProperties' ? ` '${(e.params as { additionalProperty: string }).additionalProperty}'` : ''}`;
     if (!seen.has(line)) seen.add(line), out.push(line);
   }
+  out.push(...badTime);
   return (out.length ? out : ['does not match the plan schema']).slice(0, max);
 }
