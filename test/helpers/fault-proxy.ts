@@ -1,6 +1,7 @@
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { startRegistry, type RegistryOptions, type TestRegistry } from './registry.js';
+import { listenLoopback } from './processes.js';
 
 /** What the proxy does with a matching request instead of (or before) forwarding it. */
 export type Fault =
@@ -109,11 +110,10 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
+  const { url, host } = await listenLoopback(server);
   return {
-    url: `http://127.0.0.1:${port}`,
-    host: `127.0.0.1:${port}`,
+    url,
+    host,
     log,
     answered,
     get connections() {

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createHash } from 'node:crypto';
 import type { Socket } from 'node:net';
+import { listenLoopback } from './processes.js';
 
 // A registry server that answers what no honest registry would: invalid names, trickling
 // bodies, echoed headers, huge or endless answers. Each test gives the handler; whatever
@@ -41,11 +42,10 @@ export async function startHostileRegistry(handler: Handler): Promise<HostileReg
       waiters.splice(0).forEach((w) => w());
     });
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
+  const { url, host } = await listenLoopback(server);
   return {
-    url: `http://127.0.0.1:${port}`,
-    host: `127.0.0.1:${port}`,
+    url,
+    host,
     log,
     get closed() {
       return state.closed;

@@ -38,6 +38,13 @@ export async function stopAllTracked(): Promise<void> {
   await Promise.all([...children].map((c) => stopPid(c)));
 }
 
+/** Starts a test server on a free 127.0.0.1 port (never another interface); its address. */
+export async function listenLoopback(server: { listen(port: number, host: string, cb: () => void): unknown; address(): unknown }): Promise<{ port: number; url: string; host: string }> {
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  return { port, url: `http://127.0.0.1:${port}`, host: `127.0.0.1:${port}` };
+}
+
 /** A free TCP port on 127.0.0.1 (the OS picks it; we release it right before use). */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { createPrivateKey, createSign, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { selfSignedCert } from './tls.js';
+import { listenLoopback } from './processes.js';
 
 export interface TokenServer {
   realm: string;
@@ -70,10 +71,9 @@ export async function startTokenServer(dir: string, users: Record<string, string
     const token = `${input}.${sig}`;
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token, access_token: token, expires_in: 300, issued_at: new Date().toISOString() }));
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
+  const { url } = await listenLoopback(server);
   return {
-    realm: `http://127.0.0.1:${port}/token`,
+    realm: `${url}/token`,
     service,
     issuer,
     certFile: cert,

@@ -6,7 +6,7 @@ import { startProxiedRegistry } from '../helpers/fault-proxy.js';
 import { pushImage, putManifest } from '../helpers/images.js';
 import { MINIMAL_MANIFEST } from '../helpers/hostile-registry.js';
 import { captureIO, writeFile } from '../helpers/io.js';
-import { tempDir } from '../helpers/processes.js';
+import { listenLoopback, tempDir } from '../helpers/processes.js';
 import { mapLimit } from '../../src/util/limit.js';
 import { planCommand } from '../../src/commands/plan.js';
 import { RegistryClient } from '../../src/registry/client.js';
@@ -59,8 +59,7 @@ test('a server that sends a body after a HEAD: the garbled answer is read again,
       }
     });
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  const { url } = await listenLoopback(server);
   const warnings: string[] = [];
   const c = new RegistryClient(
     { name: 'sloppy', origin: url, host: new URL(url).host, plainHttp: true, insecure: false, concurrency: 1, timeoutMs: 5000, maxTags: 1000, tagDelete: 'untag' },
