@@ -3,6 +3,7 @@ import type { Digest, Repository } from '../oci/names.js';
 import type { PlanDelete } from '../plan/model.js';
 import type { Journal } from './journal.js';
 import type { LiveView } from './live-view.js';
+import type { ManifestSaver } from './manifest-saver.js';
 import type { Outcome, Result } from './steps.js';
 
 /**
@@ -15,9 +16,10 @@ import type { Outcome, Result } from './steps.js';
  * after it, and any tag that the plan did not name, that was listed before the DELETE and
  * is gone after it, is put back from those bytes at once. Deletes of one repository run
  * one at a time, so a tag lost between two listings belongs to the one DELETE between
- * them.
+ * them. (Only reads run beside them: the saver's GETs by digest and the background
+ * re-reads of the view, neither of which changes the registry.)
  */
-export async function deleteStep(a: PlanDelete, view: LiveView, journal: Journal, next?: PlanDelete): Promise<Outcome> {
+export async function deleteStep(a: PlanDelete, view: LiveView, journal: Journal, saver?: ManifestSaver): Promise<Outcome> {
   const client = view.client;
   const repo = a.repository as Repository;
   const where = `${a.registry}/${a.repository}@${a.digest}`;
@@ -26,9 +28,11 @@ export async function deleteStep(a: PlanDelete, view: LiveView, journal: Journal
     return { id: a.id, result, detail };
   };
 
-  // Every request before the check comes first, so that the last read before the DELETE
-  // is a listing: a tag created any earlier is seen and stops the delete. (The previous
-  // step usually saved this manifest already, right before its own closing listing.)
+  // Every request of the chain before the check comes first, so that the last read
+  // before the DELETE is a listing: a tag created any earlier is seen and stops the
+  // delete. (The saver has usually saved this manifest already, off the chain.)
+  // Waiting for the save let time pass since the chain's last listing: list again.
+  if (await saver?.settled(a.id)) view.namesCurrent = false;
   if (a.attachment_of?.orphaned) {
     view.namesCurrent = false;
     if (await client.headManifest(repo, a.attachment_of.subject)) return record('drifted', `${where}: its subject ${a.attachment_of.subject} exists again; the attachment is no longer orphaned; not deleted`);
@@ -56,7 +60,9 @@ export async function deleteStep(a: PlanDelete, view: LiveView, journal: Journal
   const saved = journal.saved.get(a.id);
   if (!saved) return record('drifted', `${where}: the manifest is gone although its tags are listed (changed outside this apply); not deleted`);
 
-  const before = new Set(current.keys());
+  // Every name the chain's last listing showed counts, even one a background read has
+  // since found gone: if it comes back onto this digest, the DELETE takes it.
+  const before = new Set([...current.keys(), ...view.listed]);
   view.noteCheck();
   journal.append(a.id, 'start');
   // A DELETE that failed in transit (reset, timeout) may still have been carried out:
@@ -66,16 +72,19 @@ export async function deleteStep(a: PlanDelete, view: LiveView, journal: Journal
     (e: Error) => e,
   );
   view.namesCurrent = false;
-  if (next && next.method === 'manifest' && !journal.saved.has(next.id)) await saveManifest(next, client, journal);
+  const listedAt = view.now();
   const after = await view.list();
+  view.listed = after;
 
   const lost = [...before].filter((t) => !after.has(t) && !a.tags.includes(t)).sort();
   const notes: string[] = [];
   const failures: string[] = [];
+  const repairedAt = new Map<string, number>();
   for (const t of lost) {
     journal.append(a.id, 'lost', `${t} vanished with the DELETE of ${a.digest}`, { tag: t });
     try {
       await putBack(client, repo, t, a.digest, saved.bytes, saved.mediaType);
+      repairedAt.set(t, view.now());
       journal.append(a.id, 'restored', `${t} put back on ${a.digest}`, { tag: t });
       after.add(t);
       notes.push(`restored ${t}: it was moved onto ${a.digest} during apply and the DELETE removed it; it points at ${a.digest} again`);
@@ -90,8 +99,8 @@ export async function deleteStep(a: PlanDelete, view: LiveView, journal: Journal
     if (ref?.digest === a.digest) survived.push(t);
     else if (ref) notes.push(`${t} had moved to ${ref.digest} before the DELETE and was left there`);
   }
-  await view.merge(after);
-  for (const t of lost) if (after.has(t)) view.tags.set(t, a.digest);
+  await view.merge(after, listedAt);
+  for (const [t, at] of repairedAt) view.set(t, a.digest, at);
   // The closing listing is the next step's last read, unless requests came after it.
   view.namesCurrent = lost.length === 0 && a.tags.every((t) => !after.has(t));
 

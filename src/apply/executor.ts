@@ -9,6 +9,7 @@ import { copyStep, type Outcome } from './steps.js';
 import { deleteStep } from './delete-step.js';
 import { untagStep } from './untag-step.js';
 import { LiveView, MAX_VIEW_AGE_MS } from './live-view.js';
+import { ManifestSaver } from './manifest-saver.js';
 import { RegistryError } from '../registry/errors.js';
 
 export interface ApplyReport {
@@ -32,13 +33,23 @@ export interface ExecOptions {
   debug?: (msg: string) => void;
   /** Actions the current policy no longer wants (recheck.ts), with why: left alone. */
   policyDrift?: ReadonlyMap<string, string>;
+  /** The registries as the policy re-check read them just before: the deletes' first view. */
+  freshRead?: FreshRead;
+}
+
+/** A plan's snapshot read at `at` (performance.now()) in `took` ms. */
+export interface FreshRead {
+  snapshot: Plan['snapshot'];
+  at: number;
+  took: number;
 }
 
 /**
  * Carries out exactly the plan's actions: copies first, then deletes. Copies into one
  * target repository, and deletes of one repository, run one after another (deletes
  * against a live view of its tags: names re-listed after every DELETE, digests re-read
- * when older than the view's bound); repositories run in parallel. A delete whose
+ * in the background within the view's bound, manifests saved ahead); repositories run
+ * in parallel. A delete whose
  * source image failed to copy is held.
  */
 export async function execute(plan: Plan, clients: Clients, journal: Journal, skopeo: SkopeoRunner, opts: ExecOptions): Promise<ApplyReport> {
@@ -102,24 +113,36 @@ export async function execute(plan: Plan, clients: Clients, journal: Journal, sk
     const view = new LiveView(client, repo, opts.maxViewAgeMs ?? MAX_VIEW_AGE_MS);
     // A tag lost to a concurrent re-tag is put back at once, which takes push: prove it
     // before the first DELETE rather than find out with a tag missing.
+    const seen = opts.freshRead?.snapshot[group[0].registry]?.[repo];
     const ready = await client
       .probePush(repo)
-      .then(() => view.fullRead())
+      .then(() => (seen ? view.seed(Object.entries(seen.tags).map(([t, s]) => [t, s.digest]), opts.freshRead!.at, opts.freshRead!.took) : view.fullRead()))
       .catch((e: Error) => (e instanceof RegistryError && (e.kind === 'auth' || e.kind === 'denied') && e.method === 'POST' ? pushRefused(e, group[0]) : e));
-    for (const [i, a] of group.entries()) {
-      if (ready instanceof Error) {
-        await guard(a.id, () => Promise.reject(ready));
-        continue;
+    // Saves and re-reads run beside the chain of DELETEs (reads only, off the chain).
+    const saver = new ManifestSaver(view, journal, group);
+    if (!(ready instanceof Error)) {
+      saver.start();
+      view.startBackground();
+    }
+    try {
+      for (const [i, a] of group.entries()) {
+        saver.reached(i);
+        if (ready instanceof Error) {
+          await guard(a.id, () => Promise.reject(ready));
+          continue;
+        }
+        if (failedSources.has(`${a.registry}/${a.repository}@${a.digest}`)) {
+          const detail = `${a.registry}/${a.repository}@${a.digest}: its copy failed in this apply; not deleted`;
+          await guard(a.id, async () => (journal.append(a.id, 'blocked', detail), { id: a.id, result: 'blocked', detail }));
+          continue;
+        }
+        await guard(a.id, () => (a.method === 'manifest' ? deleteStep(a, view, journal, saver) : untagStep(a, view, journal, saver)));
       }
-      if (failedSources.has(`${a.registry}/${a.repository}@${a.digest}`)) {
-        const detail = `${a.registry}/${a.repository}@${a.digest}: its copy failed in this apply; not deleted`;
-        await guard(a.id, async () => (journal.append(a.id, 'blocked', detail), { id: a.id, result: 'blocked', detail }));
-        continue;
-      }
-      await guard(a.id, () => (a.method === 'manifest' ? deleteStep(a, view, journal, group[i + 1]) : untagStep(a, view, journal)));
+    } finally {
+      await Promise.all([saver.stop(), view.stop()]);
     }
     if (view.fullReads.length) {
-      const longest = Math.max(...view.fullReads);
+      const longest = Math.round(Math.max(...view.fullReads));
       opts.debug?.(`${group[0].registry}/${repo}: ${group.length} deletes checked; ${view.fullReads.length} full reads of up to ${view.tags.size} tags (longest ${longest} ms); digests at most ${Math.round(view.oldestChecked)} ms old at a DELETE`);
     }
   });

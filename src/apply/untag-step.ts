@@ -4,6 +4,7 @@ import { OCI_MANIFEST } from '../oci/media-types.js';
 import type { Digest, Repository } from '../oci/names.js';
 import type { Journal } from './journal.js';
 import type { LiveView } from './live-view.js';
+import type { ManifestSaver } from './manifest-saver.js';
 import type { Outcome, Result } from './steps.js';
 
 // The OCI empty descriptor's content: `{}` (image-spec 1.1, application/vnd.oci.empty.v1+json).
@@ -18,7 +19,7 @@ const EMPTY_DIGEST = `sha256:${createHash('sha256').update(EMPTY).digest('hex')}
  * DELETE that manifest by digest (which takes only this tag: no other tag can point at a
  * digest nobody else knows), then check the tag is gone and the kept tags still resolve.
  */
-export async function untagStep(a: PlanDelete, view: LiveView, journal: Journal): Promise<Outcome> {
+export async function untagStep(a: PlanDelete, view: LiveView, journal: Journal, saver?: ManifestSaver): Promise<Outcome> {
   const client = view.client;
   const repo = a.repository as Repository;
   const tag = a.tags[0];
@@ -28,6 +29,8 @@ export async function untagStep(a: PlanDelete, view: LiveView, journal: Journal)
     return { id: a.id, result, detail };
   };
   // The original manifest's bytes, for `regmgr restore`: it puts the tag back on them.
+  // Waiting for the save let time pass since the chain's last listing: list again.
+  if (await saver?.settled(a.id)) view.namesCurrent = false;
   if (!journal.saved.has(a.id)) {
     const m = view.manifests.get(a.digest) ?? (await client.getManifest(repo, a.digest));
     if (!m) return record('drifted', `${where}: its digest ${a.digest} is gone (changed outside this apply); nothing to untag`);
@@ -81,13 +84,14 @@ export async function untagStep(a: PlanDelete, view: LiveView, journal: Journal)
   }
 
   async function verify(unique: Digest | undefined): Promise<Outcome> {
+    const at = view.now();
     if (await client.headManifest(repo, tag)) return record('failed', `${where} still resolves after the ${a.method}`);
     const moved: string[] = [];
     for (const k of a.kept_by ?? []) {
       const ref = await client.headManifest(repo, k);
       if (ref?.digest !== a.digest) moved.push(`${k} now ${ref ? `points at ${ref.digest}` : 'is gone'} (changed outside this apply)`);
     }
-    view.tags.delete(tag);
+    view.drop(tag, at);
     const how = unique ? `untagged (via ${unique.slice(0, 19)})` : 'tag deleted';
     return record('deleted', `${where} ${how}; ${a.digest.slice(0, 19)} kept by ${(a.kept_by ?? []).join(', ')}${moved.length ? `; note: ${moved.join('; ')}` : ''}`);
   }

@@ -11,7 +11,7 @@ import { preflight } from '../apply/preflight.js';
 import { Journal, journalPath, readDone } from '../apply/journal.js';
 import { acquireLock } from '../apply/lock.js';
 import { SkopeoRunner } from '../apply/skopeo.js';
-import { countResults, execute } from '../apply/executor.js';
+import { countResults, execute, type FreshRead } from '../apply/executor.js';
 import { policyDrift } from '../apply/recheck.js';
 import { Interrupts } from '../apply/interrupt.js';
 import type { Outcome } from '../apply/steps.js';
@@ -67,11 +67,13 @@ export async function applyCommand(args: ApplyArgs, io: IO, deps: ApplyDeps = {}
  * Plans again, now, the repositories the plan touches, with the config as it is: the
  * plan's actions that this fresh plan does not have are left alone (recheck.ts).
  */
-async function recheckPolicy(plan: Plan, config: Config, io: IO): Promise<Map<string, string>> {
+async function recheckPolicy(plan: Plan, config: Config, io: IO): Promise<{ drift: Map<string, string>; read: FreshRead }> {
   const touched = new Set(plan.actions.map((a) => (a.type === 'copy' ? `${a.source.registry}/${a.source.repository}` : `${a.registry}/${a.repository}`)));
   const policies: PolicyChoice = plan.policies.delete && plan.policies.sync ? 'both' : plan.policies.delete ? 'delete' : 'sync';
+  const at = performance.now();
   const fresh = await makePlan(config, io, { targets: [...touched], policies, quiet: true });
-  return policyDrift(plan, fresh);
+  // Every tag of the touched repositories, read just now: the deletes' first view.
+  return { drift: policyDrift(plan, fresh), read: { snapshot: fresh.snapshot, at, took: performance.now() - at } };
 }
 
 /** Plans, shows the plan, and (after confirmation unless told not to ask) applies it. */
@@ -127,7 +129,7 @@ async function lockedApply(planFile: string, plan: Plan, config: Config, io: IO,
     const stale = staleReason(plan, prev);
     if (stale) throw new PlanFileError(planFile, stale);
     // Before anything is marked: a failed read changes nothing.
-    const policyDrift = o.recheck ? await recheckPolicy(plan, config, io) : undefined;
+    const recheck = o.recheck ? await recheckPolicy(plan, config, io) : undefined;
     // Mark the state at once: from here on every other plan made from it is stale.
     const base = overlay(prev?.snapshot ?? {}, fromPlan(plan.snapshot));
     const registries = { ...(prev?.registries ?? {}), ...Object.fromEntries(Object.entries(plan.registries).map(([n, r]) => [n, { url: r.url }])) };
@@ -135,7 +137,7 @@ async function lockedApply(planFile: string, plan: Plan, config: Config, io: IO,
     const marked = writeState(config.statePath, prev, { written_by: 'apply', apply: { ...mark, finished: false }, registries, snapshot: prev?.snapshot ?? {} });
     const journal = new Journal(jpath, plan.sha256);
     try {
-      return await runActions(planFile, plan, config, journal, io, { ...o, skopeo, policyDrift, interrupts });
+      return await runActions(planFile, plan, config, journal, io, { ...o, skopeo, policyDrift: recheck?.drift, freshRead: recheck?.read, interrupts });
     } finally {
       // Record what this plan has changed so far: its finished actions, from the journal.
       const doneNow = new Set(plan.actions.filter((a) => journal.isDone(a.id)).map((a) => a.id));
@@ -147,7 +149,7 @@ async function lockedApply(planFile: string, plan: Plan, config: Config, io: IO,
   }
 }
 
-async function runActions(planFile: string, plan: Plan, config: Config, journal: Journal, io: IO, o: { parallelism?: number; policyDrift?: ReadonlyMap<string, string>; interrupts: Interrupts } & ApplyDeps): Promise<number> {
+async function runActions(planFile: string, plan: Plan, config: Config, journal: Journal, io: IO, o: { parallelism?: number; policyDrift?: ReadonlyMap<string, string>; freshRead?: FreshRead; interrupts: Interrupts } & ApplyDeps): Promise<number> {
   const names = new Set(plan.actions.flatMap((a) => (a.type === 'copy' ? [a.source.registry, a.target.registry] : [a.registry])));
   const clients = await connect(config, names, { env: io.env, logger: io.logger });
   const bar = progressBar(io);
@@ -156,6 +158,7 @@ async function runActions(planFile: string, plan: Plan, config: Config, journal:
       parallelism: o.parallelism ?? DEFAULT_PARALLELISM,
       maxViewAgeMs: o.maxViewAgeMs,
       policyDrift: o.policyDrift,
+      freshRead: o.freshRead,
       debug: (m) => io.logger.debug(m),
       signal: o.interrupts.stopNew.signal,
       killSignal: o.interrupts.stopInFlight.signal,

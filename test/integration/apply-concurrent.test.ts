@@ -133,3 +133,47 @@ test('a DELETE carried out whose answer is lost: the listing after it still runs
   assert.match(cap.stdout(), new RegExp(`^restored +reg/${w.repo}@${d5.digest} \\(${d5.tags[0]}\\); restored k03: it was moved onto`, 'm'));
   assert.equal(suite.env.proxy.answered.filter((l) => l.startsWith(`DELETE /v2/${w.repo}/manifests/${d5.digest}`)).length, 1, 'the DELETE was not sent twice');
 });
+
+test('concurrent re-tags with the default re-reads (in the background, beside the DELETEs): every kept tag survives, every other tag ends as planned', async () => {
+  const w = await world();
+  const [d10, d30, d35] = [w.deletes[9], w.deletes[29], w.deletes[34]];
+  const happened: string[] = [];
+  suite.env.proxy.clear();
+  suite.env.proxy.inject(
+    () => true,
+    {
+      before: async (req) => {
+        const digest = digestIn(req);
+        if (req.method === 'DELETE' && digest === d10.digest) {
+          await tagDigest(suite.env.reg, w.repo, 'k01', d10.digest);
+          happened.push('k01 moved onto the 10th digest right before its DELETE');
+        }
+        if (req.method === 'DELETE' && digest === d30.digest) {
+          await tagDigest(suite.env.reg, w.repo, 'k02', d35.digest);
+          happened.push('k02 moved onto the 35th digest');
+        }
+      },
+    },
+    Infinity,
+  );
+  const cap = captureIO();
+  suite.env.proxy.answered.length = 0;
+  const code = await applyCommand({ plan: w.planFile, parallelism: 4 }, cap.io);
+  suite.env.proxy.clear();
+  const out = cap.stdout();
+  assert.equal(happened.length, 2, happened.join('\n'));
+  assert.equal(code, 3, out + cap.stderr());
+  assert.match(out, new RegExp(`^restored +reg/${w.repo}@${d10.digest} \\(${d10.tags[0]}\\); restored k01: it was moved onto ${d10.digest} during apply`, 'm'));
+  // k02 moved five deletes ahead: a background re-read may have seen it (blocked) or not (restored).
+  const k02Blocked = new RegExp(`^blocked +reg/${w.repo}@${d35.digest}: tag k02 now points at this digest; not deleted$`, 'm').test(out);
+  if (!k02Blocked) assert.match(out, new RegExp(`^restored +reg/${w.repo}@${d35.digest} \\(${d35.tags[0]}\\); restored k02: it was moved onto ${d35.digest}`, 'm'));
+  const expected: Record<string, string> = {};
+  for (let i = 1; i <= 10; i++) expected[`k${String(i).padStart(2, '0')}`] = w.d[`k${String(i).padStart(2, '0')}`];
+  expected.k01 = d10.digest;
+  expected.k02 = d35.digest;
+  if (k02Blocked) expected[d35.tags[0]] = d35.digest;
+  assert.deepEqual(await readTags(suite.env.reg, w.repo), Object.fromEntries(Object.entries(expected).sort()));
+  // The saver read each manifest once, off the chain: no GET by digest twice.
+  const gets = suite.env.proxy.answered.filter((l) => /^GET \/v2\/[^ ]+\/manifests\/sha256:/.test(l));
+  assert.equal(new Set(gets).size, gets.length, gets.join('\n'));
+});
