@@ -68,23 +68,32 @@ try {
     }
     return performance.now() - started;
   };
-  const curlOnce = async (digests: string[]): Promise<number> => {
-    const urls = digests.map((d) => `url = "${reg.url}/v2/${repo}/manifests/${d}"\n-X DELETE\n-o /dev/null\n-s\n`).join('');
+  /**
+   * parallel: the issue's floor, the DELETEs alone, 8 in flight. serial: the fewest
+   * requests a delete that can tell which DELETE took a lost tag needs: each DELETE
+   * followed by a listing, one at a time (no save, no digest re-read, no check).
+   */
+  const curlOnce = async (digests: string[], mode: 'parallel' | 'serial'): Promise<number> => {
+    const del = (d: string) => `url = "${reg.url}/v2/${repo}/manifests/${d}"\n-X DELETE\n-o /dev/null\n-s\n`;
+    const list = `url = "${reg.url}/v2/${repo}/tags/list"\n-o /dev/null\n-s\n`;
     const cfg = join(tmp.dir, 'curl.cfg');
-    writeFileSync(cfg, urls);
+    writeFileSync(cfg, mode === 'parallel' ? digests.map(del).join('') : digests.map((d) => `${del(d)}next\n${list}`).join('next\n'));
     const started = performance.now();
-    await run('curl', ['--parallel', '--parallel-max', String(PARALLEL), '-K', cfg]);
+    await run('curl', [...(mode === 'parallel' ? ['--parallel', '--parallel-max', String(PARALLEL)] : []), '-K', cfg]);
     return performance.now() - started;
   };
 
   const applies: number[] = [];
   const curls: number[] = [];
+  const serials: number[] = [];
   for (let i = 0; i < ROUNDS; i++) {
     const digests = await prepare(config);
     if (digests.length !== DELETES) throw new Error(`planned ${digests.length} deletes, expected ${DELETES}`);
     applies.push(await applyOnce());
     await prepare(config);
-    curls.push(await curlOnce(digests));
+    curls.push(await curlOnce(digests, 'parallel'));
+    await prepare(config);
+    serials.push(await curlOnce(digests, 'serial'));
   }
 
   // Requests per delete, counted through a proxy in an untimed round.
@@ -101,6 +110,7 @@ try {
     console.log(`apply of ${DELETES} deletes in one repository of ${TAGS} tags (median of ${ROUNDS}):`);
     console.log(`regmgr apply:                       ${s(median(applies))}   (${applies.map(s).join(', ')})`);
     console.log(`floor, curl -X DELETE, ${PARALLEL} parallel:  ${s(median(curls))}   regmgr/floor = ${(median(applies) / median(curls)).toFixed(2)}x`);
+    console.log(`curl, DELETE then list, one at a time:  ${s(median(serials))}   (${(median(serials) / median(curls)).toFixed(2)}x the floor; regmgr = ${(median(applies) / median(serials)).toFixed(2)}x this)`);
     console.log(`view: ${debugLine.replace(/^.*?: bench\/del: /, '')}`);
     console.log(`requests: ${total} in all, ${(total / DELETES).toFixed(2)} per delete (GET ${by('GET')}, HEAD ${by('HEAD')}, DELETE ${by('DELETE')}, PUT ${by('PUT')}, POST ${by('POST')})`);
   } finally {
