@@ -10,7 +10,8 @@ import { buildPlan } from '../plan/build.js';
 import type { Plan } from '../plan/model.js';
 import { readPlanFile, writePlanFile } from '../plan/file.js';
 import { canonical } from '../plan/canonical.js';
-import { renderText } from '../plan/render.js';
+import { renderText, writeText } from '../plan/render.js';
+import { pieces } from '../util/pieces.js';
 import { renderMarkdown } from '../plan/markdown.js';
 import { progressLine } from '../util/progress.js';
 import { VERSION } from '../version.js';
@@ -83,7 +84,11 @@ export async function makePlan(config: Config, io: IO, opts: { targets?: string[
 export function printPlan(plan: Plan, args: { json?: boolean; markdown?: boolean; explain?: boolean; planFile?: string }, io: IO): void {
   if (args.json) io.out(JSON.stringify(plan, null, 2) + '\n');
   else if (args.markdown) io.out(renderMarkdown(plan, { explain: args.explain, planFile: args.planFile }));
-  else io.out(renderText(plan, { color: io.color, explain: args.explain }));
+  else {
+    const out = pieces((p) => io.out(p));
+    writeText(plan, { color: io.color, explain: args.explain }, (line) => out.put(`${line}\n`));
+    out.end();
+  }
 }
 
 export async function planCommand(args: PlanArgs, io: IO): Promise<number> {

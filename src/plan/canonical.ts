@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Plan } from './model.js';
+import { pieces } from '../util/pieces.js';
 
 /** Object keys sorted at every depth, so equal data serialises to equal bytes. */
 export function canonical(value: unknown): unknown {
@@ -21,14 +22,7 @@ export function canonical(value: unknown): unknown {
  * 100,000 tags was three copies of itself (object, text, pretty text) at its peak.
  */
 export function writeCanonical(value: unknown, sink: (piece: string) => void, indent = ''): void {
-  let buf = '';
-  const put = (s: string) => {
-    buf += s;
-    if (buf.length >= 65536) {
-      sink(buf);
-      buf = '';
-    }
-  };
+  const { put, end } = pieces(sink);
   // Most strings here (tags, digests, reasons) need no escape: quoting them directly
   // is several times faster than JSON.stringify, and gives the same bytes.
   const str = (s: string) => (NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`);
@@ -61,7 +55,7 @@ export function writeCanonical(value: unknown, sink: (piece: string) => void, in
     put(`${nl}${pad}}`);
   };
   walk(value, '');
-  if (buf) sink(buf);
+  end();
 }
 
 // What JSON.stringify escapes: quote, backslash, control characters, lone surrogates.

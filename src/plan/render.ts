@@ -113,9 +113,18 @@ export function summaryLine(plan: Plan): string {
 }
 
 export function renderText(plan: Plan, opts: RenderOptions): string {
+  const out: string[] = [];
+  writeText(plan, opts, (line) => out.push(line));
+  return out.join('\n') + '\n';
+}
+
+/**
+ * The terminal rendering, a line at a time (each without its newline): a plan of
+ * 100,000 tags is printed without its whole text ever held at once.
+ */
+export function writeText(plan: Plan, opts: RenderOptions, line: (s: string) => void): void {
   const c = new Chalk({ level: opts.color ? 1 : 0 });
   const paint: Record<Line['sign'], (s: string) => string> = { '-': c.red, '+': c.green, '~': c.yellow, '!': c.magenta, '=': c.dim, '·': c.dim };
-  const out: string[] = [];
   const g = groups(plan, Boolean(opts.explain));
   if (g.size) {
     const heading = plan.actions.length
@@ -123,32 +132,34 @@ export function renderText(plan: Plan, opts: RenderOptions): string {
       : opts.explain
         ? 'regmgr will change nothing. What it decided (= kept, · skipped, ! blocked):'
         : 'regmgr will change nothing. Blocked (the policy wanted these; regmgr refuses):';
-    out.push(heading, '');
+    line(heading);
+    line('');
     // A plan file is anyone's to edit: every name and reason in it is shown inert.
     for (const [key, lines] of g) {
-      out.push(c.bold(inert(key)));
+      line(c.bold(inert(key)));
       // A loop, not Math.max(...lines): a spread of 100,000 lines overflows the stack.
       let width = 0;
       for (const l of lines) width = Math.max(width, inert(l.text).length);
       width = Math.min(60, width);
-      for (const l of lines) out.push(`  ${paint[l.sign](`${l.sign} ${inert(l.text).padEnd(width)}`)}  ${c.dim(inert(l.reason))}`);
+      for (const l of lines) line(`  ${paint[l.sign](`${l.sign} ${inert(l.text).padEnd(width)}`)}  ${c.dim(inert(l.reason))}`);
+      // This repository's lines are printed: let them go before the next one's are built.
+      g.delete(key);
     }
-    out.push('');
+    line('');
   }
   if (plan.changed_outside.length) {
-    out.push(c.yellow(`Changed outside regmgr since the recorded state (serial ${plan.state.serial}):`));
-    for (const ch of plan.changed_outside) out.push(`  ${describeChange(ch)}`);
-    out.push('');
+    line(c.yellow(`Changed outside regmgr since the recorded state (serial ${plan.state.serial}):`));
+    for (const ch of plan.changed_outside) line(`  ${describeChange(ch)}`);
+    line('');
   }
   if (plan.warnings?.length) {
-    out.push(c.yellow('Warnings (these selected nothing; the plan may be smaller than you think):'));
-    for (const w of plan.warnings) out.push(`  ${inert(w)}`);
-    out.push('');
+    line(c.yellow('Warnings (these selected nothing; the plan may be smaller than you think):'));
+    for (const w of plan.warnings) line(`  ${inert(w)}`);
+    line('');
   }
-  for (const s of plan.skipped) out.push(c.dim(inert(`${s.policy}: ${s.registry} ${s.repository}: ${s.reason}`)));
-  if (plan.skipped.length) out.push('');
-  out.push(c.bold(summaryLine(plan)));
-  return out.join('\n') + '\n';
+  for (const s of plan.skipped) line(c.dim(inert(`${s.policy}: ${s.registry} ${s.repository}: ${s.reason}`)));
+  if (plan.skipped.length) line('');
+  line(c.bold(summaryLine(plan)));
 }
 
 /** A backtick fence longer than every backtick run in `lines` (at least three). */
