@@ -9,6 +9,7 @@ import { delimiter, join } from 'node:path';
 import chalk from 'chalk';
 import { startSeedWorld, type SeedWorld } from '../test/helpers/seed-fixture.js';
 import { stopAllTracked, tempDir } from '../test/helpers/processes.js';
+import { NODE_FLAGS } from '../test/helpers/cli.js';
 
 const cli = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 const dir = tempDir('demo');
@@ -23,7 +24,7 @@ mkdirSync(process.env.TMPDIR);
 // apply plan.json") work as printed, in this demo and in a shell started with --keep.
 const bin = join(dir.dir, 'bin');
 mkdirSync(bin);
-writeFileSync(join(bin, 'regmgr'), `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(cli)} "$@"\n`);
+writeFileSync(join(bin, 'regmgr'), `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${NODE_FLAGS.join(' ')} ${JSON.stringify(cli)} "$@"\n`);
 chmodSync(join(bin, 'regmgr'), 0o755);
 const env = { ...process.env, PATH: `${bin}${delimiter}${process.env.PATH ?? ''}` };
 

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { startRegistry } from '../helpers/registry.js';
+import { NODE_FLAGS } from '../helpers/cli.js';
 import { startFaultProxy } from '../helpers/fault-proxy.js';
 import { pushImage } from '../helpers/images.js';
 import { tempDir } from '../helpers/processes.js';
@@ -52,7 +53,7 @@ try {
     reset();
     // State and journals too: the same plan content has the same hash, hence the same journal.
     for (const f of readdirSync(tmp.dir)) if (/\.state\.json$|\.journal$/.test(f)) rmSync(join(tmp.dir, f), { force: true });
-    await run('node', [cli, 'plan', '-c', cfg, '-out', planFile], { maxBuffer: 64 << 20 });
+    await run('node', [...NODE_FLAGS, cli, 'plan', '-c', cfg, '-out', planFile], { maxBuffer: 64 << 20 });
     const plan = JSON.parse(readFileSync(planFile, 'utf8')) as { actions: Array<{ type: string; digest: string }> };
     return plan.actions.filter((a) => a.type === 'delete').map((a) => a.digest);
   };
@@ -60,7 +61,7 @@ try {
   const applyOnce = async (debug = false): Promise<number> => {
     const started = performance.now();
     try {
-      const r = await run('node', [cli, 'apply', planFile, ...(debug ? ['--debug'] : [])], { maxBuffer: 256 << 20 });
+      const r = await run('node', [...NODE_FLAGS, cli, 'apply', planFile, ...(debug ? ['--debug'] : [])], { maxBuffer: 256 << 20 });
       debugLine = r.stderr.split('\n').find((l) => /deletes checked/.test(l)) ?? '';
     } catch (e) {
       const err = e as { code?: number; stdout?: string };

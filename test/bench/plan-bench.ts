@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { startRegistry } from '../helpers/registry.js';
 import { tempDir } from '../helpers/processes.js';
 import { writeFile } from '../helpers/io.js';
+import { NODE_FLAGS } from '../helpers/cli.js';
 import { StorageSeeder } from './storage-seed.js';
 
 const CONCURRENCY = 8;
@@ -53,7 +54,7 @@ for (const w of picked.map((i) => all[i])) {
   try {
     console.log(`\n${w.name}: seeded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     const config = writeFile(tmp.dir, 'bench.yml', `registries:\n  bench:\n    registry: ${reg.url}\n    concurrency: ${CONCURRENCY}\ndelete-policy:\n  registries: [bench]\n  mix-count: 10\n  tags:\n    include:\n      keys: dev\n`);
-    const once = async (args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> => JSON.parse((await run('node', ['--max-old-space-size=4096', child, ...args], { env: { ...process.env, ...env }, maxBuffer: 64 << 20 })).stdout);
+    const once = async (args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> => JSON.parse((await run('node', ['--max-old-space-size=4096', ...NODE_FLAGS, child, ...args], { env: { ...process.env, ...env }, maxBuffer: 64 << 20 })).stdout);
     const cold: Run[] = [];
     const warm: Run[] = [];
     const floors: Run[] = [];
@@ -61,8 +62,8 @@ for (const w of picked.map((i) => all[i])) {
       const cache = join(tmp.dir, `cache-${i}`);
       const scratch = join(tmp.dir, `floor-${i}`);
       mkdirSync(scratch);
-      const c = await once(['plan', config], { REGMGR_CACHE_DIR: cache });
-      const h = await once(['plan', config], { REGMGR_CACHE_DIR: cache });
+      const c = await once(['plan', config, '', '', scratch], { REGMGR_CACHE_DIR: cache });
+      const h = await once(['plan', config, '', '', scratch], { REGMGR_CACHE_DIR: cache });
       const f = await once(['floor', reg.url, String(CONCURRENCY), 'dev', scratch]);
       rmSync(scratch, { recursive: true, force: true });
       if (c.tags !== f.tags || h.tags !== f.tags) throw new Error(`read ${c.tags}/${h.tags} tags, the floor ${f.tags}`);

@@ -1,5 +1,6 @@
 // One measured run in a fresh process, so regmgr and the floor both start cold:
-//   plan-child.js plan CONFIG                  -> regmgr's makePlan (REGMGR_CACHE_DIR: its cache)
+//   plan-child.js plan CONFIG '' '' DIR        -> regmgr plan -c CONFIG -out DIR/plan.json, its text
+//                                                 rendered and dropped (REGMGR_CACHE_DIR: its cache)
 //   plan-child.js floor URL N KEY DIR          -> the fewest requests for the same decision, sent by
 //                                                 curl with N in flight: list tags; HEAD a tag the
 //                                                 policy does not order; GET the manifest and the
@@ -9,8 +10,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadConfig } from '../../src/config/load.js';
-import { makePlan } from '../../src/commands/plan.js';
+import { planCommand } from '../../src/commands/plan.js';
+import { readPlanFile } from '../../src/plan/file.js';
 import { silentLogger } from '../../src/util/log.js';
 import { MANIFEST_ACCEPT } from '../../src/oci/media-types.js';
 
@@ -18,6 +19,9 @@ const run = promisify(execFile);
 const [mode, arg, n, key, dir] = process.argv.slice(2);
 const started = performance.now();
 let extra: Record<string, number> = {};
+/** Time, CPU and peak memory of the measured part (set before anything after it is read back). */
+let measured: { ms: number; cpuMs: number; maxRssKb: number } | undefined;
+const measure = () => ({ ms: performance.now() - started, cpuMs: cpuMs(), maxRssKb: process.resourceUsage().maxRSS });
 
 /** This process's CPU and that of the children it waited for (curl), in ms. */
 function cpuMs(): number {
@@ -27,9 +31,15 @@ function cpuMs(): number {
 }
 
 if (mode === 'plan') {
+  // The whole command, as a user runs it: `regmgr plan -c CONFIG -out plan.json`, with
+  // its text rendered and thrown away, so that peak RSS counts the output as well.
   let requests = 0;
   const logger = { ...silentLogger, debugOn: true, debug: (m: string) => void (/: (GET|HEAD) /.test(m) && requests++) };
-  const plan = await makePlan(loadConfig(arg), { out() {}, err() {}, env: process.env, tty: false, color: false, logger });
+  const out = join(dir, 'plan.json');
+  const code = await planCommand({ config: arg, out }, { out() {}, err() {}, env: process.env, tty: false, color: false, logger });
+  if (code !== 0) throw new Error(`plan exited ${code}`);
+  measured = measure();
+  const plan = readPlanFile(out);
   extra = { requests, actions: plan.actions.length, tags: Object.values(plan.snapshot).flatMap((r) => Object.values(r)).reduce((k, r) => k + Object.keys(r.tags).length, 0) };
 } else {
   let requests = 0;
@@ -55,5 +65,4 @@ if (mode === 'plan') {
   await curl('configs', [...configs].map(([d, r]) => block(`${arg}/v2/${r}/blobs/${d}`, '/dev/null')));
   extra = { requests, tags: tags.length };
 }
-const ms = performance.now() - started;
-process.stdout.write(JSON.stringify({ ms, cpuMs: cpuMs(), maxRssKb: process.resourceUsage().maxRSS, ...extra }));
+process.stdout.write(JSON.stringify({ ...(measured ?? measure()), ...extra }));

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { startRegistry } from '../helpers/registry.js';
+import { NODE_FLAGS } from '../helpers/cli.js';
 import { pushImage } from '../helpers/images.js';
 import { tempDir } from '../helpers/processes.js';
 import { writeFile } from '../helpers/io.js';
@@ -41,11 +42,11 @@ try {
   const regmgrOnce = async () => {
     emptyTarget();
     for (const f of readdirSync(tmp.dir)) if (/\.state\.json$|\.journal$/.test(f)) rmSync(join(tmp.dir, f), { force: true });
-    await run('node', [cli, 'plan', '-c', config, '-out', plan]);
+    await run('node', [...NODE_FLAGS, cli, 'plan', '-c', config, '-out', plan]);
     const actions = (JSON.parse(readFileSync(plan, 'utf8')) as { actions: unknown[] }).actions.length;
     if (actions !== IMAGES + INDEXES) throw new Error(`planned ${actions} copies, expected ${IMAGES + INDEXES}`);
     const t = performance.now();
-    const r = await run('node', [cli, 'apply', plan, ...(process.env.BENCH_SYNC_DEBUG ? ['--debug'] : [])], { maxBuffer: 64 << 20 });
+    const r = await run('node', [...NODE_FLAGS, cli, 'apply', plan, ...(process.env.BENCH_SYNC_DEBUG ? ['--debug'] : [])], { maxBuffer: 64 << 20 });
     if (process.env.BENCH_SYNC_DEBUG) console.log(r.stderr.split('\n').filter((l) => !/ -> /.test(l)).join('\n'));
     return performance.now() - t;
   };
