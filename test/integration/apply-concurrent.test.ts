@@ -40,6 +40,29 @@ async function world() {
 
 const digestIn = (req: IncomingMessage) => /\/manifests\/(sha256:[a-f0-9]{64})$/.exec(req.url ?? '')?.[1];
 
+/**
+ * Plays the other client: right before the DELETE of each `on` digest reaches the
+ * registry, it moves `tag` onto `to` (a rollback re-tag); `also` sees every request.
+ */
+function retagOnDeletes(repo: string, moves: Array<{ on: string; tag: string; to: string; what: string }>, happened: string[], also?: (req: IncomingMessage) => Promise<void>) {
+  suite.env.proxy.clear();
+  suite.env.proxy.inject(
+    () => true,
+    {
+      before: async (req) => {
+        const digest = digestIn(req);
+        for (const m of moves) {
+          if (req.method !== 'DELETE' || digest !== m.on) continue;
+          await tagDigest(suite.env.reg, repo, m.tag, m.to);
+          happened.push(m.what);
+        }
+        await also?.(req);
+      },
+    },
+    Infinity,
+  );
+}
+
 for (const [mode, maxViewAgeMs] of [
   ['digests never re-read during apply: the moved tags are put back', Infinity],
   ['digests re-read before every delete: a moved existing tag blocks its delete', 0],
@@ -50,34 +73,22 @@ for (const [mode, maxViewAgeMs] of [
     const tagOf = (a: PlanDelete) => a.tags[0];
     let afterD19 = false;
     const happened: string[] = [];
-    suite.env.proxy.clear();
-    suite.env.proxy.inject(
-      () => true,
-      {
-        before: async (req) => {
-          const digest = digestIn(req);
-          if (req.method === 'DELETE' && digest === d10.digest) {
-            // A rollback re-tags kept k01 onto the digest being deleted, as the DELETE leaves.
-            await tagDigest(suite.env.reg, w.repo, 'k01', d10.digest);
-            happened.push('k01 moved onto the 10th digest right before its DELETE');
-          }
-          if (req.method === 'DELETE' && digest === d19.digest) afterD19 = true;
-          else if (afterD19 && req.method === 'GET' && /\/tags\/list/.test(req.url ?? '')) {
-            // A new tag on the 20th digest, pushed right before the first listing after the
-            // 19th DELETE (in regmgr, the last read before the 20th DELETE).
-            afterD19 = false;
-            await tagDigest(suite.env.reg, w.repo, 'n01', d20.digest);
-            happened.push('n01 pushed onto the 20th digest right before the listing that precedes its DELETE');
-          }
-          if (req.method === 'DELETE' && digest === d30.digest) {
-            // An existing kept tag moves onto a digest deleted five actions later.
-            await tagDigest(suite.env.reg, w.repo, 'k02', d35.digest);
-            happened.push('k02 moved onto the 35th digest');
-          }
-        },
-      },
-      Infinity,
-    );
+    const moves = [
+      // A rollback re-tags kept k01 onto the digest being deleted, as the DELETE leaves.
+      { on: d10.digest, tag: 'k01', to: d10.digest, what: 'k01 moved onto the 10th digest right before its DELETE' },
+      // An existing kept tag moves onto a digest deleted five actions later.
+      { on: d30.digest, tag: 'k02', to: d35.digest, what: 'k02 moved onto the 35th digest' },
+    ];
+    retagOnDeletes(w.repo, moves, happened, async (req) => {
+      if (req.method === 'DELETE' && digestIn(req) === d19.digest) afterD19 = true;
+      else if (afterD19 && req.method === 'GET' && /\/tags\/list/.test(req.url ?? '')) {
+        // A new tag on the 20th digest, pushed right before the first listing after the
+        // 19th DELETE (in regmgr, the last read before the 20th DELETE).
+        afterD19 = false;
+        await tagDigest(suite.env.reg, w.repo, 'n01', d20.digest);
+        happened.push('n01 pushed onto the 20th digest right before the listing that precedes its DELETE');
+      }
+    });
     const cap = captureIO();
     const code = await applyCommand({ plan: w.planFile, parallelism: 4 }, cap.io, { maxViewAgeMs });
     suite.env.proxy.clear();
@@ -138,23 +149,13 @@ test('concurrent re-tags with the default re-reads (in the background, beside th
   const w = await world();
   const [d10, d30, d35] = [w.deletes[9], w.deletes[29], w.deletes[34]];
   const happened: string[] = [];
-  suite.env.proxy.clear();
-  suite.env.proxy.inject(
-    () => true,
-    {
-      before: async (req) => {
-        const digest = digestIn(req);
-        if (req.method === 'DELETE' && digest === d10.digest) {
-          await tagDigest(suite.env.reg, w.repo, 'k01', d10.digest);
-          happened.push('k01 moved onto the 10th digest right before its DELETE');
-        }
-        if (req.method === 'DELETE' && digest === d30.digest) {
-          await tagDigest(suite.env.reg, w.repo, 'k02', d35.digest);
-          happened.push('k02 moved onto the 35th digest');
-        }
-      },
-    },
-    Infinity,
+  retagOnDeletes(
+    w.repo,
+    [
+      { on: d10.digest, tag: 'k01', to: d10.digest, what: 'k01 moved onto the 10th digest right before its DELETE' },
+      { on: d30.digest, tag: 'k02', to: d35.digest, what: 'k02 moved onto the 35th digest' },
+    ],
+    happened,
   );
   const cap = captureIO();
   suite.env.proxy.answered.length = 0;
