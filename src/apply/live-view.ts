@@ -122,9 +122,10 @@ export class LiveView {
   }
 
   /**
-   * Re-reads every tag in the background, BACKGROUND_IN_FLIGHT requests at a time, until stop(): each
-   * read starts when the view is half its bound old, so the bound is kept without
-   * reading more than that needs. Errors stop the loop; ensureFresh then reads itself.
+   * Re-reads every tag in the background, BACKGROUND_IN_FLIGHT requests at a time,
+   * until stop(): each read starts when the view is half its bound old, so the bound is
+   * kept without reading more than that needs. Errors stop the loop; ensureFresh then
+   * reads itself.
    */
   startBackground(): void {
     if (!this.background || this.#sweeping) return;
