@@ -3,7 +3,7 @@ import type { Digest, Repository } from '../oci/names.js';
 import type { PlanDelete } from '../plan/model.js';
 import type { Journal } from './journal.js';
 import type { LiveView } from './live-view.js';
-import type { ManifestSaver } from './manifest-saver.js';
+import { saveManifest, type ManifestSaver } from './manifest-saver.js';
 import type { Outcome, Result } from './steps.js';
 
 /**
@@ -38,7 +38,7 @@ export async function deleteStep(a: PlanDelete, view: LiveView, journal: Journal
     if (await client.headManifest(repo, a.attachment_of.subject)) return record('drifted', `${where}: its subject ${a.attachment_of.subject} exists again; the attachment is no longer orphaned; not deleted`);
   }
   if (!journal.saved.has(a.id)) {
-    await saveManifest(a, client, journal);
+    await saveManifest(a, view, journal);
     view.namesCurrent = false;
   }
   await view.ensureFresh();
@@ -112,11 +112,6 @@ export async function deleteStep(a: PlanDelete, view: LiveView, journal: Journal
   return record('deleted', notes.length ? `${head}; ${notes.join('; ')}` : head);
 }
 
-/** GETs the manifest (digest-checked) and journals its bytes, durably; nothing when it is gone. */
-async function saveManifest(a: PlanDelete, client: RegistryClient, journal: Journal): Promise<void> {
-  const m = await client.getManifest(a.repository as Repository, a.digest);
-  if (m) journal.save(a.id, { bytes: m.bytes, mediaType: m.mediaType });
-}
 
 /** PUTs saved manifest bytes under `tag` and checks that the tag resolves to `digest`. */
 export async function putBack(client: RegistryClient, repo: Repository, tag: string, digest: Digest, bytes: Buffer, mediaType: string): Promise<void> {

@@ -53,8 +53,8 @@ export class LiveView {
   /** The full read in flight, background or not: a DELETE that needs a fresher view waits for it. */
   #reading: Promise<void> | undefined;
   #sweeping = false;
-  /** A failed background read: the next DELETE that needs fresh digests reads in the foreground. */
-  #sweepError: Error | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #wake: (() => void) | undefined;
 
   constructor(
     readonly client: RegistryClient,
@@ -82,11 +82,9 @@ export class LiveView {
   /** Makes the digests at most maxAgeMs old: waits for a re-read in flight, or reads now. */
   async ensureFresh(): Promise<void> {
     if (this.age <= this.maxAgeMs) return;
-    if (this.#reading && !this.#sweepError) await this.#reading.catch(() => undefined);
-    if (this.age > this.maxAgeMs) {
-      this.#sweepError = undefined;
-      await this.fullRead();
-    }
+    // A background read that failed ends its loop; the read below then throws or succeeds.
+    if (this.#reading) await this.#reading.catch(() => undefined);
+    if (this.age > this.maxAgeMs) await this.fullRead();
     // The chain waited: names may have appeared meanwhile; list once more before any DELETE.
     this.namesCurrent = false;
   }
@@ -142,17 +140,13 @@ export class LiveView {
         if (!this.#sweeping) break;
         try {
           await this.fullRead(BACKGROUND_IN_FLIGHT);
-        } catch (e) {
-          this.#sweepError = e as Error;
+        } catch {
           break;
         }
       }
       this.#sweeping = false;
     })();
   }
-
-  #timer: NodeJS.Timeout | undefined;
-  #wake: (() => void) | undefined;
 
   /** Ends background re-reads; resolves when none is in flight. */
   async stop(): Promise<void> {

@@ -69,9 +69,19 @@ export class ManifestSaver {
   }
 
   async #save(a: PlanDelete): Promise<void> {
-    const m = this.view.manifests.get(a.digest) ?? (await this.view.client.getManifest(a.repository as Repository, a.digest));
-    if (!m || this.#stopped || this.journal.saved.has(a.id)) return;
-    this.view.manifests.set(a.digest, { bytes: m.bytes, mediaType: m.mediaType });
-    this.journal.save(a.id, { bytes: m.bytes, mediaType: m.mediaType });
+    await saveManifest(a, this.view, this.journal, () => this.#stopped);
   }
+}
+
+/**
+ * GETs an action's manifest (digest-checked; read once per digest, as the untags of one
+ * digest share it) and journals its bytes, durably. False when the manifest is gone.
+ * Nothing is journaled once `stopped()` (the journal may be closing) or when saved already.
+ */
+export async function saveManifest(a: PlanDelete, view: LiveView, journal: Journal, stopped = () => false): Promise<boolean> {
+  const m = view.manifests.get(a.digest) ?? (await view.client.getManifest(a.repository as Repository, a.digest));
+  if (!m) return false;
+  view.manifests.set(a.digest, { bytes: m.bytes, mediaType: m.mediaType });
+  if (!stopped() && !journal.saved.has(a.id)) journal.save(a.id, { bytes: m.bytes, mediaType: m.mediaType });
+  return true;
 }

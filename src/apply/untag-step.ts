@@ -4,7 +4,7 @@ import { OCI_MANIFEST } from '../oci/media-types.js';
 import type { Digest, Repository } from '../oci/names.js';
 import type { Journal } from './journal.js';
 import type { LiveView } from './live-view.js';
-import type { ManifestSaver } from './manifest-saver.js';
+import { saveManifest, type ManifestSaver } from './manifest-saver.js';
 import type { Outcome, Result } from './steps.js';
 
 // The OCI empty descriptor's content: `{}` (image-spec 1.1, application/vnd.oci.empty.v1+json).
@@ -31,11 +31,8 @@ export async function untagStep(a: PlanDelete, view: LiveView, journal: Journal,
   // The original manifest's bytes, for `regmgr restore`: it puts the tag back on them.
   // Waiting for the save let time pass since the chain's last listing: list again.
   if (await saver?.settled(a.id)) view.namesCurrent = false;
-  if (!journal.saved.has(a.id)) {
-    const m = view.manifests.get(a.digest) ?? (await client.getManifest(repo, a.digest));
-    if (!m) return record('drifted', `${where}: its digest ${a.digest} is gone (changed outside this apply); nothing to untag`);
-    view.manifests.set(a.digest, { bytes: m.bytes, mediaType: m.mediaType });
-    journal.save(a.id, { bytes: m.bytes, mediaType: m.mediaType });
+  if (!journal.saved.has(a.id) && !(await saveManifest(a, view, journal))) {
+    return record('drifted', `${where}: its digest ${a.digest} is gone (changed outside this apply); nothing to untag`);
   }
   view.namesCurrent = false;
   // An untag cut short by a crash left the tag on our own manifest: finish it.
