@@ -16,7 +16,8 @@ import { tempDir } from '../helpers/processes.js';
 // - apt-get install (needs root and changes this machine): each package must be a
 //   Debian package installed here;
 // - useradd: the final commands run under that uid, which owns nothing in the image;
-// - npm reaches no registry in a test: it runs offline from the cache `npm ci` filled.
+// - npm reaches no registry in a test: it runs offline from the cache that `npm ci` and
+//   scripts/warm-npm-cache.sh filled (a global install of a .tgz needs registry metadata).
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const run = promisify(execFile);
 const tmp = tempDir('dockerfile');
