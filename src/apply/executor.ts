@@ -5,7 +5,8 @@ import { mapLimit } from '../util/limit.js';
 import { groupBy } from '../util/group.js';
 import type { Journal } from './journal.js';
 import type { SkopeoRunner } from './skopeo.js';
-import { copyStep, type Outcome } from './steps.js';
+import type { Outcome } from './steps.js';
+import { copyLane, type Guard } from './copy-lane.js';
 import { deleteStep } from './delete-step.js';
 import { untagStep } from './untag-step.js';
 import { LiveView, MAX_VIEW_AGE_MS } from './live-view.js';
@@ -46,7 +47,8 @@ export interface FreshRead {
 
 /**
  * Carries out exactly the plan's actions: copies first, then deletes. Copies into one
- * target repository, and deletes of one repository, run one after another (deletes
+ * target repository (in batches, copy-lane.ts), and deletes of one repository, run one
+ * after another (deletes
  * against a live view of its tags: names re-listed after every DELETE, digests re-read
  * in the background within the view's bound, manifests saved ahead); repositories run
  * in parallel. A delete whose source image failed to copy is held. The first view of a
@@ -69,19 +71,17 @@ export async function execute(plan: Plan, clients: Clients, journal: Journal, sk
     journal.append(a.id, 'drifted', detail);
     record({ id: a.id, result: 'drifted', detail });
   }
-  const guard = async (id: string, fn: () => Promise<Outcome>) => {
-    if (opts.signal.aborted) {
-      report.interrupted = true;
-      return;
-    }
+  const interrupt = () => void (report.interrupted = true);
+  const guard: Guard = async (id, fn, inFlight = false) => {
+    if (opts.signal.aborted && !inFlight) return interrupt();
     opts.onStart?.(id);
     try {
-      record(await fn());
+      const o = await fn();
+      if (o) record(o);
     } catch (e) {
       if (opts.killSignal?.aborted ?? opts.signal.aborted) {
         // Left as started in the journal: the next apply re-checks it against the registry.
-        report.interrupted = true;
-        return;
+        return interrupt();
       }
       const detail = `${id}: ${(e as Error).message}`;
       journal.append(id, 'failed', detail);
@@ -89,14 +89,11 @@ export async function execute(plan: Plan, clients: Clients, journal: Journal, sk
     }
   };
 
-  // Copies into one target repository run one after another, repositories in parallel:
-  // distribution 2.8 answers 500 when two pushes link the same layer into a repository
-  // at once (measured: parallel copies of images sharing a layer failed that way).
+  // One lane per target repository (copy-lane.ts), repositories in parallel.
   const copies = todo.filter((a): a is PlanCopy => a.type === 'copy');
   const byTarget = groupBy(copies, (c) => `${c.target.registry}/${c.target.repository}`);
-  await mapLimit([...byTarget.values()], opts.parallelism, async (group) => {
-    for (const a of group) await guard(a.id, () => copyStep(a, clients, journal, skopeo, opts.killSignal ?? opts.signal));
-  });
+  const lane = { clients, journal, skopeo, guard, signal: opts.signal, killSignal: opts.killSignal ?? opts.signal, interrupt, debug: opts.debug };
+  await mapLimit([...byTarget.values()], opts.parallelism, (group) => copyLane(group, lane));
 
   // Never delete an image whose copy just failed: it may be the only one left.
   const failedSources = new Set(
@@ -108,7 +105,7 @@ export async function execute(plan: Plan, clients: Clients, journal: Journal, sk
   const deletes = todo.filter((a): a is PlanDelete => a.type === 'delete');
   const groups = groupBy(deletes, (d) => `${d.registry}/${d.repository}`);
   await mapLimit([...groups.values()], opts.parallelism, async (group) => {
-    if (opts.signal.aborted) return void (report.interrupted = true);
+    if (opts.signal.aborted) return interrupt();
     const client = clients.get(group[0].registry);
     const repo = group[0].repository as Repository;
     const view = new LiveView(client, repo, opts.maxViewAgeMs ?? MAX_VIEW_AGE_MS);

@@ -90,12 +90,67 @@ export class SkopeoRunner {
 
   /** skopeo copy --all --preserve-digests SRC@DIGEST DST:TAG. */
   async copy(src: CopySide & { digest: string }, dst: CopySide & { tag: string }, signal?: AbortSignal): Promise<void> {
+    await this.#run([src, dst], signal, (dir) => [
+      'copy',
+      '--all',
+      '--preserve-digests',
+      '--retry-times',
+      '2',
+      ...tlsArgs('src', src.endpoint, dir),
+      ...tlsArgs('dest', dst.endpoint, dir),
+      `docker://${src.endpoint.host}/${src.repository}@${src.digest}`,
+      `docker://${dst.endpoint.host}/${dst.repository}:${dst.tag}`,
+    ]);
+  }
+
+  /**
+   * One skopeo process for many images: each source digest is pushed, untagged and
+   * with its digest, into `dst.repository`, which must end in the source repositories'
+   * own last name (skopeo sync names a destination DEST/<last name>@<digest>; it cannot
+   * rename, and it cannot pin a digest and set a tag at once). The caller tags. A copy
+   * process costs ~75 ms of CPU before its first byte, sync ~13 ms an image
+   * (registry-facts.md); `--keep-going`: one bad image does not stop the others.
+   */
+  async syncDigests(src: Omit<CopySide, 'repository'> & { images: ReadonlyMap<string, readonly string[]> }, dst: CopySide, signal?: AbortSignal): Promise<void> {
+    const slash = dst.repository.lastIndexOf('/');
+    for (const repo of src.images.keys()) {
+      if (!syncNames(repo, dst.repository)) throw new Error(`skopeo sync cannot copy ${repo} into ${dst.repository}: the last names differ`);
+    }
+    await this.#run([src, dst], signal, (dir) => {
+      // JSON is YAML: no YAML writer needed, and every name in it was validated (oci/names).
+      const source = join(dir, 'images.yaml');
+      const cert = src.endpoint.ca && !tlsOff(src.endpoint) ? certDir('src', src.endpoint.ca.pem, dir) : undefined;
+      const entry = { 'tls-verify': !tlsOff(src.endpoint), ...(cert ? { 'cert-dir': cert } : {}), images: Object.fromEntries([...src.images].map(([r, ds]) => [r, [...ds]])) };
+      writeFileSync(source, JSON.stringify({ [src.endpoint.host]: entry }), { mode: 0o600, flag: 'wx' });
+      return [
+        'sync',
+        '--all',
+        '--preserve-digests',
+        '--keep-going',
+        '--retry-times',
+        '2',
+        ...tlsArgs('dest', dst.endpoint, dir),
+        '--src',
+        'yaml',
+        '--dest',
+        'docker',
+        source,
+        slash < 0 ? dst.endpoint.host : `${dst.endpoint.host}/${dst.repository.slice(0, slash)}`,
+      ];
+    });
+  }
+
+  /**
+   * Runs skopeo with credentials in a fresh private folder: a containers auth file for
+   * the sides that have them, and whatever `args` writes there (cert dirs, a sync list).
+   */
+  async #run(sides: Array<Omit<CopySide, 'repository'>>, signal: AbortSignal | undefined, args: (dir: string) => string[]): Promise<void> {
     const dir = mkdtempSync(join(this.authRoot, `${AUTH_PREFIX}${process.pid}-`));
     liveDirs.add(dir);
     try {
       const authFile = join(dir, 'auth.json');
       const auths: Record<string, { auth: string }> = {};
-      for (const side of [src, dst]) {
+      for (const side of sides) {
         if (side.credentials) auths[side.endpoint.host] = { auth: Buffer.from(`${side.credentials.username}:${side.credentials.password.reveal()}`).toString('base64') };
       }
       // A new file, never one planted in its place.
@@ -105,34 +160,33 @@ export class SkopeoRunner {
       } finally {
         closeSync(fd);
       }
-      // A registry's ca-file reaches skopeo as a cert dir holding ca.crt (containers' convention).
-      const certDir = (side: 'src' | 'dest', ep: RegistryEndpoint): string[] => {
-        if (!ep.ca || tlsOff(ep)) return [];
-        const d = join(dir, `${side}-certs`);
-        mkdirSync(d, { mode: 0o700 });
-        writeFileSync(join(d, 'ca.crt'), ep.ca.pem, { mode: 0o600, flag: 'wx' });
-        return [`--${side}-cert-dir`, d];
-      };
-      const args = [
-        'copy',
-        '--all',
-        '--preserve-digests',
-        '--retry-times',
-        '2',
-        '--authfile',
-        authFile,
-        ...(tlsOff(src.endpoint) ? ['--src-tls-verify=false'] : certDir('src', src.endpoint)),
-        ...(tlsOff(dst.endpoint) ? ['--dest-tls-verify=false'] : certDir('dest', dst.endpoint)),
-        `docker://${src.endpoint.host}/${src.repository}@${src.digest}`,
-        `docker://${dst.endpoint.host}/${dst.repository}:${dst.tag}`,
-      ];
-      const res = await execa(this.bin, args, { reject: false, timeout: this.timeoutMs, cancelSignal: signal, stdin: 'ignore', env: { ...process.env, REGISTRY_AUTH_FILE: authFile } });
-      if (res.exitCode !== 0 || res.failed) throw new SkopeoError(args, res.exitCode, String(res.stderr ?? ''), Boolean(res.timedOut));
+      const [command, ...rest] = args(dir);
+      const argv = [command, '--authfile', authFile, ...rest];
+      const res = await execa(this.bin, argv, { reject: false, timeout: this.timeoutMs, cancelSignal: signal, stdin: 'ignore', env: { ...process.env, REGISTRY_AUTH_FILE: authFile } });
+      if (res.exitCode !== 0 || res.failed) throw new SkopeoError(argv, res.exitCode, String(res.stderr ?? ''), Boolean(res.timedOut));
     } finally {
       rmSync(dir, { recursive: true, force: true });
       liveDirs.delete(dir);
     }
   }
+}
+
+/** The TLS options of one side: off, or a registry's ca-file as a cert dir holding ca.crt (containers' convention). */
+function tlsArgs(side: 'src' | 'dest', ep: RegistryEndpoint, dir: string): string[] {
+  if (tlsOff(ep)) return [`--${side}-tls-verify=false`];
+  return ep.ca ? [`--${side}-cert-dir`, certDir(side, ep.ca.pem, dir)] : [];
+}
+
+function certDir(side: 'src' | 'dest', pem: string, dir: string): string {
+  const d = join(dir, `${side}-certs`);
+  mkdirSync(d, { mode: 0o700 });
+  writeFileSync(join(d, 'ca.crt'), pem, { mode: 0o600, flag: 'wx' });
+  return d;
+}
+
+/** Whether skopeo sync can copy from `src` into `dst`: it names a destination after the source's last name. */
+export function syncNames(src: string, dst: string): boolean {
+  return src.slice(src.lastIndexOf('/') + 1) === dst.slice(dst.lastIndexOf('/') + 1);
 }
 
 // skopeo does not treat 127.0.0.1 as insecure: plain HTTP and skipped verification both

@@ -16,39 +16,81 @@ export interface Outcome {
 // Each step: check the precondition against the live registry, act, verify, record.
 // A step never "fixes up" a plan: anything unexpected is reported and left alone.
 
-export async function copyStep(a: PlanCopy, clients: Clients, journal: Journal, skopeo: SkopeoRunner, signal: AbortSignal): Promise<Outcome> {
+/**
+ * What a copy finds before it acts: the target already has the digest (done), the
+ * target or the source moved since the plan (drifted), or undefined: copy it.
+ */
+export async function copyCheck(a: PlanCopy, clients: Clients, journal: Journal): Promise<Outcome | undefined> {
   const src = clients.get(a.source.registry);
   const dst = clients.get(a.target.registry);
-  const dest = `${a.target.registry}/${a.target.repository}:${a.target.tag}`;
   const target = await dst.headManifest(a.target.repository as Repository, a.target.tag);
   if (target?.digest === a.source.digest) {
     journal.append(a.id, 'done', 'target already has the digest');
-    return { id: a.id, result: 'present', detail: `${dest} already has ${a.source.digest}` };
+    return { id: a.id, result: 'present', detail: `${dest(a)} already has ${a.source.digest}` };
   }
   const now = target?.digest ?? null;
-  if (now !== a.target.digest_at_plan) {
-    const detail = `${dest} changed since the plan: was ${a.target.digest_at_plan ?? 'absent'}, now ${now ?? 'absent'}`;
-    journal.append(a.id, 'drifted', detail);
-    return { id: a.id, result: 'drifted', detail };
-  }
+  if (now !== a.target.digest_at_plan) return drifted(a, journal, `${dest(a)} changed since the plan: was ${a.target.digest_at_plan ?? 'absent'}, now ${now ?? 'absent'}`);
   const source = await src.headManifest(a.source.repository as Repository, a.source.tag);
   if (source?.digest !== a.source.digest) {
-    const detail = `source ${a.source.registry}/${a.source.repository}:${a.source.tag} moved since the plan: was ${a.source.digest}, now ${source?.digest ?? 'absent'}`;
-    journal.append(a.id, 'drifted', detail);
-    return { id: a.id, result: 'drifted', detail };
+    return drifted(a, journal, `source ${a.source.registry}/${a.source.repository}:${a.source.tag} moved since the plan: was ${a.source.digest}, now ${source?.digest ?? 'absent'}`);
   }
+  return undefined;
+}
+
+/** One image, one skopeo copy, pinned to the planned source digest. */
+export async function copyStep(a: PlanCopy, clients: Clients, journal: Journal, skopeo: SkopeoRunner, signal: AbortSignal): Promise<Outcome> {
+  return (await copyCheck(a, clients, journal)) ?? copyImage(a, clients, journal, skopeo, signal);
+}
+
+/** copyStep after its check. */
+export async function copyImage(a: PlanCopy, clients: Clients, journal: Journal, skopeo: SkopeoRunner, signal: AbortSignal): Promise<Outcome> {
   journal.append(a.id, 'start');
   await skopeo.copy(
-    { endpoint: src.endpoint, credentials: clients.credentials(a.source.registry), repository: a.source.repository, digest: a.source.digest },
-    { endpoint: dst.endpoint, credentials: clients.credentials(a.target.registry), repository: a.target.repository, tag: a.target.tag },
+    { endpoint: clients.get(a.source.registry).endpoint, credentials: clients.credentials(a.source.registry), repository: a.source.repository, digest: a.source.digest },
+    { endpoint: clients.get(a.target.registry).endpoint, credentials: clients.credentials(a.target.registry), repository: a.target.repository, tag: a.target.tag },
     signal,
   );
-  const after = await dst.headManifest(a.target.repository as Repository, a.target.tag);
+  return verifyCopy(a, clients, journal);
+}
+
+/**
+ * After a batch pushed the planned digest into the target repository (untagged): the
+ * tag, by a PUT of the manifest's exact bytes, so the digest is the planned one. The
+ * tag is checked right before the PUT: another client's change to it is left alone,
+ * and the window in which it would be overwritten is one round trip. `absent`: the
+ * batch did not bring the image, and the caller copies it alone.
+ */
+export async function tagStep(a: PlanCopy, clients: Clients, journal: Journal): Promise<Outcome | 'absent'> {
+  const dst = clients.get(a.target.registry);
+  const repo = a.target.repository as Repository;
+  const image = await dst.getManifest(repo, a.source.digest);
+  if (!image) return 'absent';
+  const now = (await dst.headManifest(repo, a.target.tag))?.digest ?? null;
+  if (now === a.source.digest) {
+    journal.append(a.id, 'done', 'target already has the digest');
+    return { id: a.id, result: 'present', detail: `${dest(a)} already has ${a.source.digest}` };
+  }
+  if (now !== a.target.digest_at_plan) {
+    return drifted(a, journal, `${dest(a)} changed during apply: was ${a.target.digest_at_plan ?? 'absent'}, now ${now ?? 'absent'}; the image was copied by digest, the tag left alone`);
+  }
+  await dst.putManifest(repo, a.target.tag, image.bytes, image.mediaType);
+  return verifyCopy(a, clients, journal);
+}
+
+async function verifyCopy(a: PlanCopy, clients: Clients, journal: Journal): Promise<Outcome> {
+  const after = await clients.get(a.target.registry).headManifest(a.target.repository as Repository, a.target.tag);
   if (after?.digest !== a.source.digest) {
-    const detail = `after the copy ${dest} is ${after?.digest ?? 'absent'}, expected ${a.source.digest}`;
+    const detail = `after the copy ${dest(a)} is ${after?.digest ?? 'absent'}, expected ${a.source.digest}`;
     journal.append(a.id, 'failed', detail);
     return { id: a.id, result: 'failed', detail };
   }
   journal.append(a.id, 'done', 'copied');
-  return { id: a.id, result: 'copied', detail: `${dest} <- ${a.source.registry}/${a.source.repository}@${a.source.digest}` };
+  return { id: a.id, result: 'copied', detail: `${dest(a)} <- ${a.source.registry}/${a.source.repository}@${a.source.digest}` };
 }
+
+function drifted(a: PlanCopy, journal: Journal, detail: string): Outcome {
+  journal.append(a.id, 'drifted', detail);
+  return { id: a.id, result: 'drifted', detail };
+}
+
+const dest = (a: PlanCopy) => `${a.target.registry}/${a.target.repository}:${a.target.tag}`;

@@ -66,22 +66,23 @@ async function interruptAt(planFile: string, proxy: typeof src.proxy, at: (metho
   return { ...r, fired };
 }
 
-test('Ctrl-C during a copy: the copy in flight finishes, nothing new starts, the lock is released, and apply says how to resume', async () => {
+test('Ctrl-C during a copy: the copies in flight (one batch) finish, nothing new starts, the lock is released, and apply says how to resume', async () => {
   const w = await world();
+  // The first manifest skopeo pushes: the batch of v1, v2, v3 is in flight.
   const r = await interruptAt(w.planFile, dst.proxy, (m, u) => m === 'PUT' && u.includes('/manifests/'));
   assert.ok(r.fired);
   assert.equal(r.code, 130, r.stdout + r.stderr);
   assert.match(r.stderr, /interrupted: no new action starts; the ones in flight finish \(Ctrl-C again to stop them too\)\. Then run `regmgr apply .*plan\.json` to resume\./);
-  assert.match(r.stdout, /^copied +dst\/mirror\/int\/app-\d+:v\d <- /m, 'the copy in flight finished');
-  assert.match(r.stdout, /Apply interrupted: 1 copied, 0 deleted/);
+  assert.equal(r.stdout.match(/^copied +dst\/mirror\/int\/app-\d+:v\d <- /gm)?.length, 3, 'the copies in flight finished, tags included');
+  assert.match(r.stdout, /Apply interrupted: 3 copied, 0 deleted/);
   assert.match(r.stdout, /Interrupted: what finished is recorded; run `regmgr apply .*plan\.json` to do the rest\./);
-  assert.equal(Object.keys(await readTags(dst.reg, `mirror/${w.repo}`)).length, 1);
+  assert.equal(Object.keys(await readTags(dst.reg, `mirror/${w.repo}`)).length, 3);
   assert.ok((await readTags(src.reg, w.repo))['dev-1'], 'no delete started');
   assert.equal(existsSync(join(w.dir, 'c.state.json.lock')), false, 'the lock is released');
   assert.equal(JSON.parse(readFileSync(join(w.dir, 'c.state.json'), 'utf8')).apply.finished, false);
   const again = await runCli(['apply', w.planFile]);
   assert.equal(again.code, 0, again.stdout + again.stderr);
-  assert.match(again.stdout, /Apply complete: 2 copied, 1 deleted, .*\(1 already done before this run\)/);
+  assert.match(again.stdout, /Apply complete: 0 copied, 1 deleted, .*\(3 already done before this run\)/);
 });
 
 test('Ctrl-C before the first action (while the policy is re-checked): nothing is done, and the lock is released', async () => {
@@ -96,7 +97,7 @@ test('Ctrl-C before the first action (while the policy is re-checked): nothing i
   assert.equal(again.code, 0, again.stdout + again.stderr);
 });
 
-test('copies into one target repository run one at a time (2.8 races on shared layers); repositories still copy in parallel', async () => {
+test('copies into one target repository run one skopeo at a time (2.8 races on shared layers); repositories still copy in parallel', async () => {
   const repos = [`par/a-${++n}`, `par/b-${n}`];
   for (const r of repos) for (const t of ['v1', 'v2', 'v3']) await pushImage(src.reg, r, [t], { seed: `${r}-${t}` });
   const dir = join(tmp.dir, `par${n}`);
@@ -104,33 +105,39 @@ test('copies into one target repository run one at a time (2.8 races on shared l
   const config = writeFile(dir, 'c.yml', `registries:\n  src:\n    registry: ${src.proxy.url}\n    repositories: [${repos.join(', ')}]\n  dst:\n    registry: ${dst.proxy.url}\nsync-policy:\n  from: src\n  to: dst\n  replace: [{ old: "", new: mirror }]\n`);
   const planFile = join(dir, 'plan.json');
   assert.equal((await runCli(['plan', '-c', config, '-out', planFile])).code, 0);
-  // A runner that records how many copies run at once, per target repository and in all.
+  // A runner that records how many skopeo processes (a lone copy or a batch) run at
+  // once, per target repository and in all.
   const real = new SkopeoRunner();
   const inFlight = new Map<string, number>();
   let worst = 0;
   let most = 0;
+  let processes = 0;
   let otherStarted: () => void = () => {};
   const other = new Promise<void>((r) => (otherStarted = r));
   let held: string | undefined;
+  const counted = async (repository: string, work: () => Promise<void>) => {
+    processes++;
+    inFlight.set(repository, (inFlight.get(repository) ?? 0) + 1);
+    worst = Math.max(worst, inFlight.get(repository)!);
+    most = Math.max(most, [...inFlight.values()].reduce((x, y) => x + y, 0));
+    try {
+      if (held === undefined) {
+        held = repository;
+        await other; // hold the first process until one into another repository has started
+      } else if (repository !== held) otherStarted();
+      await work();
+    } finally {
+      inFlight.set(repository, inFlight.get(repository)! - 1);
+    }
+  };
   const runner = Object.assign(Object.create(SkopeoRunner.prototype), real, {
-    async copy(s: CopySide & { digest: string }, d: CopySide & { tag: string }, signal?: AbortSignal) {
-      inFlight.set(d.repository, (inFlight.get(d.repository) ?? 0) + 1);
-      worst = Math.max(worst, inFlight.get(d.repository)!);
-      most = Math.max(most, [...inFlight.values()].reduce((x, y) => x + y, 0));
-      try {
-        if (held === undefined) {
-          held = d.repository;
-          await other; // hold the first copy until a copy into another repository has started
-        } else if (d.repository !== held) otherStarted();
-        await real.copy(s, d, signal);
-      } finally {
-        inFlight.set(d.repository, inFlight.get(d.repository)! - 1);
-      }
-    },
+    copy: (s: CopySide & { digest: string }, d: CopySide & { tag: string }, signal?: AbortSignal) => counted(d.repository, () => real.copy(s, d, signal)),
+    syncDigests: (s: Parameters<SkopeoRunner['syncDigests']>[0], d: CopySide, signal?: AbortSignal) => counted(d.repository, () => real.syncDigests(s, d, signal)),
   });
   const cap = captureIO();
   assert.equal(await applyCommand({ plan: planFile, parallelism: 4 }, cap.io, { skopeo: runner }), 0, cap.stdout());
-  assert.equal(worst, 1, 'never two copies into one repository at once');
+  assert.equal(worst, 1, 'never two skopeo processes into one repository at once');
   assert.equal(most, 2, 'the two repositories copied in parallel');
+  assert.equal(processes, 2, 'one batch per repository');
   for (const r of repos) assert.equal(Object.keys(await readTags(dst.reg, `mirror/${r}`)).length, 3);
 });

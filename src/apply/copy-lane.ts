@@ -1,0 +1,77 @@
+import type { PlanCopy } from '../plan/model.js';
+import type { Clients } from '../registry/connect.js';
+import { groupBy } from '../util/group.js';
+import type { Journal } from './journal.js';
+import { SkopeoError, syncNames, type SkopeoRunner } from './skopeo.js';
+import { copyCheck, copyImage, copyStep, tagStep, type Outcome } from './steps.js';
+
+/** How the executor runs one action: records its outcome; `inFlight`: runs even after the first Ctrl-C. */
+export type Guard = (id: string, fn: () => Promise<Outcome | undefined>, inFlight?: boolean) => Promise<void>;
+
+export interface LaneContext {
+  clients: Clients;
+  journal: Journal;
+  skopeo: SkopeoRunner;
+  guard: Guard;
+  /** Aborted by the first Ctrl-C: nothing new starts. */
+  signal: AbortSignal;
+  /** Aborted by the second Ctrl-C: skopeo is stopped. */
+  killSignal: AbortSignal;
+  /** Records that the apply stopped short. */
+  interrupt: () => void;
+  debug?: (msg: string) => void;
+}
+
+/** Images one skopeo sync carries at most: a Ctrl-C waits for one batch, and a batch's checks stay fresh. */
+export const BATCH = 32;
+
+/**
+ * The copies into one target repository, in plan order, one skopeo process at a time
+ * (distribution 2.8 answers 500 when two pushes link the same layer into a repository
+ * at once). Each copy is checked as a lone copy is; the ready ones of a chunk go
+ * through one `skopeo sync` pinned to their digests, then each is tagged (tagStep).
+ * Whatever the sync did not bring is copied alone, so a batch only ever saves work.
+ */
+export async function copyLane(group: readonly PlanCopy[], ctx: LaneContext): Promise<void> {
+  const { clients, journal, skopeo, guard } = ctx;
+  for (let i = 0; i < group.length; i += BATCH) {
+    const ready: PlanCopy[] = [];
+    for (const a of group.slice(i, i + BATCH)) {
+      if (!syncNames(a.source.repository, a.target.repository)) await guard(a.id, () => copyStep(a, clients, journal, skopeo, ctx.killSignal));
+      else await guard(a.id, async () => (await copyCheck(a, clients, journal)) ?? void ready.push(a));
+    }
+    for (const batch of groupBy(ready, (a) => a.source.registry).values()) {
+      if (batch.length === 1) {
+        await guard(batch[0].id, () => copyImage(batch[0], clients, journal, skopeo, ctx.killSignal));
+        continue;
+      }
+      if (ctx.signal.aborted) return ctx.interrupt();
+      for (const a of batch) journal.append(a.id, 'start');
+      const images = new Map<string, Set<string>>();
+      for (const a of batch) images.set(a.source.repository, (images.get(a.source.repository) ?? new Set()).add(a.source.digest));
+      const first = batch[0];
+      try {
+        await skopeo.syncDigests(
+          { endpoint: clients.get(first.source.registry).endpoint, credentials: clients.credentials(first.source.registry), images: new Map([...images].map(([r, ds]) => [r, [...ds]])) },
+          { endpoint: clients.get(first.target.registry).endpoint, credentials: clients.credentials(first.target.registry), repository: first.target.repository },
+          ctx.killSignal,
+        );
+      } catch (e) {
+        if (ctx.killSignal.aborted) return ctx.interrupt();
+        // skopeo's own failure (an image it could not copy): each image is checked below.
+        // Anything else is regmgr's, and is not papered over by copying alone.
+        if (!(e instanceof SkopeoError)) {
+          for (const a of batch) await guard(a.id, () => Promise.reject(e), true);
+          continue;
+        }
+        ctx.debug?.(`${first.target.registry}/${first.target.repository}: ${e.message}; what it did not copy is copied alone`);
+      }
+      for (const a of batch) {
+        await guard(a.id, async () => {
+          const o = await tagStep(a, clients, journal);
+          return o === 'absent' ? copyStep(a, clients, journal, skopeo, ctx.killSignal) : o;
+        }, true);
+      }
+    }
+  }
+}
