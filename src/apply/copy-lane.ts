@@ -35,10 +35,22 @@ export const BATCH = 32;
 export async function copyLane(group: readonly PlanCopy[], ctx: LaneContext): Promise<void> {
   const { clients, journal, skopeo, guard } = ctx;
   for (let i = 0; i < group.length; i += BATCH) {
+    if (ctx.signal.aborted) return ctx.interrupt();
+    const chunk = group.slice(i, i + BATCH);
+    // The checks of a batch are reads: they run together (the client bounds how many at
+    // once), and their outcomes are recorded in plan order.
+    const checks = new Map(chunk.filter((a) => syncNames(a.source.repository, a.target.repository)).map((a) => [a, copyCheck(a, clients, journal).catch((e: Error) => e)]));
     const ready: PlanCopy[] = [];
-    for (const a of group.slice(i, i + BATCH)) {
-      if (!syncNames(a.source.repository, a.target.repository)) await guard(a.id, () => copyStep(a, clients, journal, skopeo, ctx.killSignal));
-      else await guard(a.id, async () => (await copyCheck(a, clients, journal)) ?? void ready.push(a));
+    for (const a of chunk) {
+      const check = checks.get(a);
+      if (!check) await guard(a.id, () => copyStep(a, clients, journal, skopeo, ctx.killSignal));
+      else {
+        await guard(a.id, async () => {
+          const o = await check;
+          if (o instanceof Error) throw o;
+          return o ?? void ready.push(a);
+        }, true);
+      }
     }
     for (const batch of groupBy(ready, (a) => a.source.registry).values()) {
       if (batch.length === 1) {
@@ -66,9 +78,24 @@ export async function copyLane(group: readonly PlanCopy[], ctx: LaneContext): Pr
         }
         ctx.debug?.(`${first.target.registry}/${first.target.repository}: ${e.message}; what it did not copy is copied alone`);
       }
+      // Tags of different digests are set together (the client bounds how many at once);
+      // tags of one digest one after another: 2.8 rewrites the digest's revision link on
+      // every PUT, by truncating and writing it, and a PUT beside it may read it empty.
+      // An image the batch did not bring is copied alone, in plan order, after them.
+      const tagged = new Map<PlanCopy, Promise<Outcome | 'absent' | Error>>();
+      for (const chain of groupBy(batch, (a) => a.source.digest).values()) {
+        let previous: Promise<unknown> = Promise.resolve();
+        for (const a of chain) {
+          const step = previous.then(() => tagStep(a, clients, journal)).catch((e: Error) => e);
+          tagged.set(a, step);
+          previous = step;
+        }
+      }
+      await Promise.all(tagged.values());
       for (const a of batch) {
         await guard(a.id, async () => {
-          const o = await tagStep(a, clients, journal);
+          const o = await tagged.get(a)!;
+          if (o instanceof Error) throw o;
           return o === 'absent' ? copyStep(a, clients, journal, skopeo, ctx.killSignal) : o;
         }, true);
       }
