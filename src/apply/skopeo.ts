@@ -1,6 +1,5 @@
 import { constants, closeSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import type { RegistryEndpoint } from '../config/model.js';
 import { scrub, type Credentials } from '../util/secret.js';
 import { inert } from '../util/inert.js';
@@ -55,6 +54,13 @@ export function sweepStaleAuthDirs(dir: string): void {
   }
 }
 
+// execa takes ~115 ms to load: only an apply with copies pays for it, from the runner's
+// construction on, so that it loads while apply reads the registries.
+let execaModule: Promise<typeof import('execa')> | undefined;
+async function execa(file: string, args: readonly string[], options: import('execa').Options) {
+  return (await (execaModule ??= import('execa'))).execa(file, args, options);
+}
+
 // Every temporary auth folder still on disk; removed on exit, including Ctrl-C and errors.
 const liveDirs = new Set<string>();
 process.on('exit', () => {
@@ -74,6 +80,7 @@ export class SkopeoRunner {
     readonly authRoot = privateDir(),
   ) {
     sweepStaleAuthDirs(authRoot);
+    execaModule ??= import('execa');
   }
 
   /**

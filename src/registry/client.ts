@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { Agent, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { Agent } from './agent.js';
 import type { RegistryEndpoint } from '../config/model.js';
 import { registerSecret, type Credentials } from '../util/secret.js';
 import { Limiter } from '../util/limit.js';

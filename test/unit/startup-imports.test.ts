@@ -1,0 +1,25 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { Agent as undiciAgent } from 'undici';
+import { Agent } from '../../src/registry/agent.js';
+
+// Start-up time is spent loading modules: these keep the heavy ones out of the commands
+// that do not need them (README, Performance).
+test('the Agent regmgr loads from undici/lib is the very class undici exports', () => {
+  assert.equal(Agent, undiciAgent);
+});
+
+test('loading apply and plan loads neither undici index (fetch, WebSocket...) nor execa (only a copy runs skopeo)', () => {
+  const loaded = (module: string) =>
+    JSON.parse(
+      execFileSync('node', ['--input-type=module', '-e', `await import(${JSON.stringify(new URL(module, import.meta.url).href)}); const { createRequire } = await import('node:module'); console.log(JSON.stringify(Object.keys(createRequire(import.meta.url).cache)))`], { encoding: 'utf8' }),
+    ) as string[];
+  for (const m of ['../../src/commands/apply.js', '../../src/commands/plan.js']) {
+    const files = loaded(m);
+    assert.ok(files.some((f) => f.endsWith('/undici/lib/dispatcher/agent.js')), `${m} loads the Agent`);
+    assert.ok(!files.some((f) => f.endsWith('/undici/index.js')), `${m} loads undici's index`);
+    // execa is ESM and never in this cache; cross-spawn, which it loads, is.
+    assert.ok(!files.some((f) => /\/cross-spawn\//.test(f)), `${m} loads execa`);
+  }
+});
