@@ -53,52 +53,58 @@ export async function copyLane(group: readonly PlanCopy[], ctx: LaneContext): Pr
       }
     }
     for (const batch of groupBy(ready, (a) => a.source.registry).values()) {
-      if (batch.length === 1) {
-        await guard(batch[0].id, () => copyImage(batch[0], clients, journal, skopeo, ctx.killSignal));
-        continue;
-      }
-      if (ctx.signal.aborted) return ctx.interrupt();
-      for (const a of batch) journal.append(a.id, 'start');
-      const images = new Map<string, Set<string>>();
-      for (const a of batch) images.set(a.source.repository, (images.get(a.source.repository) ?? new Set()).add(a.source.digest));
-      const first = batch[0];
-      try {
-        await skopeo.syncDigests(
-          { endpoint: clients.get(first.source.registry).endpoint, credentials: clients.credentials(first.source.registry), images: new Map([...images].map(([r, ds]) => [r, [...ds]])) },
-          { endpoint: clients.get(first.target.registry).endpoint, credentials: clients.credentials(first.target.registry), repository: first.target.repository },
-          ctx.killSignal,
-        );
-      } catch (e) {
-        if (ctx.killSignal.aborted) return ctx.interrupt();
-        // skopeo's own failure (an image it could not copy): each image is checked below.
-        // Anything else is regmgr's, and is not papered over by copying alone.
-        if (!(e instanceof SkopeoError)) {
-          for (const a of batch) await guard(a.id, () => Promise.reject(e), true);
-          continue;
-        }
-        ctx.debug?.(`${first.target.registry}/${first.target.repository}: ${e.message}; what it did not copy is copied alone`);
-      }
-      // Tags of different digests are set together (the client bounds how many at once);
-      // tags of one digest one after another: 2.8 rewrites the digest's revision link on
-      // every PUT, by truncating and writing it, and a PUT beside it may read it empty.
-      // An image the batch did not bring is copied alone, in plan order, after them.
-      const tagged = new Map<PlanCopy, Promise<Outcome | 'absent' | Error>>();
-      for (const chain of groupBy(batch, (a) => a.source.digest).values()) {
-        let previous: Promise<unknown> = Promise.resolve();
-        for (const a of chain) {
-          const step = previous.then(() => tagStep(a, clients, journal)).catch((e: Error) => e);
-          tagged.set(a, step);
-          previous = step;
-        }
-      }
-      await Promise.all(tagged.values());
-      for (const a of batch) {
-        await guard(a.id, async () => {
-          const o = await tagged.get(a)!;
-          if (o instanceof Error) throw o;
-          return o === 'absent' ? copyStep(a, clients, journal, skopeo, ctx.killSignal) : o;
-        }, true);
-      }
+      if (batch.length === 1) await guard(batch[0].id, () => copyImage(batch[0], clients, journal, skopeo, ctx.killSignal));
+      else if (!(await syncBatch(batch, ctx))) return;
     }
   }
+}
+
+/** Copies checked images of one source registry with one skopeo sync, then tags them. False: interrupted. */
+async function syncBatch(batch: readonly PlanCopy[], ctx: LaneContext): Promise<boolean> {
+  const { clients, journal, skopeo, guard } = ctx;
+  if (ctx.signal.aborted) return (ctx.interrupt(), false);
+  for (const a of batch) journal.append(a.id, 'start');
+  const first = batch[0];
+  try {
+    await skopeo.syncDigests(
+      {
+        endpoint: clients.get(first.source.registry).endpoint,
+        credentials: clients.credentials(first.source.registry),
+        images: new Map([...groupBy(batch, (a) => a.source.repository)].map(([repo, as]) => [repo, [...new Set(as.map((a) => a.source.digest))]])),
+      },
+      { endpoint: clients.get(first.target.registry).endpoint, credentials: clients.credentials(first.target.registry), repository: first.target.repository },
+      ctx.killSignal,
+    );
+  } catch (e) {
+    if (ctx.killSignal.aborted) return (ctx.interrupt(), false);
+    // skopeo's own failure (an image it could not copy): each image is checked below.
+    // Anything else is regmgr's, and is not papered over by copying alone.
+    if (!(e instanceof SkopeoError)) {
+      for (const a of batch) await guard(a.id, () => Promise.reject(e), true);
+      return true;
+    }
+    ctx.debug?.(`${first.target.registry}/${first.target.repository}: ${e.message}; what it did not copy is copied alone`);
+  }
+  // Tags of different digests are set together (the client bounds how many at once);
+  // tags of one digest one after another: 2.8 rewrites the digest's revision link on
+  // every PUT, by truncating and writing it, and a PUT beside it may read it empty.
+  // An image the batch did not bring is copied alone, in plan order, after them.
+  const tagged = new Map<PlanCopy, Promise<Outcome | 'absent' | Error>>();
+  for (const chain of groupBy(batch, (a) => a.source.digest).values()) {
+    let previous: Promise<unknown> = Promise.resolve();
+    for (const a of chain) {
+      const step = previous.then(() => tagStep(a, clients, journal)).catch((e: Error) => e);
+      tagged.set(a, step);
+      previous = step;
+    }
+  }
+  await Promise.all(tagged.values());
+  for (const a of batch) {
+    await guard(a.id, async () => {
+      const o = await tagged.get(a)!;
+      if (o instanceof Error) throw o;
+      return o === 'absent' ? copyStep(a, clients, journal, skopeo, ctx.killSignal) : o;
+    }, true);
+  }
+  return true;
 }

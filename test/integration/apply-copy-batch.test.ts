@@ -9,7 +9,7 @@ import { pushImage, readTags, tagDigest } from '../helpers/images.js';
 import { captureIO, writeFile } from '../helpers/io.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/processes.js';
-import { SkopeoRunner, type CopySide } from '../../src/apply/skopeo.js';
+import { wrappedSkopeo, type SkopeoCall } from '../helpers/skopeo.js';
 import { applyCommand } from '../../src/commands/apply.js';
 
 // Copies into one target repository go through one `skopeo sync` pinned to digests, then
@@ -31,13 +31,8 @@ after(async () => {
 
 /** A real runner that records each skopeo process it starts: copy (one image) or sync (a batch). */
 function recordingRunner() {
-  const real = new SkopeoRunner();
-  const calls: Array<{ kind: 'copy' | 'sync'; repository: string; digests: string[] }> = [];
-  const runner = Object.assign(Object.create(SkopeoRunner.prototype), real, {
-    copy: (s: CopySide & { digest: string }, d: CopySide & { tag: string }, signal?: AbortSignal) => (calls.push({ kind: 'copy', repository: d.repository, digests: [s.digest] }), real.copy(s, d, signal)),
-    syncDigests: (s: Parameters<SkopeoRunner['syncDigests']>[0], d: CopySide, signal?: AbortSignal) => (calls.push({ kind: 'sync', repository: d.repository, digests: [...s.images.values()].flat() }), real.syncDigests(s, d, signal)),
-  }) as SkopeoRunner;
-  return { runner, calls };
+  const calls: SkopeoCall[] = [];
+  return { runner: wrappedSkopeo((call, work) => (calls.push(call), work())), calls };
 }
 
 /** A source repository with tags v1..v3 (v3 multi-arch) and v4 + v4-alias on one digest; a plan copying them to mirror/. */

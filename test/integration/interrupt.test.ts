@@ -9,7 +9,7 @@ import { writeFile } from '../helpers/io.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/processes.js';
 import { captureIO } from '../helpers/io.js';
-import { SkopeoRunner, type CopySide } from '../../src/apply/skopeo.js';
+import { wrappedSkopeo } from '../helpers/skopeo.js';
 import { applyCommand } from '../../src/commands/apply.js';
 
 // Ctrl-C during apply, synchronised on events: the proxy holds a request until the test
@@ -107,7 +107,6 @@ test('copies into one target repository run one skopeo at a time (2.8 races on s
   assert.equal((await runCli(['plan', '-c', config, '-out', planFile])).code, 0);
   // A runner that records how many skopeo processes (a lone copy or a batch) run at
   // once, per target repository and in all.
-  const real = new SkopeoRunner();
   const inFlight = new Map<string, number>();
   let worst = 0;
   let most = 0;
@@ -115,7 +114,7 @@ test('copies into one target repository run one skopeo at a time (2.8 races on s
   let otherStarted: () => void = () => {};
   const other = new Promise<void>((r) => (otherStarted = r));
   let held: string | undefined;
-  const counted = async (repository: string, work: () => Promise<void>) => {
+  const runner = wrappedSkopeo(async ({ repository }, work) => {
     processes++;
     inFlight.set(repository, (inFlight.get(repository) ?? 0) + 1);
     worst = Math.max(worst, inFlight.get(repository)!);
@@ -129,10 +128,6 @@ test('copies into one target repository run one skopeo at a time (2.8 races on s
     } finally {
       inFlight.set(repository, inFlight.get(repository)! - 1);
     }
-  };
-  const runner = Object.assign(Object.create(SkopeoRunner.prototype), real, {
-    copy: (s: CopySide & { digest: string }, d: CopySide & { tag: string }, signal?: AbortSignal) => counted(d.repository, () => real.copy(s, d, signal)),
-    syncDigests: (s: Parameters<SkopeoRunner['syncDigests']>[0], d: CopySide, signal?: AbortSignal) => counted(d.repository, () => real.syncDigests(s, d, signal)),
   });
   const cap = captureIO();
   assert.equal(await applyCommand({ plan: planFile, parallelism: 4 }, cap.io, { skopeo: runner }), 0, cap.stdout());
