@@ -75,6 +75,7 @@ process.on('exit', () => {
 export class SkopeoRunner {
   constructor(
     readonly bin = 'skopeo',
+    /** How long skopeo may take for one image (a batch: that much per image in it). */
     readonly timeoutMs = 10 * 60_000,
     /** Where auth files live: a folder of this user's only (see privateDir). */
     readonly authRoot = privateDir(),
@@ -97,7 +98,7 @@ export class SkopeoRunner {
 
   /** skopeo copy --all --preserve-digests SRC@DIGEST DST:TAG. */
   async copy(src: CopySide & { digest: string }, dst: CopySide & { tag: string }, signal?: AbortSignal): Promise<void> {
-    await this.#run([src, dst], signal, (dir) => [
+    await this.#run([src, dst], signal, this.timeoutMs, (dir) => [
       'copy',
       '--all',
       '--preserve-digests',
@@ -123,7 +124,8 @@ export class SkopeoRunner {
     for (const repo of src.images.keys()) {
       if (!syncNames(repo, dst.repository)) throw new Error(`skopeo sync cannot copy ${repo} into ${dst.repository}: the last names differ`);
     }
-    await this.#run([src, dst], signal, (dir) => {
+    const images = [...src.images.values()].reduce((n, ds) => n + ds.length, 0);
+    await this.#run([src, dst], signal, this.timeoutMs * images, (dir) => {
       // JSON is YAML: no YAML writer needed, and every name in it was validated (oci/names).
       const source = join(dir, 'images.yaml');
       const cert = src.endpoint.ca && !tlsOff(src.endpoint) ? certDir('src', src.endpoint.ca.pem, dir) : undefined;
@@ -151,7 +153,7 @@ export class SkopeoRunner {
    * Runs skopeo with credentials in a fresh private folder: a containers auth file for
    * the sides that have them, and whatever `args` writes there (cert dirs, a sync list).
    */
-  async #run(sides: Array<Omit<CopySide, 'repository'>>, signal: AbortSignal | undefined, args: (dir: string) => string[]): Promise<void> {
+  async #run(sides: Array<Omit<CopySide, 'repository'>>, signal: AbortSignal | undefined, timeoutMs: number, args: (dir: string) => string[]): Promise<void> {
     const dir = mkdtempSync(join(this.authRoot, `${AUTH_PREFIX}${process.pid}-`));
     liveDirs.add(dir);
     try {
@@ -169,7 +171,7 @@ export class SkopeoRunner {
       }
       const [command, ...rest] = args(dir);
       const argv = [command, '--authfile', authFile, ...rest];
-      const res = await execa(this.bin, argv, { reject: false, timeout: this.timeoutMs, cancelSignal: signal, stdin: 'ignore', env: { ...process.env, REGISTRY_AUTH_FILE: authFile } });
+      const res = await execa(this.bin, argv, { reject: false, timeout: timeoutMs, cancelSignal: signal, stdin: 'ignore', env: { ...process.env, REGISTRY_AUTH_FILE: authFile } });
       if (res.exitCode !== 0 || res.failed) throw new SkopeoError(argv, res.exitCode, String(res.stderr ?? ''), Boolean(res.timedOut));
     } finally {
       rmSync(dir, { recursive: true, force: true });
