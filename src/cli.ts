@@ -1,9 +1,10 @@
-#!/usr/bin/env -S node --max-semi-space-size=4
-// The flag: a plan's many short-lived objects (one set per tag and per request) fill
+#!/usr/bin/env -S node --max-semi-space-size=4 --expose-gc
+// The flags: a plan's many short-lived objects (one set per tag and per request) fill
 // V8's young generation, 16 MiB a half by default, before any is collected; at 4 MiB
 // peak memory at 20,000 tags fell from 153 to 132 MiB, with CPU per tag no higher
-// (`npm run bench`). Every way regmgr is started (npm's bin link, the image's entry
-// point, the demo, the tests and benches through test/helpers/cli.ts) reads it here.
+// (`npm run bench`). --expose-gc: plan collects garbage where its phases end
+// (util/gc.ts). Every way regmgr is started (npm's bin link, the image's entry point,
+// the demo, the tests and benches through test/helpers/cli.ts) reads them here.
 import type { Argv } from 'yargs';
 import { ConfigError } from './config/errors.js';
 import { RegistryError } from './registry/errors.js';

@@ -18,6 +18,7 @@ import { VERSION } from '../version.js';
 import { readState } from '../state/file.js';
 import { EXIT, notify, type IO } from './io.js';
 import { inert } from '../util/inert.js';
+import { collectGarbage } from '../util/gc.js';
 
 export interface PlanArgs {
   /** --state FILE: where the state lives (default: beside the config, or its state.path). */
@@ -66,6 +67,7 @@ export async function makePlan(config: Config, io: IO, opts: { targets?: string[
   try {
     const collected = await collect(c, clients, opts.targets, new Counter(progress.update), Date.parse(createdAt), cache);
     cache.save((m) => io.logger.debug(m));
+    collectGarbage(); // the answers read are garbage now
     return buildPlan(c, collected, {
       version: VERSION,
       createdAt,
@@ -95,6 +97,7 @@ export async function planCommand(args: PlanArgs, io: IO): Promise<number> {
   const config = loadConfig(args.config, io.env, { statePath: args.state, notice: notify(io) });
   if (args.check) return checkCommitted(args.check, config, args, io);
   const plan = await makePlan(config, io, { targets: args.target, now: args.now });
+  collectGarbage(); // what the policy computed is in the plan now, or garbage
   printPlan(plan, { ...args, planFile: args.out }, io);
   for (const w of plan.warnings ?? []) io.err(`warning: ${inert(w)}\n`);
   if (args.strict && plan.warnings?.length) {

@@ -3,6 +3,7 @@
 // synthetic tags in one repository (default 100,000; BENCH_PURE_TAGS), shaped like the
 // plan bench's (dev/v1 tags, one image per 5 tags shared, mix-count 10, creation times
 // known). Prints the time of each step and the memory the process held at its peak.
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { parseConfig } from '../../src/config/load.js';
 import { computeScope, evaluate, type RepoMap } from '../../src/policy/evaluate.js';
@@ -12,6 +13,14 @@ import { renderText } from '../../src/plan/render.js';
 import { renderMarkdown } from '../../src/plan/markdown.js';
 import type { Digest, Repository } from '../../src/oci/names.js';
 import type { TagEntry } from '../../src/snapshot/model.js';
+import { collectGarbage } from '../../src/util/gc.js';
+import { NODE_FLAGS } from '../helpers/cli.js';
+
+// Run as the binary runs: with the node flags of its `#!` line (the heap's shape, and gc).
+if (NODE_FLAGS.some((f) => !process.execArgv.includes(f))) {
+  const r = spawnSync(process.execPath, [...NODE_FLAGS, ...process.argv.slice(1)], { stdio: 'inherit' });
+  process.exit(r.status ?? 1);
+}
 
 const TAGS = Number(process.env.BENCH_PURE_TAGS ?? 100_000);
 const repo = 'bench/app' as Repository;
@@ -46,9 +55,11 @@ const repos: RepoMap = new Map([['bench', new Map([[repo, { repository: repo, ta
 const scope = step('scope', () => computeScope(config, new Map([['bench', [repo]]])));
 const evaluation = step('policy (evaluate)', () => evaluate(config, scope, repos, { nowMs: Date.UTC(2025, 0, 1), indexChildren: new Map(), subjectsPresent: new Map() }));
 if (evaluation.needs.length) throw new Error('the synthetic snapshot lacks data the policy needs');
+collectGarbage(); // where the plan command collects: after its reads and policy, ...
 const plan = step('plan (build + hash)', () =>
   buildPlan(config, { scope, repos, evaluation, sources: new Map([['bench', 'config']]) }, { version: 'bench', createdAt: '2025-01-01T00:00:00Z', configFile: '/bench/config.yml', configSha256: '0'.repeat(64), state: { lineage: null, serial: null } }),
 );
+collectGarbage(); // ... and once the plan is built
 let bytes = 0;
 step('plan file text', () => writePlanText(plan, (s) => (bytes += Buffer.byteLength(s))));
 const text = step('render (terminal)', () => renderText(plan, { color: false }));
