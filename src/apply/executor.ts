@@ -48,10 +48,9 @@ export interface FreshRead {
 /**
  * Carries out exactly the plan's actions: copies first, then deletes. Copies into one
  * target repository (in batches, copy-lane.ts), and deletes of one repository, run one
- * after another (deletes
- * against a live view of its tags: names re-listed after every DELETE, digests re-read
- * in the background within the view's bound, manifests saved ahead); repositories run
- * in parallel. A delete whose source image failed to copy is held. The first view of a
+ * after another (deletes against a live view of its tags: names re-listed after every
+ * DELETE, digests re-read in the background within the view's bound, manifests saved
+ * ahead); repositories run in parallel. A delete whose source image failed to copy is held. The first view of a
  * repository is the policy re-check's read when there was one; the age bound decides,
  * as for any read, whether it is still fresh enough when the deletes begin.
  */
