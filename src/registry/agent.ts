@@ -5,7 +5,8 @@ import type { Agent as UndiciAgent } from 'undici';
  * undici's Agent, from its own module: undici's index also loads fetch, WebSocket,
  * cookies and caches, ~105 ms of every network command's start here against ~40 ms for
  * the Agent alone. The client needs only dispatch() and close(), the Agent's own
- * methods. A deep path: test/unit/agent.test.ts checks it is the class undici exports.
+ * methods. A deep path: test/unit/startup-imports.test.ts checks it is the class undici
+ * exports.
  */
 export const Agent: typeof UndiciAgent = createRequire(import.meta.url)('undici/lib/dispatcher/agent.js');
 export type Agent = UndiciAgent;
