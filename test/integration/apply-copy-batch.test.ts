@@ -56,15 +56,25 @@ async function world(extraReplace = '', extraRepos: string[] = []) {
   return { repo, target: `mirror/${repo}`, digests, planFile };
 }
 
-test('copies into one repository share one skopeo sync pinned to their digests, then each tag lands on its planned digest (multi-arch, two tags on one digest); a repository renamed by replace is copied image by image', async () => {
+test('copies into one repository share one skopeo sync pinned to their digests, then each tag lands on its planned digest (multi-arch, two tags on one digest; a top-level repository too); a repository renamed by replace is copied image by image', async () => {
   const other = `batch/other-${n + 1}`;
-  const w = await world(`{ old: ${other}, new: elsewhere/renamed }, `, [other]);
+  const solo = `solo-${n + 1}`; // kept at the top level: skopeo sync's destination is the registry itself
+  const w = await world(`{ old: ${other}, new: elsewhere/renamed }, { old: ${solo}, new: ${solo} }, `, [other, solo]);
   const { runner, calls } = recordingRunner();
   const cap = captureIO();
   assert.equal(await applyCommand({ plan: w.planFile }, cap.io, { skopeo: runner }), 0, cap.stdout() + cap.stderr());
-  assert.match(cap.stdout(), /Apply complete: 7 copied, 0 deleted, 0 drifted, 0 blocked, 0 failed\./);
-  const syncs = calls.filter((c) => c.kind === 'sync');
-  assert.deepEqual(syncs, [{ kind: 'sync', repository: w.target, digests: [w.digests.v1, w.digests.v2, w.digests.v3, w.digests.v4] }], 'one process, each digest once');
+  assert.match(cap.stdout(), /Apply complete: 9 copied, 0 deleted, 0 drifted, 0 blocked, 0 failed\./);
+  const syncs = calls.filter((c) => c.kind === 'sync').sort((a, b) => (a.repository < b.repository ? -1 : 1));
+  const srcSolo = await readTags(src.reg, solo);
+  assert.deepEqual(
+    syncs,
+    [
+      { kind: 'sync', repository: w.target, digests: [w.digests.v1, w.digests.v2, w.digests.v3, w.digests.v4] },
+      { kind: 'sync', repository: solo, digests: [srcSolo.v1, srcSolo.v2] },
+    ],
+    'one process a repository, each digest once',
+  );
+  assert.deepEqual(await readTags(dst.reg, solo), srcSolo);
   assert.deepEqual(
     calls.filter((c) => c.kind === 'copy').map((c) => c.repository),
     ['elsewhere/renamed', 'elsewhere/renamed'],
@@ -77,7 +87,7 @@ test('copies into one repository share one skopeo sync pinned to their digests, 
   await run('skopeo', ['copy', '--all', '--preserve-digests', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${dst.reg.host}/${w.target}:v3`, `docker://${dst.reg.host}/pulled/app-${n}:v3`]);
   const again = captureIO();
   assert.equal(await applyCommand({ plan: w.planFile }, again.io, { skopeo: runner }), 0);
-  assert.equal(calls.length, 3, 'a second apply starts no skopeo');
+  assert.equal(calls.length, 4, 'a second apply starts no skopeo');
 });
 
 test('a source tag moved by another client while the batch runs: the planned digest is what lands', async () => {
