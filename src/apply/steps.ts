@@ -24,10 +24,7 @@ export async function copyCheck(a: PlanCopy, clients: Clients, journal: Journal)
   const src = clients.get(a.source.registry);
   const dst = clients.get(a.target.registry);
   const target = await dst.headManifest(a.target.repository as Repository, a.target.tag);
-  if (target?.digest === a.source.digest) {
-    journal.append(a.id, 'done', 'target already has the digest');
-    return { id: a.id, result: 'present', detail: `${dest(a)} already has ${a.source.digest}` };
-  }
+  if (target?.digest === a.source.digest) return present(a, journal);
   const now = target?.digest ?? null;
   if (now !== a.target.digest_at_plan) return drifted(a, journal, `${dest(a)} changed since the plan: was ${a.target.digest_at_plan ?? 'absent'}, now ${now ?? 'absent'}`);
   const source = await src.headManifest(a.source.repository as Repository, a.source.tag);
@@ -66,10 +63,7 @@ export async function tagStep(a: PlanCopy, clients: Clients, journal: Journal): 
   const image = await dst.getManifest(repo, a.source.digest);
   if (!image) return 'absent';
   const now = (await dst.headManifest(repo, a.target.tag))?.digest ?? null;
-  if (now === a.source.digest) {
-    journal.append(a.id, 'done', 'target already has the digest');
-    return { id: a.id, result: 'present', detail: `${dest(a)} already has ${a.source.digest}` };
-  }
+  if (now === a.source.digest) return present(a, journal);
   if (now !== a.target.digest_at_plan) {
     return drifted(a, journal, `${dest(a)} changed during apply: was ${a.target.digest_at_plan ?? 'absent'}, now ${now ?? 'absent'}; the image was copied by digest, the tag left alone`);
   }
@@ -86,6 +80,11 @@ async function verifyCopy(a: PlanCopy, clients: Clients, journal: Journal): Prom
   }
   journal.append(a.id, 'done', 'copied');
   return { id: a.id, result: 'copied', detail: `${dest(a)} <- ${a.source.registry}/${a.source.repository}@${a.source.digest}` };
+}
+
+function present(a: PlanCopy, journal: Journal): Outcome {
+  journal.append(a.id, 'done', 'target already has the digest');
+  return { id: a.id, result: 'present', detail: `${dest(a)} already has ${a.source.digest}` };
 }
 
 function drifted(a: PlanCopy, journal: Journal, detail: string): Outcome {
