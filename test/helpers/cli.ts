@@ -20,10 +20,11 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the real regmgr binary; resolves when it exits. */
-export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, onSpawn?: (c: ChildProcess) => void, cwd?: string): Promise<CliResult> {
+/** Runs the real regmgr binary (under `wrap`, e.g. setpriv, when given); resolves when it exits. */
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, onSpawn?: (c: ChildProcess) => void, cwd?: string, wrap: string[] = []): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = track(spawn('node', [...NODE_FLAGS, CLI, ...args], { cwd, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
+    const [exe, ...pre] = [...wrap, 'node', ...NODE_FLAGS, CLI, ...args];
+    const child = track(spawn(exe, pre, { cwd, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (d) => (stdout += d));
