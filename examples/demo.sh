@@ -15,6 +15,6 @@ if [ "${#need[@]}" -gt 0 ]; then
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
 fi
-[ -d node_modules ] || { npm ci --no-audit --no-fund && bash scripts/warm-npm-cache.sh; }
+[ -d node_modules ] || npm ci --no-audit --no-fund
 npm run build --silent
 node dist/examples/demo.js "$@"
