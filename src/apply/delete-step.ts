@@ -24,7 +24,7 @@ export async function deleteStep(a: PlanDelete, view: LiveView, journal: Journal
   const repo = a.repository as Repository;
   const where = `${a.registry}/${a.repository}@${a.digest}`;
   const record = (result: Result, detail: string): Outcome => {
-    journal.append(a.id, result === 'deleted' || result === 'restored' ? 'done' : (result as 'drifted' | 'blocked' | 'failed'), detail);
+    journal.append(a.id, result === 'deleted' || result === 'restored' || result === 'gone' ? 'done' : (result as 'drifted' | 'blocked' | 'failed'), detail);
     return { id: a.id, result, detail };
   };
 
@@ -53,7 +53,8 @@ export async function deleteStep(a: PlanDelete, view: LiveView, journal: Journal
     // Every tag is gone: finished before a crash (we had started it), or done by someone else.
     const still = await client.headManifest(repo, a.digest);
     if (!still && journal.wasStarted(a.id)) return record('deleted', `${where} (completed before an interruption)`);
-    return record('drifted', `${where}: tags ${a.tags.join(', ')} are already gone${still ? ' but the manifest remains' : ''} (changed outside this apply)`);
+    if (!still) return record('gone', `${where}: already deleted (tags ${a.tags.join(', ')} and the manifest are gone: another apply or client deleted them)`);
+    return record('drifted', `${where}: tags ${a.tags.join(', ')} are already gone but the manifest remains (changed outside this apply)`);
   }
   if (gone.length) return record('drifted', `${where}: tag${gone.length === 1 ? '' : 's'} ${gone.join(', ')} no longer exist${gone.length === 1 ? 's' : ''}; not deleted`);
 

@@ -148,7 +148,7 @@ export async function execute(plan: Plan, clients: Clients, journal: Journal, sk
 
 export function countResults(r: ApplyReport) {
   const n = (k: Outcome['result']) => r.outcomes.filter((o) => o.result === k).length;
-  return { copied: n('copied'), present: n('present'), deleted: n('deleted') + n('restored'), restored: n('restored'), drifted: n('drifted'), blocked: n('blocked'), failed: n('failed') };
+  return { copied: n('copied'), present: n('present'), deleted: n('deleted') + n('restored'), gone: n('gone'), restored: n('restored'), drifted: n('drifted'), blocked: n('blocked'), failed: n('failed') };
 }
 
 function pushRefused(e: RegistryError, a: PlanDelete): Error {

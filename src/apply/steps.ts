@@ -4,8 +4,13 @@ import type { Journal } from './journal.js';
 import type { SkopeoRunner } from './skopeo.js';
 import type { Clients } from '../registry/connect.js';
 
-/** `restored`: deleted as planned, and a tag the plan did not name, lost to the DELETE, was put back. */
-export type Result = 'copied' | 'present' | 'deleted' | 'restored' | 'drifted' | 'blocked' | 'failed';
+/**
+ * `restored`: deleted as planned, and a tag the plan did not name, lost to the DELETE, was
+ * put back. `present` and `gone`: what the action would bring about already holds (the
+ * target has the digest; the tags and manifest are deleted, by another apply or client):
+ * nothing was done, and nothing is left to do.
+ */
+export type Result = 'copied' | 'present' | 'deleted' | 'gone' | 'restored' | 'drifted' | 'blocked' | 'failed';
 
 export interface Outcome {
   id: string;

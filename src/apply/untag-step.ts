@@ -25,7 +25,7 @@ export async function untagStep(a: PlanDelete, view: LiveView, journal: Journal,
   const tag = a.tags[0];
   const where = `${a.registry}/${a.repository}:${tag}`;
   const record = (result: Result, detail: string): Outcome => {
-    journal.append(a.id, result === 'deleted' ? 'done' : (result as 'drifted' | 'blocked' | 'failed'), detail);
+    journal.append(a.id, result === 'deleted' || result === 'gone' ? 'done' : (result as 'drifted' | 'blocked' | 'failed'), detail);
     return { id: a.id, result, detail };
   };
   // The original manifest's bytes, for `regmgr restore`: it puts the tag back on them.
@@ -39,7 +39,7 @@ export async function untagStep(a: PlanDelete, view: LiveView, journal: Journal,
   const half = /^untag via (sha256:[a-f0-9]{64})$/.exec(journal.last.get(a.id)?.detail ?? '')?.[1] as Digest | undefined;
   const now = await client.headManifest(repo, tag);
   if (half && journal.wasStarted(a.id) && (now?.digest === half || !now)) return finish(half);
-  if (!now) return record('drifted', `${where} is already gone (changed outside this apply)`);
+  if (!now) return record('gone', `${where} is already gone (another apply or client removed it); ${a.digest.slice(0, 19)} stays`);
   if (now.digest !== a.digest) return record('drifted', `${where} now points at ${now.digest}, not ${a.digest}; left alone`);
   if (a.attachment_of?.orphaned && (await client.headManifest(repo, a.attachment_of.subject))) {
     return record('drifted', `${where}: its subject ${a.attachment_of.subject} exists again; the attachment is no longer orphaned; left alone`);

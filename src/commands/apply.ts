@@ -4,8 +4,9 @@ import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/model.js';
 import { PlanFileError, readPlanFile, writePlanFile } from '../plan/file.js';
 import { overlay, readState, writeState } from '../state/file.js';
-import { applyDone, staleReason } from '../state/stale.js';
-import { fromPlan } from '../state/convert.js';
+import { applyDone, changedBy, deletedBy } from '../apply/state-update.js';
+import { describeSince, sinceThePlan } from '../plan/since.js';
+import { stateViewOf } from '../plan/state-view.js';
 import type { Plan } from '../plan/model.js';
 import { preflight } from '../apply/preflight.js';
 import { Journal, journalPath, readDone } from '../apply/journal.js';
@@ -126,22 +127,39 @@ async function lockedApply(planFile: string, plan: Plan, config: Config, io: IO,
   try {
     // Under the lock, so that no other apply can change the state between check and write.
     const prev = readState(config.statePath);
-    const stale = staleReason(plan, prev);
-    if (stale) throw new PlanFileError(planFile, stale);
+    // The state never refuses a plan (a plan from a laptop with no state is as good as
+    // one from CI's): the re-check and each action's own check decide on live data. The
+    // history says whether this plan already ran, and what changed what it relies on.
+    const since = sinceThePlan(plan, prev);
+    if (since.applied && done.size === 0) {
+      io.out(`Nothing to do: this plan was applied in full at state serial ${since.applied.serial} (${since.applied.written_at}), and nothing has changed its repositories since.\n`);
+      return EXIT.ok;
+    }
+    const note = describeSince(since, planFile, config.file);
+    if (note) io.out(`${note}\n`);
     // Before anything is marked: a failed read changes nothing.
     const recheck = o.recheck ? await recheckPolicy(plan, config, io) : undefined;
-    // Mark the state at once: from here on every other plan made from it is stale.
-    const base = overlay(prev?.snapshot ?? {}, fromPlan(plan.snapshot));
+    // Mark the state at once: the history then shows an apply in progress.
+    const base = overlay(prev?.snapshot ?? {}, stateViewOf(plan.snapshot));
     const registries = { ...(prev?.registries ?? {}), ...Object.fromEntries(Object.entries(plan.registries).map(([n, r]) => [n, { url: r.url }])) };
     const mark = { plan_sha256: plan.sha256, plan_created_at: plan.created_at, base_serial: plan.state.serial };
-    const marked = writeState(config.statePath, prev, { written_by: 'apply', apply: { ...mark, finished: false }, registries, snapshot: prev?.snapshot ?? {} });
+    const event = { plan_sha256: plan.sha256, plan_created_at: plan.created_at };
+    const marked = writeState(config.statePath, prev, { written_by: 'apply', apply: { ...mark, finished: false }, registries, snapshot: prev?.snapshot ?? {}, event: { ...event, finished: false } });
     const journal = new Journal(jpath, plan.sha256);
     try {
       return await runActions(planFile, plan, config, journal, io, { ...o, skopeo, policyDrift: recheck?.drift, freshRead: recheck?.read, interrupts });
     } finally {
       // Record what this plan has changed so far: its finished actions, from the journal.
       const doneNow = new Set(plan.actions.filter((a) => journal.isDone(a.id)).map((a) => a.id));
-      writeState(config.statePath, marked, { written_by: 'apply', apply: { ...mark, finished: doneNow.size === plan.actions.length }, registries, snapshot: applyDone(base, plan, doneNow, journal.restored) });
+      const finished = doneNow.size === plan.actions.length;
+      writeState(config.statePath, marked, {
+        written_by: 'apply',
+        apply: { ...mark, finished },
+        registries,
+        snapshot: applyDone(base, plan, doneNow, journal.restored),
+        event: { ...event, finished, changed: changedBy(plan, doneNow) },
+        deleted: deletedBy(plan, doneNow),
+      });
       journal.close();
     }
   } finally {
@@ -175,7 +193,8 @@ async function runActions(planFile: string, plan: Plan, config: Config, journal:
     const present = c.present ? `, ${c.present} already present` : '';
     const head = report.interrupted || o.interrupts.interrupted ? 'Apply interrupted' : 'Apply complete';
     const restored = c.restored ? ` (${c.restored} with a lost tag put back)` : '';
-    io.out(`\n${head}: ${c.copied} copied${present}, ${c.deleted} deleted${restored}, ${c.drifted} drifted, ${c.blocked} blocked, ${c.failed} failed${already}.\n`);
+    const gone = c.gone ? `, ${c.gone} already gone` : '';
+    io.out(`\n${head}: ${c.copied} copied${present}, ${c.deleted} deleted${gone}${restored}, ${c.drifted} drifted, ${c.blocked} blocked, ${c.failed} failed${already}.\n`);
     if (c.restored) {
       io.out('Another client moved tags onto digests while they were being deleted; those tags were put back on the same digest (lines starting "restored" above). Check who re-tags this repository, then run `regmgr plan` again.\n');
     }

@@ -51,7 +51,7 @@ export async function restoreCommand(args: RestoreArgs, io: IO): Promise<number>
     const n = (r: RestoreOutcome['result']) => outcomes.filter((o) => o.result === r).length;
     io.out(`\nRestore complete: ${n('restored')} restored, ${n('present')} already there, ${n('left-alone')} left alone, ${n('gone')} gone, ${n('failed')} failed.\n`);
     if (n('gone')) io.out('Gone images cannot come back: garbage collection removed their blobs after the apply. Push them again from a copy (a mirror, a build).\n');
-    recordRestored(config.statePath, outcomes);
+    recordRestored(config.statePath, plan.sha256, outcomes);
     if (n('failed')) return EXIT.error;
     return n('gone') + n('left-alone') ? EXIT.drift : EXIT.ok;
   } finally {
@@ -59,12 +59,13 @@ export async function restoreCommand(args: RestoreArgs, io: IO): Promise<number>
   }
 }
 
-/** The state gets the tags back, under a new serial: plans made before the restore are stale. */
-function recordRestored(statePath: string, outcomes: RestoreOutcome[]): void {
+/** The state gets the tags back, under a new serial; its history names the repositories. */
+function recordRestored(statePath: string, planSha: string, outcomes: RestoreOutcome[]): void {
   const back = outcomes.filter((o) => o.result === 'restored');
   const prev = readState(statePath);
   if (!prev || !back.length) return;
   const snapshot = structuredClone(prev.snapshot);
   for (const o of back) ((snapshot[o.registry] ??= {})[o.repository] ??= {})[o.tag] = { digest: o.digest, media_type: o.mediaType };
-  writeState(statePath, prev, { written_by: 'restore', registries: prev.registries, snapshot });
+  const changed = [...new Set(back.map((o) => `${o.registry}/${o.repository}`))].sort();
+  writeState(statePath, prev, { written_by: 'restore', registries: prev.registries, snapshot, event: { plan_sha256: planSha, changed } });
 }

@@ -1,21 +1,9 @@
-import type { Plan } from '../plan/model.js';
 import type { Repository } from '../oci/names.js';
 import type { RegistrySnapshot } from '../snapshot/model.js';
 import type { StateSnapshot } from './model.js';
 
-// The three shapes of "what a registry holds": as read (RegistrySnapshot), as a plan
-// records it (with creation times), and as the state records it.
-
-export function fromPlan(snapshot: Plan['snapshot']): StateSnapshot {
-  const out: StateSnapshot = {};
-  for (const [reg, repos] of Object.entries(snapshot)) {
-    out[reg] = {};
-    for (const [repo, r] of Object.entries(repos)) {
-      out[reg][repo] = Object.fromEntries(Object.entries(r.tags).map(([t, v]) => [t, { digest: v.digest, media_type: v.media_type }]));
-    }
-  }
-  return out;
-}
+// Two shapes of "what a registry holds": as read (RegistrySnapshot), and as the state
+// records it. A plan's own shape is converted in plan/state-view.ts.
 
 export function fromRegistries(snaps: readonly RegistrySnapshot[]): StateSnapshot {
   const out: StateSnapshot = {};

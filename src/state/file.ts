@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { writeFileAtomic } from '../util/atomic.js';
 import { FileError } from '../util/file-error.js';
 import { canonical } from '../plan/canonical.js';
-import { STATE_FORMAT_VERSION, type State, type StateSnapshot } from './model.js';
+import { DELETED_TAGS_LIMIT, HISTORY_LIMIT, STATE_FORMAT_VERSION, type DeletedTags, type State, type StateEvent, type StateSnapshot } from './model.js';
 import { VERSION } from '../version.js';
 import { isDigest, repositoryProblem, tagProblem } from '../oci/names.js';
 import { quoted } from '../util/inert.js';
@@ -29,9 +29,45 @@ export function readState(file: string): State | undefined {
   if (s?.format_version !== STATE_FORMAT_VERSION || typeof s.lineage !== 'string' || !Number.isInteger(s.serial)) {
     throw new StateFileError(file, `not a regmgr state file of format ${STATE_FORMAT_VERSION}`);
   }
-  const bad = snapshotProblem(s.snapshot);
+  const bad = snapshotProblem(s.snapshot) ?? historyProblem(s.history) ?? deletedProblem(s.deleted_tags);
   if (bad) throw new StateFileError(file, `not a valid state file: ${bad}`);
   return s;
+}
+
+const WRITERS = new Set(['apply', 'refresh', 'restore']);
+const SHA256 = /^[0-9a-f]{64}$/;
+
+function historyProblem(history: unknown): string | undefined {
+  if (history === undefined) return undefined;
+  if (!Array.isArray(history) || history.length > HISTORY_LIMIT) return `history is not a list of at most ${HISTORY_LIMIT} entries`;
+  for (const [i, e] of history.entries()) {
+    const where = `history[${i}]`;
+    if (!isPlainMap(e) || !Number.isInteger(e.serial) || !WRITERS.has(e.written_by) || typeof e.written_at !== 'string' || Number.isNaN(Date.parse(e.written_at))) return `${where} is not a state write (serial, written_by, written_at)`;
+    if (e.plan_sha256 !== undefined && !(typeof e.plan_sha256 === 'string' && SHA256.test(e.plan_sha256))) return `${where}.plan_sha256 is not a sha256`;
+    if (e.plan_created_at !== undefined && (typeof e.plan_created_at !== 'string' || Number.isNaN(Date.parse(e.plan_created_at)))) return `${where}.plan_created_at is not a time`;
+    if (e.changed !== undefined) {
+      if (!Array.isArray(e.changed)) return `${where}.changed is not a list`;
+      for (const c of e.changed) {
+        const [reg, ...rest] = typeof c === 'string' ? c.split('/') : [];
+        if (!reg || !REGISTRY_NAME.test(reg) || repositoryProblem(rest.join('/'))) return `${where}.changed names ${quoted(String(c))}, not registry/repository`;
+      }
+    }
+  }
+  return undefined;
+}
+
+function deletedProblem(deleted: unknown): string | undefined {
+  if (deleted === undefined) return undefined;
+  if (!isPlainMap(deleted)) return 'deleted_tags is not a mapping';
+  for (const [reg, repos] of Object.entries(deleted)) {
+    if (!REGISTRY_NAME.test(reg) || !isPlainMap(repos)) return `deleted_tags.${quoted(reg)} is not a registry's mapping`;
+    for (const [repo, tags] of Object.entries(repos)) {
+      if (repositoryProblem(repo)) return `deleted_tags.${reg}: repository ${quoted(repo)} ${repositoryProblem(repo)}`;
+      if (!Array.isArray(tags) || tags.length > DELETED_TAGS_LIMIT) return `deleted_tags.${reg}.${repo} is not a list of at most ${DELETED_TAGS_LIMIT} tags`;
+      for (const t of tags) if (typeof t !== 'string' || tagProblem(t)) return `deleted_tags.${reg}.${repo}: ${typeof t === 'string' ? tagProblem(t) : 'a tag is not a string'}`;
+    }
+  }
+  return undefined;
 }
 
 /**
@@ -61,21 +97,48 @@ function isPlainMap(v: unknown): v is Record<string, any> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+export interface StateWrite extends Pick<State, 'written_by' | 'apply' | 'registries' | 'snapshot'> {
+  /** What the history says of this write, beyond who wrote it and when. */
+  event?: Omit<StateEvent, 'serial' | 'written_by' | 'written_at'>;
+  /** Tags this write deleted, added to the state's record of deleted tags. */
+  deleted?: DeletedTags;
+}
+
 /**
  * Writes the next version of the state: same lineage (a new one when there was no state),
- * serial + 1, atomically (temp file, fsync, rename) and readable by the owner only.
+ * serial + 1, one more history entry, atomically (temp file, fsync, rename) and readable
+ * by the owner only.
  */
-export function writeState(file: string, prev: State | undefined, next: Pick<State, 'written_by' | 'apply' | 'registries' | 'snapshot'>): State {
+export function writeState(file: string, prev: State | undefined, next: StateWrite): State {
+  const { event, deleted, ...rest } = next;
+  const serial = (prev?.serial ?? 0) + 1;
+  const writtenAt = new Date().toISOString();
+  const entry: StateEvent = { serial, written_by: next.written_by, written_at: writtenAt, ...event };
   const s: State = {
     format_version: STATE_FORMAT_VERSION,
     lineage: prev?.lineage ?? randomUUID(),
-    serial: (prev?.serial ?? 0) + 1,
+    serial,
     regmgr_version: VERSION,
-    written_at: new Date().toISOString(),
-    ...next,
+    written_at: writtenAt,
+    ...rest,
+    history: [...(prev?.history ?? []), entry].slice(-HISTORY_LIMIT),
+    deleted_tags: addDeleted(prev?.deleted_tags ?? {}, deleted ?? {}),
   };
   writeFileAtomic(file, JSON.stringify(canonical(s), null, 2) + '\n', 0o600);
   return s;
+}
+
+/** `base` with `more` appended per repository, each name once, the newest kept. */
+function addDeleted(base: DeletedTags, more: DeletedTags): DeletedTags {
+  const out: DeletedTags = structuredClone(base);
+  for (const [reg, repos] of Object.entries(more)) {
+    for (const [repo, tags] of Object.entries(repos)) {
+      const r = ((out[reg] ??= {})[repo] ??= []);
+      const names = [...r.filter((t) => !tags.includes(t)), ...tags];
+      r.splice(0, r.length, ...names.slice(-DELETED_TAGS_LIMIT));
+    }
+  }
+  return out;
 }
 
 /** Overlays freshly read repositories onto a recorded snapshot (other repositories stay). */

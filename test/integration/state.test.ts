@@ -23,6 +23,8 @@ const tmp = tempDir('state');
 let n = 0;
 const env = { STATE_PW: TEST_PASSWORD };
 const changing = (l: string) => /^(DELETE|PUT|POST|PATCH) /.test(l);
+/** A request that changes a tag or a manifest (apply's push-permission probe opens and cancels an upload). */
+const manifestChange = (l: string) => /^(DELETE|PUT) \/v2\/.*\/manifests\//.test(l);
 
 let bench: Awaited<ReturnType<typeof startProxiedRegistry>>;
 
@@ -56,7 +58,7 @@ async function plan(config: string, out: string, extra: Record<string, unknown> 
   return p;
 }
 
-test('two plans from no state: the first applies, the second is refused as stale with no request sent', async () => {
+test('two plans from no state: the first applies; the second is told which apply changed its repository, does only what the policy still wants, and sends no DELETE', async () => {
   const w = await world();
   const p1 = await plan(w.config, join(w.dir, 'p1.json'), { target: [`r/${w.repo}`] });
   const p2 = await plan(w.config, join(w.dir, 'p2.json'));
@@ -65,21 +67,33 @@ test('two plans from no state: the first applies, the second is refused as stale
   assert.equal(await applyCommand({ plan: join(w.dir, 'p1.json') }, captureIO(env).io), 0);
   const s = readState(w.stateFile)!;
   assert.equal(s.serial, 2); // marked at the start of the apply, written again at the end
+  assert.deepEqual(s.history!.map((e) => [e.serial, e.written_by, e.plan_sha256, e.finished, e.changed]), [
+    [1, 'apply', p1.sha256, false, undefined],
+    [2, 'apply', p1.sha256, true, [`r/${w.repo}`]],
+  ]);
+  assert.deepEqual(s.deleted_tags, { r: { [w.repo]: ['dev-1', 'dev-2', 'dev-3'] } });
   proxy.log.length = 0;
-  await assert.rejects(applyCommand({ plan: join(w.dir, 'p2.json') }, captureIO(env).io), /p2\.json: stale plan: it was made from no state, but the state is now serial 2, written by an apply of plan [0-9a-f]{12} at .*; re-run plan/);
-  assert.deepEqual(proxy.log, []);
+  const cap = captureIO(env);
+  assert.equal(await applyCommand({ plan: join(w.dir, 'p2.json') }, cap.io), 0, cap.stdout() + cap.stderr());
+  assert.match(cap.stdout(), new RegExp(`^note: since .*p2\\.json was made, the apply of plan ${p1.sha256.slice(0, 12)} \\(state serial 2, [^)]+\\) changed r/${w.repo}: apply does only what the policy still wants there on live data and reports the rest as drifted; to review the current plan, run \`regmgr plan -c .*config\\.yml -out .*p2\\.json\`\\.$`, 'm'));
+  assert.match(cap.stdout(), /Apply complete: 0 copied, 0 deleted, 3 already gone, 0 drifted, 0 blocked, 0 failed\./);
+  assert.deepEqual(proxy.log.filter(manifestChange), [], 'nothing was deleted twice or put anywhere');
 });
 
-test('two plans of identical content from the same state cannot both be applied', async () => {
+test('two plans of identical content from the same state: the second finds its plan already applied and sends nothing', async () => {
   const w = await world();
   const a = await plan(w.config, join(w.dir, 'a.json'));
   const b = await plan(w.config, join(w.dir, 'b.json'));
   assert.equal(a.sha256, b.sha256);
   assert.equal(await applyCommand({ plan: join(w.dir, 'a.json') }, captureIO(env).io), 0);
-  await assert.rejects(applyCommand({ plan: join(w.dir, 'b.json') }, captureIO(env).io), /b\.json: stale plan/);
+  proxy.log.length = 0;
+  const cap = captureIO(env);
+  assert.equal(await applyCommand({ plan: join(w.dir, 'b.json') }, cap.io), 0);
+  assert.match(cap.stdout(), /^Nothing to do: this plan was applied in full at state serial 2 \([^)]+\), and nothing has changed its repositories since\.$/m);
+  assert.deepEqual(proxy.log, []);
 });
 
-test('two plans from the same recorded state: apply P1 succeeds, apply P2 is refused as stale, nothing changed', async () => {
+test('two plans from the same recorded state: P1 applies; P2, whose tags P1 deleted and whose policy now keeps the rest, deletes nothing', async () => {
   const w = await world();
   const cap = captureIO(env);
   assert.equal(await stateRefreshCommand({ config: w.config }, cap.io), 0, cap.stderr());
@@ -90,23 +104,27 @@ test('two plans from the same recorded state: apply P1 succeeds, apply P2 is ref
   assert.deepEqual(p1.state, { lineage: s1.lineage, serial: 1 });
   assert.deepEqual(p2.state, { lineage: s1.lineage, serial: 1 });
   assert.equal(await applyCommand({ plan: join(w.dir, 'p1.json') }, captureIO(env).io), 0);
+  // Another client pushes dev-4 after P1; P2 never saw it, and its actions are gone.
+  await pushImage(reg, w.repo, ['dev-4'], { seed: `${w.repo}-dev-4` });
   proxy.log.length = 0;
   const before = await readTags(reg, w.repo);
-  await assert.rejects(applyCommand({ plan: join(w.dir, 'p2.json') }, captureIO(env).io), new RegExp(`stale plan: it was made from state ${s1.lineage} serial 1, but the state is now serial 3`));
-  assert.deepEqual(proxy.log, []);
+  const c2 = captureIO(env);
+  assert.equal(await applyCommand({ plan: join(w.dir, 'p2.json') }, c2.io), 0, c2.stdout() + c2.stderr());
+  assert.match(c2.stdout(), /^note: since .*p2\.json was made, the apply of plan [0-9a-f]{12} \(state serial 3/m);
+  assert.match(c2.stdout(), /Apply complete: 0 copied, 0 deleted, 3 already gone, 0 drifted/);
+  assert.deepEqual(proxy.log.filter(manifestChange), [], 'dev-4, which no reviewed plan named, is left alone');
   assert.deepEqual(await readTags(reg, w.repo), before);
-  // The state records what the apply changed: the dev tags are gone from it.
-  const s3 = readState(w.stateFile)!;
-  assert.equal(s3.lineage, s1.lineage);
-  assert.deepEqual(Object.keys(s3.snapshot.r[w.repo]).sort(), ['v1.0', 'v2.0']);
-  assert.equal(s3.apply!.finished, true);
+  // The state records what the applies changed: the dev tags P1 deleted are gone from it.
+  const s = readState(w.stateFile)!;
+  assert.equal(s.lineage, s1.lineage);
+  assert.deepEqual(Object.keys(s.snapshot.r[w.repo]).sort(), ['v1.0', 'v2.0']);
+  assert.equal(s.apply!.finished, true);
   assert.equal(statSync(w.stateFile).mode & 0o777, 0o600);
   assert.ok(!readFileSync(w.stateFile, 'utf8').includes(TEST_PASSWORD));
-  // A fresh plan from the new state applies.
+  // A fresh plan sees dev-4, and --detailed-exitcode says there are changes.
   const p3 = await plan(w.config, join(w.dir, 'p3.json'));
-  assert.equal(p3.actions.length, 0);
-  // --detailed-exitcode: 0 when nothing would change.
-  assert.equal(await planCommand({ config: w.config, detailedExitcode: true }, captureIO(env).io), 0);
+  assert.deepEqual(p3.actions.map((a) => (a.type === 'delete' ? a.tags : [])), [['dev-4']]);
+  assert.equal(await planCommand({ config: w.config, detailedExitcode: true }, captureIO(env).io), 2);
 });
 
 test('state verify reports tags pushed, deleted and moved outside regmgr, exits 2, and sends no DELETE or PUT; plan mentions the drift', async () => {
@@ -220,13 +238,16 @@ test('--state puts the state where the flag says, for plan, apply and state comm
   const v = await runCli(['state', 'verify', '-c', w.config, '--state', custom], env);
   assert.equal(v.code, 0, v.stdout + v.stderr);
   assert.match((await runCli(['state', 'list', '--state', custom], env)).stdout, new RegExp(`^r/${w.repo}:v1\\.0 sha256:`, 'm'));
-  // The default location has no state: a plan made against the custom one is stale there.
+  // The default location has no state: a plan made against the custom one applies there
+  // all the same (the re-check decides on live data), and writes its state there.
   const p2 = join(w.dir, 'p2.json');
   await pushImage(reg, w.repo, ['dev-9'], { seed: `${w.repo}-dev-9` });
   assert.equal((await runCli(['plan', '-c', w.config, '--state', custom, '-out', p2], env)).code, 0);
-  const refused = await runCli(['apply', p2], env);
-  assert.equal(refused.code, 1);
-  assert.match(refused.stderr, /stale plan: it was made from state [0-9a-f-]+ serial 2, but there is no state file now/);
+  const other = await runCli(['apply', p2], env);
+  assert.equal(other.code, 0, other.stdout + other.stderr);
+  assert.match(other.stdout, /Apply complete: 0 copied, 1 deleted/);
+  assert.equal(readState(w.stateFile)!.serial, 2);
+  assert.equal(readState(custom)!.serial, 2, 'the custom state was not touched by an apply told nothing of it');
 });
 
 test('the state is named after its config; an old regmgr.state.json beside it is still used, with a notice', async () => {
