@@ -16,6 +16,7 @@ import { renderMarkdown } from '../plan/markdown.js';
 import { progressLine } from '../util/progress.js';
 import { VERSION } from '../version.js';
 import { readState } from '../state/file.js';
+import { explainDifference } from '../plan/check.js';
 import { EXIT, notify, type IO } from './io.js';
 import { inert } from '../util/inert.js';
 import { collectGarbage } from '../util/gc.js';
@@ -76,6 +77,7 @@ export async function makePlan(config: Config, io: IO, opts: { targets?: string[
       state: { lineage: state?.lineage ?? null, serial: state?.serial ?? null },
       targets: opts.targets,
       recorded: state?.snapshot,
+      deleted: state?.deleted_tags,
     });
   } finally {
     progress.done();
@@ -99,11 +101,7 @@ export async function planCommand(args: PlanArgs, io: IO): Promise<number> {
   const plan = await makePlan(config, io, { targets: args.target, now: args.now });
   collectGarbage(); // what the policy computed is in the plan now, or garbage
   printPlan(plan, { ...args, planFile: args.out }, io);
-  for (const w of plan.warnings ?? []) io.err(`warning: ${inert(w)}\n`);
-  if (args.strict && plan.warnings?.length) {
-    io.err(`error: --strict: ${plan.warnings.length} warning${plan.warnings.length === 1 ? '' : 's'}${args.out ? `; no plan written to ${args.out}` : ''}\n`);
-    return EXIT.error;
-  }
+  if (strictFailure(plan, args, io)) return EXIT.error;
   if (args.out) {
     writePlanFile(args.out, plan);
     const msg = `\nSaved the plan to: ${args.out}\nTo perform exactly these actions, run: regmgr apply ${args.out}\n`;
@@ -115,22 +113,41 @@ export async function planCommand(args: PlanArgs, io: IO): Promise<number> {
 }
 
 /**
+ * Prints the plan's warnings and notes (stderr), the same way for `plan` and `plan
+ * --check`; true when --strict makes the warnings an error. Notes never fail: a rule
+ * that has nothing left because regmgr deleted what it matched needs no fix.
+ */
+function strictFailure(plan: Plan, args: PlanArgs, io: IO): boolean {
+  for (const n of plan.notes ?? []) io.err(`note: ${inert(n)}\n`);
+  for (const w of plan.warnings ?? []) io.err(`warning: ${inert(w)}\n`);
+  const n = plan.warnings?.length ?? 0;
+  if (!args.strict || !n) return false;
+  const noPlan = args.out && !args.check ? `; no plan written to ${args.out}` : '';
+  io.err(`error: --strict: ${n} warning${n === 1 ? '' : 's'}${noPlan}\n`);
+  return true;
+}
+
+/**
  * `plan --check plan.json`: is the committed plan still what the config plans now? Its
  * actions are compared with a fresh plan's (the snapshot and time may differ); when they
- * differ, a unified diff of the two renderings says how.
+ * differ, a unified diff of the two renderings says how, and the cause is named: the
+ * config, the registries (each tag that changed, and the apply that changed it where
+ * the state knows), or both. --strict fails on the fresh plan's warnings, as `plan` does.
  */
 async function checkCommitted(file: string, config: Config, args: PlanArgs, io: IO): Promise<number> {
   const committed = readPlanFile(file);
   const fresh = await makePlan(config, io, { targets: args.target ?? committed.policies.target ?? undefined, now: args.now });
+  const strict = strictFailure(fresh, args, io);
   if (JSON.stringify(canonical(committed.actions)) === JSON.stringify(canonical(fresh.actions))) {
     io.out(`${file} is current: a fresh plan has the same ${fresh.actions.length} action${fresh.actions.length === 1 ? '' : 's'}.\n`);
-    return EXIT.ok;
+    return strict ? EXIT.error : EXIT.ok;
   }
-  const render = (p: Plan) => renderText({ ...p, changed_outside: [] }, { color: false });
+  const render = (p: Plan) => renderText({ ...p, changed_outside: [], warnings: [], notes: undefined }, { color: false });
   // As `diff -u` prints it: no separator line, no empty header fields.
   const { createTwoFilesPatch } = await import('diff');
   const patch = createTwoFilesPatch(`${file} (committed)`, 'fresh plan', render(committed), render(fresh), '', '', { context: 3 });
   io.out(patch.replace(/^=+\n/, '').replace(/^(---|\+\+\+) (.*)\t$/gm, '$1 $2'));
-  io.out(`\n${file} is not current: the config plans other actions now. Re-run \`regmgr plan -c ${config.file} -out ${file}\` and commit it.\n`);
-  return EXIT.changes;
+  for (const l of explainDifference(file, committed, fresh, readState(config.statePath))) io.out(`${l}\n`);
+  io.out(`Re-run \`regmgr plan -c ${config.file} -out ${file}\` and commit it.\n`);
+  return strict ? EXIT.error : EXIT.changes;
 }

@@ -4,8 +4,8 @@ import { FORMAT_VERSION, deleteId, type Plan, type PlanAction, type PlanBlocked,
 import { planHash } from './canonical.js';
 import type { StateSnapshot } from '../state/model.js';
 import { diffSnapshots } from '../state/diff.js';
-import { fromPlan } from '../state/convert.js';
-import { planWarnings } from '../policy/warnings.js';
+import { stateViewOf } from './state-view.js';
+import { planWarnings, type Deleted } from '../policy/warnings.js';
 
 export interface BuildMeta {
   version: string;
@@ -16,6 +16,8 @@ export interface BuildMeta {
   targets?: string[];
   /** The recorded state's snapshot, to report what changed outside regmgr. */
   recorded?: StateSnapshot;
+  /** The tags regmgr deleted (the state's record): a rule that matched only those is done, not wrong. */
+  deleted?: Deleted;
 }
 
 /** Turns decisions into the plan file: pure, deterministic (sorted), hashed. */
@@ -100,14 +102,19 @@ export function buildPlan(config: Config, c: Collected, meta: BuildMeta): Plan {
     policies: { delete: config.deletePolicy?.registries ?? null, sync: sp ? { from: sp.from, to: sp.to } : null, target: meta.targets?.length ? [...meta.targets].sort() : null },
     snapshot,
     decisions,
-    changed_outside: meta.recorded ? diffSnapshots(meta.recorded, fromPlan(snapshot)) : [],
+    changed_outside: meta.recorded ? diffSnapshots(meta.recorded, stateViewOf(snapshot)) : [],
     skipped: [...c.scope.skipped].sort((a, b) => cmp(`${a.policy}/${a.registry}/${a.repository}`, `${b.policy}/${b.registry}/${b.repository}`)),
     actions,
     blocked,
-    warnings: planWarnings(config, c.scope, c.repos, meta.targets),
+    ...selectedNothing(planWarnings(config, c.scope, c.repos, meta.targets, meta.deleted)),
     summary: { copy: copies.length, delete: deletes.length, tags_deleted: deletes.reduce((n, d) => n + d.tags.length, 0), blocked: blocked.length },
   };
   return { ...body, sha256: planHash(body) };
+}
+
+/** Both lists as the plan file has always held warnings: present, possibly empty; notes only when there are some. */
+function selectedNothing(w: { warnings: string[]; notes: string[] }): Pick<Plan, 'warnings' | 'notes'> {
+  return { warnings: w.warnings, ...(w.notes.length ? { notes: w.notes } : {}) };
 }
 
 function cmp(a: string, b: string): number {

@@ -32,6 +32,7 @@ export function renderMarkdown(plan: Plan, opts: { explain?: boolean; planFile?:
     head.push('');
   }
   if (plan.warnings?.length) head.push('**Warnings** (these selected nothing):', '', ...plan.warnings.map((w) => `- ${htmlText(w)}`), '');
+  if (plan.notes?.length) head.push(`${plan.notes.length} rule(s) or filter(s) have nothing left to match: regmgr deleted what they matched (see \`regmgr show\`).`, '');
   if (plan.changed_outside.length) head.push(`${plan.changed_outside.length} tag(s) changed outside regmgr since the recorded state: see \`regmgr show\`.`, '');
   const show = `regmgr show ${opts.planFile ? htmlText(opts.planFile) : 'plan.json'}`;
   const foot = `<sub>plan sha256 ${htmlText(plan.sha256.slice(0, 16))}, regmgr ${htmlText(plan.regmgr_version)}</sub>`;

@@ -75,6 +75,8 @@ export interface Plan {
   blocked: PlanBlocked[];
   /** What selected nothing (a missing repository, a rule matching no tag...): for review. */
   warnings?: string[];
+  /** A tag selector with nothing left to match because regmgr deleted what it matched: for review. */
+  notes?: string[];
   summary: { copy: number; delete: number; tags_deleted: number; blocked: number };
   sha256: string;
 }

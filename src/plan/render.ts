@@ -157,6 +157,11 @@ export function writeText(plan: Plan, opts: RenderOptions, line: (s: string) => 
     for (const w of plan.warnings) line(`  ${inert(w)}`);
     line('');
   }
+  if (plan.notes?.length) {
+    line('Notes (finished cleanups: nothing to fix):');
+    for (const n of plan.notes) line(`  ${inert(n)}`);
+    line('');
+  }
   for (const s of plan.skipped) line(c.dim(inert(`${s.policy}: ${s.registry} ${s.repository}: ${s.reason}`)));
   if (plan.skipped.length) line('');
   line(c.bold(summaryLine(plan)));

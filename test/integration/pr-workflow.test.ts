@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { proxiedSuite } from '../helpers/suite.js';
 import { pushImage, readTags } from '../helpers/images.js';
@@ -41,13 +41,52 @@ test('plan --check: 0 when the committed plan is current, 2 with a unified diff 
   assert.match(differs.stdout, /^--- .*plan\.json \(committed\)\n\+\+\+ fresh plan\n@@ /m);
   assert.match(differs.stdout, /^-Plan: 0 to copy, 2 to delete, 0 blocked\.\n\+Plan: 0 to copy, 3 to delete, 0 blocked\.$/m);
   assert.match(differs.stdout, /^\+ {2}- dev-3 /m);
-  assert.match(differs.stdout, /is not current: the config plans other actions now\. Re-run `regmgr plan -c .*registry\.yml -out .*plan\.json` and commit it\.\n$/);
+  assert.match(differs.stdout, /\n.*plan\.json is not current: the registries changed since it was made \([^)]+\)\.\n\nChanged in the registries since the plan was made:\n {2}reg pr\/app-\d+:dev-5 added \(sha256:[0-9a-f]{12}\)\n {2}\(the state records no regmgr apply that did this: another client, or an apply whose state this runner does not have\)\nRe-run `regmgr plan -c .*registry\.yml -out .*plan\.json` and commit it\.\n$/);
+});
+
+test('plan --check names the cause of a difference: the config, the registries, or both', async () => {
+  const w = await world();
+  assert.equal((await runCli(['plan', '-c', w.config, '-out', w.plan])).code, 0);
+  const original = readFileSync(w.config, 'utf8');
+  // The config alone: mix-count 1 deletes one more.
+  writeFileSync(w.config, original.replace('mix-count: 2', 'mix-count: 1'));
+  const config = await runCli(['plan', '-c', w.config, '--check', w.plan]);
+  assert.equal(config.code, 2, config.stderr);
+  assert.match(config.stdout, /\n.*plan\.json is not current: the config changed \(.*registry\.yml is not the file the plan was made with\) since it was made \([^)]+\)\.\nRe-run /);
+  assert.doesNotMatch(config.stdout, /Changed in the registries/);
+  // Both: and a tag deleted behind regmgr's back.
+  await deleteOutside(w.repo, 'dev-1');
+  const both = await runCli(['plan', '-c', w.config, '--check', w.plan]);
+  assert.equal(both.code, 2, both.stderr);
+  assert.match(both.stdout, /is not current: both the config and the registries changed since it was made/);
+  assert.match(both.stdout, /^ {2}reg pr\/app-\d+:dev-1 removed \(was sha256:[0-9a-f]{12}\)$/m);
+});
+
+test('plan --check --strict prints the fresh plan\'s warnings and fails on them, as plan --strict does; without --strict they are printed and pass', async () => {
+  const w = await world();
+  // A rule whose selector was typed in the wrong case: it matches nothing, and never did.
+  writeFileSync(w.config, readFileSync(w.config, 'utf8') + '  rules:\n    - tags: { keys: DEV }\n      keep-newest: 1\n');
+  const planned = await runCli(['plan', '-c', w.config, '-out', w.plan, '--strict']);
+  assert.equal(planned.code, 1);
+  assert.match(planned.stderr, /^warning: delete-policy\.rules\[0\] \(rule 1\) matches no tag in any selected repository\nerror: --strict: 1 warning; no plan written to .*plan\.json\n$/);
+  assert.equal((await runCli(['plan', '-c', w.config, '-out', w.plan])).code, 0);
+  const lax = await runCli(['plan', '-c', w.config, '--check', w.plan]);
+  assert.equal(lax.code, 0, lax.stderr);
+  assert.match(lax.stderr, /^warning: delete-policy\.rules\[0\] \(rule 1\) matches no tag in any selected repository\n$/);
+  const strict = await runCli(['plan', '-c', w.config, '--check', w.plan, '--strict']);
+  assert.equal(strict.code, 1);
+  assert.match(strict.stdout, /plan\.json is current: a fresh plan has the same 2 actions\.\n$/);
+  assert.match(strict.stderr, /^warning: delete-policy\.rules\[0\] \(rule 1\) matches no tag in any selected repository\nerror: --strict: 1 warning\n$/);
 });
 
 for (const withState of [false, true]) {
   test(`apply re-checks the policy on live data and does only what it still wants (${withState ? 'with' : 'without'} a state file)`, async () => {
     const w = await world();
-    if (withState) await stateRefreshCommand({ config: w.config }, captureIO().io);
+    if (withState) {
+      const refreshed = captureIO();
+      assert.equal(await stateRefreshCommand({ config: w.config }, refreshed.io), 0, refreshed.stderr());
+      assert.match(refreshed.stdout(), /State refreshed: 4 tags in 1 registry; 0 changed since serial none; now serial 1\./);
+    }
     assert.equal((await runCli(['plan', '-c', w.config, '-out', w.plan])).code, 0);
     // Another plan of the same data, or a hand, removes the two newest: dev-1 and dev-2
     // are now the two newest and mix-count 2 keeps them. The state file knows nothing.
