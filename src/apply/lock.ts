@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { closeSync, constants, fsyncSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
-import { isAlive } from '../util/process.js';
+import { closeSync, constants, fsyncSync, linkSync, lstatSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { isAlive, startTime } from '../util/process.js';
+import { ownFileProblem } from '../util/own-file.js';
 
 export interface LockInfo {
   id: string;
@@ -9,6 +10,12 @@ export interface LockInfo {
   host: string;
   since: string;
   what: string;
+  /**
+   * When the holder's process started (clock ticks since boot, Linux), or null where
+   * that cannot be read: a pid alive now is the holder only if it started then too (pids
+   * are reused, and pid 1 is always alive).
+   */
+  pid_start: number | null;
 }
 
 export class LockError extends Error {
@@ -21,57 +28,121 @@ export class LockError extends Error {
   }
 }
 
-function readLock(path: string): LockInfo | undefined {
+/** A malformed lock younger than this is refused (something is writing it); older, it is stale. */
+const MALFORMED_STALE_MS = 5000;
+
+/** For tests: runs after the lock's content is written, before it becomes visible. */
+export const lockHooks: { beforeVisible?: (path: string) => void } = {};
+
+type Read = { info: LockInfo } | { malformed: string; ageMs: number } | { refused: string } | { absent: true };
+
+/** The lock at `path`: regmgr's own (this user's, not writable by others, the shape regmgr writes), or why not. */
+function readLock(path: string): Read {
+  let st;
   try {
-    return JSON.parse(readFileSync(path, 'utf8')) as LockInfo;
-  } catch {
-    return undefined;
+    st = lstatSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { absent: true };
+    throw e;
   }
+  const problem = ownFileProblem(st);
+  if (problem) return { refused: problem };
+  const ageMs = Date.now() - st.mtimeMs;
+  let v: Partial<LockInfo> | null;
+  try {
+    const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      v = JSON.parse(readFileSync(fd, 'utf8'));
+    } finally {
+      closeSync(fd);
+    }
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { absent: true };
+    return { malformed: 'not JSON', ageMs };
+  }
+  const ok =
+    v !== null &&
+    typeof v === 'object' &&
+    typeof v.id === 'string' &&
+    /^[0-9a-f-]{36}$/.test(v.id) &&
+    Number.isSafeInteger(v.pid) &&
+    v.pid! > 0 &&
+    typeof v.host === 'string' &&
+    v.host.length <= 255 &&
+    typeof v.since === 'string' &&
+    !Number.isNaN(Date.parse(v.since)) &&
+    typeof v.what === 'string' &&
+    v.what.length <= 4096 &&
+    (v.pid_start === null || Number.isSafeInteger(v.pid_start));
+  return ok ? { info: v as LockInfo } : { malformed: 'not the shape regmgr writes (id, pid, host, since, what, pid_start)', ageMs };
+}
+
+/** Whether the lock's holder still runs here: its pid is alive and started when the holder did. */
+function holderAlive(h: LockInfo): boolean {
+  if (!isAlive(h.pid)) return false;
+  const now = startTime(h.pid);
+  return now === null || now === h.pid_start;
 }
 
 /**
- * One apply at a time per state: a lock file created with O_EXCL. A lock left by a
- * process that no longer runs on this machine is taken over (with a notice), so that
- * resuming after kill -9 needs no extra step; a live holder, or one on another host,
- * stops us with who holds it and since when.
+ * One apply at a time per state. The lock is written whole to a private temp file and
+ * then linked into place, which fails if a lock exists: no other process ever sees a lock
+ * half written. A lock left by a process that no longer runs on this machine is taken
+ * over (with a notice), so that resuming after kill -9 needs no extra step; a malformed
+ * lock older than a few seconds is stale. A live holder, or one on another host, stops us
+ * with who holds it and since when. A lock that is not this user's own (a symbolic link,
+ * another owner, writable by others) is refused: regmgr never removes what it did not write.
  */
 export function acquireLock(path: string, what: string, notice: (msg: string) => void): { info: LockInfo; release: () => void } {
-  const info: LockInfo = { id: randomUUID(), pid: process.pid, host: hostname(), since: new Date().toISOString(), what };
-  for (let attempt = 0; attempt < 40; attempt++) {
-    try {
-      // Exclusive and never through a symbolic link planted at the lock's path.
-      const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-      writeSync(fd, JSON.stringify(info, null, 2) + '\n');
-      fsyncSync(fd);
-      closeSync(fd);
-      return {
-        info,
-        release: () => {
-          // Only remove our own lock: another process may have taken over a stale one.
-          if (readLock(path)?.id === info.id) unlinkSync(path);
-        },
-      };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    }
-    const holder = readLock(path);
-    if (!holder) {
-      // Written by a process killed between create and write: nobody holds it.
-      notice(`removing an empty or unreadable lock ${path}`);
-      unlinkSync(path);
-      continue;
-    }
-    if (holder.host === info.host && !isAlive(holder.pid)) {
-      takeOver(path, holder, notice);
-      continue;
-    }
-    throw new LockError(
-      `locked: ${path} is held by process ${holder.pid} on ${holder.host} since ${holder.since} (${holder.what}); lock id ${holder.id}.\n` +
-        `If that apply is gone for good, release the lock with: regmgr force-unlock ${holder.id} -c CONFIG`,
-      holder,
-    );
+  const info: LockInfo = { id: randomUUID(), pid: process.pid, host: hostname(), since: new Date().toISOString(), what, pid_start: startTime(process.pid) };
+  const temp = `${path}.${process.pid}.${info.id.slice(0, 8)}.tmp`;
+  const fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  try {
+    writeSync(fd, JSON.stringify(info, null, 2) + '\n');
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
-  throw new LockError(`could not take lock ${path}`);
+  try {
+    for (let attempt = 0; attempt < 40; attempt++) {
+      lockHooks.beforeVisible?.(path);
+      try {
+        linkSync(temp, path);
+        return {
+          info,
+          release: () => {
+            // Only remove our own lock: another process may have taken over a stale one.
+            const r = readLock(path);
+            if ('info' in r && r.info.id === info.id) unlinkSync(path);
+          },
+        };
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      }
+      const r = readLock(path);
+      if ('absent' in r) continue;
+      if ('refused' in r) throw new LockError(`refusing the lock ${path}: ${r.refused}; regmgr writes its locks as this user, mode 0600. Remove it if you know what it is`);
+      if ('malformed' in r) {
+        if (r.ageMs < MALFORMED_STALE_MS) throw new LockError(`a malformed lock ${path} (${r.malformed}) was written less than ${MALFORMED_STALE_MS / 1000} s ago; regmgr never writes one: run again in a few seconds, and it is removed as stale`);
+        notice(`removing a malformed lock ${path} (${r.malformed}), ${Math.round(r.ageMs / 1000)} s old`);
+        unlinkSync(path);
+        continue;
+      }
+      const holder = r.info;
+      if (holder.host === info.host && !holderAlive(holder)) {
+        takeOver(path, holder, notice);
+        continue;
+      }
+      throw new LockError(
+        `locked: ${path} is held by process ${holder.pid} on ${holder.host} since ${holder.since} (${holder.what}); lock id ${holder.id}.\n` +
+          `If that apply is gone for good, release the lock with: regmgr force-unlock ${holder.id} -c CONFIG`,
+        holder,
+      );
+    }
+    throw new LockError(`could not take lock ${path}: it kept changing; run again`);
+  } finally {
+    unlinkSync(temp);
+  }
 }
 
 /**
@@ -96,7 +167,8 @@ function takeOver(path: string, dead: LockInfo, notice: (msg: string) => void): 
   try {
     writeSync(fd, String(process.pid));
     closeSync(fd);
-    if (readLock(path)?.id === dead.id) {
+    const r = readLock(path);
+    if ('info' in r && r.info.id === dead.id) {
       notice(`taking over lock ${dead.id} of process ${dead.pid} (since ${dead.since}), which is no longer running`);
       unlinkSync(path);
     }
@@ -105,9 +177,16 @@ function takeOver(path: string, dead: LockInfo, notice: (msg: string) => void): 
   }
 }
 
-export function forceUnlock(path: string, id: string): LockInfo {
-  const holder = readLock(path);
-  if (!holder) throw new LockError(`no lock at ${path}`);
+/** Releases the lock with this id; a malformed lock (nobody's) is released by any id, with what it held said. */
+export function forceUnlock(path: string, id: string): LockInfo | { malformed: string } {
+  const r = readLock(path);
+  if ('absent' in r) throw new LockError(`no lock at ${path}`);
+  if ('refused' in r) throw new LockError(`refusing the lock ${path}: ${r.refused}; it is not regmgr's: remove it yourself if you know what it is`);
+  if ('malformed' in r) {
+    unlinkSync(path);
+    return { malformed: r.malformed };
+  }
+  const holder = r.info;
   // The real id is not shown: it is what proves that whoever releases the lock saw its holder's message.
   if (holder.id !== id) throw new LockError(`the lock at ${path} does not have id ${id}; nothing released. It is held by process ${holder.pid} on ${holder.host} since ${holder.since}; its id is in the message of the apply it stopped`);
   unlinkSync(path);

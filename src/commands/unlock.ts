@@ -11,8 +11,10 @@ export interface UnlockArgs {
 
 /** Releases a lock by its id, deliberately (the id is printed by the apply it stopped). */
 export async function unlockCommand(args: UnlockArgs, io: IO): Promise<number> {
-  const config = loadConfig(args.config, io.env, { statePath: args.state, notice: notify(io) });
+  // Releasing a lock sends no request: no credentials needed.
+  const config = loadConfig(args.config, io.env, { statePath: args.state, notice: notify(io), credentials: false });
   const holder = forceUnlock(`${config.statePath}.lock`, args.id);
-  io.out(`Released lock ${holder.id} (process ${holder.pid} on ${holder.host}, since ${holder.since}).\n`);
+  if ('malformed' in holder) io.out(`Released a malformed lock (${holder.malformed}): it named no holder.\n`);
+  else io.out(`Released lock ${holder.id} (process ${holder.pid} on ${holder.host}, since ${holder.since}).\n`);
   return EXIT.ok;
 }
