@@ -208,7 +208,9 @@ export async function buildCli(argv: string[]) {
       (y) =>
         y
           .positional('plan', { type: 'string', demandOption: true, describe: 'the plan file that was applied (its journal is beside it)' })
-          .option('config', { alias: 'c', type: 'string', describe: 'config for credentials (default: the one the plan was made from)' }),
+          .option('config', { alias: 'c', type: 'string', describe: 'config for credentials (default: the one the plan was made from)' })
+          .option('auto-approve', { type: 'boolean', describe: 'put the tags back without asking (CI)' })
+          .option('json', { type: 'boolean', describe: 'what restore finds and does, as JSON (with --auto-approve)' }),
       run(commands.restore),
     )
     .command('delete', "the predecessor's delete: plan the delete policy; apply it unless dry-run", (y) => configOpt(y).option('parallelism', { type: 'number', describe: 'actions in flight at once (default 4)' }), run(commands.delete))

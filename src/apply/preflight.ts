@@ -8,7 +8,7 @@ import { refusedActions } from '../policy/permits.js';
  * same address, same TLS choice) and that the config, as it is now, allows every action.
  * The plan holds no credentials; the config supplies them.
  */
-export function preflight(planFile: string, plan: Plan, config: Config, opts: { permits: boolean } = { permits: true }): void {
+export function preflight(planFile: string, plan: Plan, config: Config, opts: { restore?: boolean } = {}): void {
   const problems: string[] = [];
   for (const [name, r] of Object.entries(plan.registries)) {
     const ep = config.registries.get(name);
@@ -20,6 +20,6 @@ export function preflight(planFile: string, plan: Plan, config: Config, opts: { 
     const names = a.type === 'copy' ? [a.source.registry, a.target.registry] : [a.registry];
     for (const n of names) if (!Object.hasOwn(plan.registries, n)) problems.push(`action '${a.id}' names registry '${n}', which the plan does not describe`);
   }
-  if (opts.permits) problems.push(...refusedActions(plan.actions, config));
+  problems.push(...refusedActions(plan.actions, config, opts));
   if (problems.length) throw new PlanFileError(planFile, `cannot be applied with ${config.file}:\n  ${problems.join('\n  ')}`);
 }

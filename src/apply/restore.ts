@@ -7,33 +7,42 @@ import { isDigest, type Digest, type Repository } from '../oci/names.js';
 import type { JournalRead } from './journal.js';
 import { putBack } from './delete-step.js';
 
-/** One tag's fate in a restore. */
+/** One tag's fate in a restore: `restore` is what it will do, before it is done. */
 export interface RestoreOutcome {
   registry: string;
   repository: string;
   tag: string;
   digest: Digest;
   mediaType: string;
-  result: 'restored' | 'present' | 'left-alone' | 'gone' | 'failed';
+  result: 'restore' | 'restored' | 'present' | 'left-alone' | 'gone' | 'failed';
   detail: string;
+  /** The action it belongs to, and (an untag cut short) regmgr's own placeholder on the tag now. */
+  action: string;
+  placeholder?: Digest;
 }
 
 /**
- * Puts back every tag that the apply of `plan` deleted (and every tag it lost to a
- * concurrent re-tag), on its original digest, from the manifest bytes the journal saved
- * before each DELETE. The registry deletes softly: the blobs stay until garbage
- * collection, so the same bytes give the same digest. An image whose blobs are gone is
- * refused whole, before any PUT, so nothing comes back half. A tag that exists now with
- * another digest is someone else's: left alone. Idempotent.
+ * What a restore would do, read from the registry: every tag that the apply of `plan`
+ * deleted (and every tag it lost to a concurrent re-tag, by the journal's own records),
+ * on its original digest, from the manifest bytes the journal saved before each DELETE.
+ * Only a tag the plan's action names, or one the journal recorded as lost to that
+ * action's DELETE, in that action's repository, is ever considered. The registry deletes
+ * softly: the blobs stay until garbage collection, so the same bytes give the same
+ * digest. An image whose blobs are gone is refused whole, before any PUT, so nothing
+ * comes back half. A tag that exists now with another digest is someone else's: left
+ * alone; unless that digest is regmgr's own untag placeholder (an untag cut short), which
+ * is replaced. Sends only reads.
  */
-export async function restoreDeleted(plan: Plan, journal: JournalRead, clients: Clients): Promise<RestoreOutcome[]> {
+export async function planRestore(plan: Plan, journal: JournalRead, clients: Clients): Promise<RestoreOutcome[]> {
   const out: RestoreOutcome[] = [];
   const deletes = plan.actions.filter((a): a is PlanDelete => a.type === 'delete' && journal.started.has(a.id));
   for (const a of deletes) {
     const client = clients.get(a.registry);
     const repo = a.repository as Repository;
-    const tags = [...new Set([...a.tags, ...(journal.lost.get(a.id) ?? [])])].sort();
-    const note = (tag: string, result: RestoreOutcome['result'], detail: string) => out.push({ registry: a.registry, repository: a.repository, tag, digest: a.digest, mediaType: a.media_type, result, detail });
+    const lost = a.method === 'manifest' ? [...(journal.lost.get(a.id) ?? [])] : [];
+    const tags = [...new Set([...a.tags, ...lost])].sort();
+    const note = (tag: string, result: RestoreOutcome['result'], detail: string, placeholder?: Digest) =>
+      out.push({ registry: a.registry, repository: a.repository, tag, digest: a.digest, mediaType: a.media_type, result, detail, action: a.id, ...(placeholder ? { placeholder } : {}) });
     const saved = journal.saved.get(a.id);
     if (!saved) {
       for (const t of tags) note(t, 'failed', 'the journal holds no saved manifest for this delete, so its bytes are unknown');
@@ -44,27 +53,45 @@ export async function restoreDeleted(plan: Plan, journal: JournalRead, clients: 
       for (const t of tags) note(t, 'failed', `the journal's saved manifest hashes to ${actual}, not ${a.digest}: the journal was altered`);
       continue;
     }
-    const missing: string[] = [];
+    const ours = journal.placeholders.get(a.id) ?? new Set<string>();
+    const missing: Array<{ tag: string; placeholder?: Digest }> = [];
     for (const t of tags) {
       const now = await client.headManifest(repo, t);
       if (now?.digest === a.digest) note(t, 'present', 'already points at its original digest');
+      else if (now && ours.has(now.digest)) missing.push({ tag: t, placeholder: now.digest });
       else if (now) note(t, 'left-alone', `exists now with another digest (${now.digest}): changed after the apply; left alone`);
-      else missing.push(t);
+      else missing.push({ tag: t });
     }
     if (!missing.length) continue;
     const gone = await missingContent(client, repo, saved.bytes, saved.mediaType);
     if (gone.length) {
       const what = gone.slice(0, 3).join(', ') + (gone.length > 3 ? ` and ${gone.length - 3} more` : '');
-      for (const t of missing) note(t, 'gone', `cannot come back: garbage collection already removed what the image needs (${what})`);
+      for (const m of missing) note(m.tag, 'gone', `cannot come back: garbage collection already removed what the image needs (${what})`);
       continue;
     }
-    for (const t of missing) {
-      try {
-        await putBack(client, repo, t, a.digest, saved.bytes, saved.mediaType);
-        note(t, 'restored', `points at ${a.digest} again`);
-      } catch (e) {
-        note(t, 'failed', (e as Error).message);
-      }
+    for (const m of missing) {
+      const why = m.placeholder ? `replacing regmgr's untag placeholder ${m.placeholder.slice(0, 19)} (an untag cut short)` : lost.includes(m.tag) && !a.tags.includes(m.tag) ? 'lost to the DELETE during apply' : 'deleted by the apply';
+      note(m.tag, 'restore', `${why}; back on ${a.digest}`, m.placeholder);
+    }
+  }
+  return out;
+}
+
+/** Carries out the `restore` items of planRestore: each becomes `restored` or `failed`. */
+export async function carryOutRestore(items: readonly RestoreOutcome[], journal: JournalRead, clients: Clients): Promise<RestoreOutcome[]> {
+  const out: RestoreOutcome[] = [];
+  for (const item of items) {
+    const client = clients.get(item.registry);
+    const repo = item.repository as Repository;
+    const saved = journal.saved.get(item.action)!;
+    try {
+      await putBack(client, repo, item.tag, item.digest, saved.bytes, saved.mediaType);
+      // The placeholder is regmgr's own (a random annotation nobody else knows) and no
+      // tag's now that the PUT replaced it: delete it, as the untag would have.
+      if (item.placeholder) await client.deleteManifest(repo, item.placeholder);
+      out.push({ ...item, result: 'restored', detail: `points at ${item.digest} again${item.placeholder ? `; regmgr's placeholder ${item.placeholder.slice(0, 19)} deleted` : ''}` });
+    } catch (e) {
+      out.push({ ...item, result: 'failed', detail: (e as Error).message });
     }
   }
   return out;

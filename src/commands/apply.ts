@@ -100,7 +100,8 @@ export async function planAndApply(config: Config, io: IO, o: { policies: Policy
 
 export async function applyPlan(planFile: string, plan: Plan, config: Config, io: IO, o: { parallelism?: number } & ApplyDeps): Promise<number> {
   const jpath = journalPath(planFile, plan.sha256);
-  const done = readDone(jpath);
+  // The journal's key is found in the process's real environment (io.env holds credentials variables).
+  const done = readDone(jpath, plan.sha256);
   if (plan.actions.length === 0) {
     io.out('No changes: the plan has no actions.\n');
     return EXIT.ok;

@@ -4,21 +4,28 @@ import { PlanFileError, readPlanFile } from '../plan/file.js';
 import { preflight } from '../apply/preflight.js';
 import { journalPath, readJournal } from '../apply/journal.js';
 import { acquireLock } from '../apply/lock.js';
-import { restoreDeleted, type RestoreOutcome } from '../apply/restore.js';
+import { carryOutRestore, planRestore, type RestoreOutcome } from '../apply/restore.js';
 import { connect } from '../registry/connect.js';
 import { readState, writeState } from '../state/file.js';
+import { inert } from '../util/inert.js';
 import { EXIT, notify, type IO } from './io.js';
 
 export interface RestoreArgs {
   state?: string;
   plan: string;
   config?: string;
+  /** Put the tags back without asking (CI). */
+  autoApprove?: boolean;
+  /** What restore finds and does, as JSON on stdout (needs --auto-approve, as apply -json would). */
+  json?: boolean;
 }
 
 /**
  * `regmgr restore plan.json`: puts back the tags that the apply of that plan deleted,
  * from the manifests its journal saved, until the registry's garbage collection removes
- * their blobs. Same config, credentials and lock as apply.
+ * their blobs. Like apply: the plan is checked against the config first (a restore never
+ * writes where the config does not reach), the journal must be regmgr's own, and what it
+ * will put back is shown and confirmed before the first PUT. Same lock as apply.
  */
 export async function restoreCommand(args: RestoreArgs, io: IO): Promise<number> {
   const plan = readPlanFile(args.plan);
@@ -26,33 +33,55 @@ export async function restoreCommand(args: RestoreArgs, io: IO): Promise<number>
     throw new PlanFileError(args.plan, `was made with the config ${plan.config.file}, which is not there from this folder: pass -c CONFIG`);
   }
   const config = loadConfig(args.config ?? plan.config.file, io.env, { statePath: args.state, notice: notify(io) });
-  // The registries must be the plan's; the policy may have changed since (that is often
-  // why one restores), so the actions are not re-checked against it.
-  preflight(args.plan, plan, config, { permits: false });
+  // Every action must stay within what the config selects now; not still be wanted by
+  // its policy (a restore often follows a policy fixed after a bad apply).
+  preflight(args.plan, plan, config, { restore: true });
+  if (args.json && !args.autoApprove) throw new Error('restore --json needs --auto-approve: there is no prompt in JSON output');
   const jpath = journalPath(args.plan, plan.sha256);
-  const journal = readJournal(jpath);
+  const journal = readJournal(jpath, plan.sha256);
   if (!journal) throw new PlanFileError(args.plan, `has no journal beside it (${jpath}): it was never applied from this file, so there is nothing to restore`);
-  if (journal.plan !== plan.sha256) throw new PlanFileError(args.plan, `the journal ${jpath} belongs to another plan`);
+  const skipped = journal.invalid.map((r) => `failed     journal ${jpath} ${inert(r.why)}; record skipped\n`);
   const started = plan.actions.filter((a) => a.type === 'delete' && journal.started.has(a.id));
   if (!started.length) {
-    io.out('Nothing to restore: the apply of this plan deleted nothing.\n');
-    return EXIT.ok;
+    if (!args.json) io.out(`${skipped.join('')}Nothing to restore: the apply of this plan deleted nothing.\n`);
+    else io.out(JSON.stringify({ restore: [], skipped_records: journal.invalid }, null, 2) + '\n');
+    return skipped.length ? EXIT.error : EXIT.ok;
   }
   const lock = acquireLock(`${config.statePath}.lock`, `regmgr restore ${args.plan}`, notify(io));
   try {
     const clients = await connect(config, new Set(started.map((a) => (a.type === 'delete' ? a.registry : ''))), { env: io.env, logger: io.logger });
     let outcomes: RestoreOutcome[];
     try {
-      outcomes = await restoreDeleted(plan, journal, clients);
+      const found = await planRestore(plan, journal, clients);
+      const todo = found.filter((o) => o.result === 'restore');
+      if (!args.json) {
+        for (const l of skipped) io.out(l);
+        io.out(todo.length ? 'regmgr will put back these tags:\n' : 'No tag to put back.\n');
+        for (const o of todo) io.out(`  + ${inert(`${o.registry}/${o.repository}:${o.tag}`)} ${inert(o.detail)}\n`);
+        for (const o of found.filter((x) => x.result !== 'restore')) io.out(`${o.result.padEnd(10)} ${inert(`${o.registry}/${o.repository}:${o.tag}`)} ${inert(o.detail)}\n`);
+      }
+      if (todo.length && !args.autoApprove) {
+        if (!io.confirm) throw new Error('no terminal to confirm on: pass --auto-approve to restore without asking');
+        if (!(await io.confirm('\nDo you want to put these tags back? Only "yes" will be accepted: '))) {
+          io.out('Restore cancelled.\n');
+          return EXIT.error;
+        }
+      }
+      const done = await carryOutRestore(todo, journal, clients);
+      if (!args.json) for (const o of done) io.out(`${o.result.padEnd(10)} ${inert(`${o.registry}/${o.repository}:${o.tag}`)} ${inert(o.detail)}\n`);
+      outcomes = [...found.filter((o) => o.result !== 'restore'), ...done];
     } finally {
       await clients.close();
     }
-    for (const o of outcomes) io.out(`${o.result.padEnd(10)} ${o.registry}/${o.repository}:${o.tag} ${o.detail}\n`);
     const n = (r: RestoreOutcome['result']) => outcomes.filter((o) => o.result === r).length;
-    io.out(`\nRestore complete: ${n('restored')} restored, ${n('present')} already there, ${n('left-alone')} left alone, ${n('gone')} gone, ${n('failed')} failed.\n`);
-    if (n('gone')) io.out('Gone images cannot come back: garbage collection removed their blobs after the apply. Push them again from a copy (a mirror, a build).\n');
+    if (args.json) {
+      io.out(JSON.stringify({ restore: outcomes.map(({ placeholder: _p, ...o }) => o), skipped_records: journal.invalid }, null, 2) + '\n');
+    } else {
+      io.out(`\nRestore complete: ${n('restored')} restored, ${n('present')} already there, ${n('left-alone')} left alone, ${n('gone')} gone, ${n('failed') + journal.invalid.length} failed.\n`);
+      if (n('gone')) io.out('Gone images cannot come back: garbage collection removed their blobs after the apply. Push them again from a copy (a mirror, a build).\n');
+    }
     recordRestored(config.statePath, plan.sha256, outcomes);
-    if (n('failed')) return EXIT.error;
+    if (n('failed') + journal.invalid.length) return EXIT.error;
     return n('gone') + n('left-alone') ? EXIT.drift : EXIT.ok;
   } finally {
     lock.release();

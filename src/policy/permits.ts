@@ -11,14 +11,19 @@ import { attachmentOf } from '../oci/attachments.js';
 // sha256 only detects accidents (anyone can recompute it). So before apply sends a
 // request, every action must be one that the config, as it is now, allows: pure, here.
 
-/** Why the config does not allow each refused action, as `action: rule`; empty when all are allowed. */
-export function refusedActions(actions: readonly PlanAction[], config: Config): string[] {
+/**
+ * Why the config does not allow each refused action, as `action: rule`; empty when all
+ * are allowed. `restore`: for `regmgr restore`, a delete need only stay within what the
+ * config selects (its registry in delete-policy.registries, its repository selected),
+ * not still be a candidate: a restore often follows a policy fixed after a bad apply.
+ */
+export function refusedActions(actions: readonly PlanAction[], config: Config, opts: { restore?: boolean } = {}): string[] {
   const out: string[] = [];
   const ids = new Set<string>();
   // Digests whose manifests the plan deletes: their attachments may go with them.
   const deletedSubjects = new Set(actions.flatMap((a) => (a.type === 'delete' && a.method === 'manifest' ? [`${a.registry}/${a.repository}@${a.digest}`] : [])));
   for (const a of actions) {
-    const problem = a.type === 'delete' ? deleteProblem(a, config, deletedSubjects) : copyProblem(a, config);
+    const problem = a.type === 'delete' ? deleteProblem(a, config, deletedSubjects, opts.restore ?? false) : copyProblem(a, config);
     const expectedId = a.type === 'delete' ? deleteId(a) : `copy ${a.target.registry}/${a.target.repository}:${a.target.tag}`;
     const shown = JSON.stringify(a.id);
     if (problem) out.push(`action ${shown}: ${problem}`);
@@ -29,7 +34,7 @@ export function refusedActions(actions: readonly PlanAction[], config: Config): 
   return out;
 }
 
-function deleteProblem(a: PlanDelete, config: Config, deletedSubjects: ReadonlySet<string>): string | undefined {
+function deleteProblem(a: PlanDelete, config: Config, deletedSubjects: ReadonlySet<string>, selectionOnly: boolean): string | undefined {
   const dp = config.deletePolicy;
   if (!dp) return `${config.file} has no delete-policy, so it allows no delete`;
   if (!dp.registries.includes(a.registry)) return `registry '${a.registry}' is not in delete-policy.registries (${dp.registries.join(', ')})`;
@@ -47,6 +52,10 @@ function deleteProblem(a: PlanDelete, config: Config, deletedSubjects: ReadonlyS
   for (const t of a.tags) {
     const tp = tagProblem(t);
     if (tp) return tp;
+    if (selectionOnly) {
+      if (!selected.whole && !selected.explicit.has(t)) return `tag '${t}' is not in registries.${a.registry}.repositories`;
+      continue;
+    }
     const att = attachmentOf(t);
     if (att && selected.whole && !selected.explicit.has(t)) {
       // An attachment goes with its subject, or (apply checks it is gone) as an orphan.

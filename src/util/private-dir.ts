@@ -12,9 +12,9 @@ import { join } from 'node:path';
  * cannot be created is passed over; one that exists but fails the check is refused
  * (someone else made it), never worked around.
  */
-export function privateDir(env: NodeJS.ProcessEnv = process.env, leaf = 'auth'): string {
+export function privateDir(env: NodeJS.ProcessEnv = process.env, leaf = 'auth', opts: { persistent?: boolean } = {}): string {
   const tried: string[] = [];
-  for (const base of candidates(env)) {
+  for (const base of candidates(env, opts.persistent ?? false)) {
     const dir = join(base, leaf);
     try {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -33,10 +33,11 @@ export function privateDir(env: NodeJS.ProcessEnv = process.env, leaf = 'auth'):
   throw new Error(`no private folder for credentials: cannot create ${tried.join(', ')}; set XDG_RUNTIME_DIR (or XDG_CACHE_HOME) to a folder this user owns and may write`);
 }
 
-function candidates(env: NodeJS.ProcessEnv): string[] {
+/** `persistent`: what must outlive a logout or reboot skips $XDG_RUNTIME_DIR (a tmpfs emptied then). */
+function candidates(env: NodeJS.ProcessEnv, persistent: boolean): string[] {
   const out: string[] = [];
   const runtime = env.XDG_RUNTIME_DIR;
-  if (runtime && isOwnDir(runtime)) out.push(join(runtime, 'regmgr'));
+  if (!persistent && runtime && isOwnDir(runtime)) out.push(join(runtime, 'regmgr'));
   const home = homedirOr(env);
   if (env.XDG_CACHE_HOME || home) out.push(join(env.XDG_CACHE_HOME || join(home!, '.cache'), 'regmgr'));
   out.push(join(env.TMPDIR || tmpdir(), `regmgr-${process.getuid?.() ?? 'user'}`));

@@ -11,9 +11,10 @@ export type Fault =
   /**
    * Runs `action` (another client at work: a re-tag, a push), then forwards the request;
    * with `dropAnswer`, the registry carries it out but the client's connection is cut
-   * instead of answered (a reply lost in transit).
+   * instead of answered (a reply lost in transit); with `dropRequest`, the request never
+   * reaches the registry (the client was killed before it was sent, say).
    */
-  | { before: (req: IncomingMessage) => Promise<void>; dropAnswer?: boolean }
+  | { before: (req: IncomingMessage) => Promise<void>; dropAnswer?: boolean; dropRequest?: boolean }
   | { rewrite: (res: { status: number; headers: Record<string, any>; body: Buffer }, req: IncomingMessage) => { status: number; headers: Record<string, any>; body: Buffer } };
 
 interface Rule {
@@ -90,7 +91,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       // Hold the request body until the action is done, then forward it unchanged.
       req.pause();
       f.before(req).then(
-        () => forward(req, res, undefined, f.dropAnswer),
+        () => (f.dropRequest ? void req.socket.destroy() : forward(req, res, undefined, f.dropAnswer)),
         (e) => {
           console.error(`fault proxy: before-action failed: ${(e as Error).stack}`);
           res.destroy();

@@ -50,7 +50,7 @@ test('restore after a full apply puts every deleted tag back on its digest (inde
 
   suite.env.proxy.log.length = 0;
   const r = captureIO();
-  assert.equal(await restoreCommand({ plan: w.planFile }, r.io), 0, r.stdout());
+  assert.equal(await restoreCommand({ plan: w.planFile, autoApprove: true }, r.io), 0, r.stdout());
   assert.match(r.stdout(), /^restored +reg\/rest\/app-\d+:dev-multi points at sha256:\w+ again$/m);
   assert.match(r.stdout(), /Restore complete: 9 restored, 0 already there, 0 left alone, 0 gone, 0 failed\./);
   assert.deepEqual(await readTags(suite.env.reg, w.repo), w.before);
@@ -58,7 +58,7 @@ test('restore after a full apply puts every deleted tag back on its digest (inde
 
   suite.env.proxy.log.length = 0;
   const again = captureIO();
-  assert.equal(await restoreCommand({ plan: w.planFile }, again.io), 0);
+  assert.equal(await restoreCommand({ plan: w.planFile, autoApprove: true }, again.io), 0);
   assert.match(again.stdout(), /Restore complete: 0 restored, 9 already there, 0 left alone, 0 gone, 0 failed\./);
   assert.equal(puts(), 0, 'a second restore sends no PUT');
   assert.deepEqual(await readTags(suite.env.reg, w.repo), w.before);
@@ -69,7 +69,7 @@ test('restore leaves alone a tag that was re-pushed with another digest since th
   assert.equal(await applyCommand({ plan: w.planFile }, captureIO().io), 0);
   await tagDigest(suite.env.reg, w.repo, 'dev-0', w.before['v1.0']);
   const r = captureIO();
-  assert.equal(await restoreCommand({ plan: w.planFile }, r.io), 3);
+  assert.equal(await restoreCommand({ plan: w.planFile, autoApprove: true }, r.io), 3);
   assert.match(r.stdout(), /^left-alone +reg\/rest\/app-\d+:dev-0 exists now with another digest \(sha256:\w+\): changed after the apply; left alone$/m);
   const now = await readTags(suite.env.reg, w.repo);
   assert.equal(now['dev-0'], w.before['v1.0']);
@@ -95,7 +95,7 @@ test('restore after kill -9 in the middle of an apply brings the registry back t
   assert.equal(killed.signal, 'SIGKILL', killed.stdout);
   const mid = await readTags(suite.env.reg, w.repo);
   assert.ok(Object.keys(mid).length < Object.keys(w.before).length && Object.keys(mid).some((t) => t.startsWith('dev')), 'killed mid-apply');
-  const r = await runCli(['restore', w.planFile]);
+  const r = await runCli(['restore', w.planFile, '-auto-approve']);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.match(r.stderr, /notice: taking over lock/);
   assert.deepEqual(await readTags(suite.env.reg, w.repo), w.before);
@@ -106,7 +106,7 @@ test("after the registry's garbage collection, restore refuses each image whose 
   assert.equal(await applyCommand({ plan: w.planFile }, captureIO().io), 0);
   execFileSync('/usr/bin/docker-registry', ['garbage-collect', suite.env.reg.configFile], { env: cleanEnv(), stdio: 'pipe' });
   const r = captureIO();
-  assert.equal(await restoreCommand({ plan: w.planFile }, r.io), 3, r.stdout());
+  assert.equal(await restoreCommand({ plan: w.planFile, autoApprove: true }, r.io), 3, r.stdout());
   const out = r.stdout();
   for (const t of ['dev-0', 'dev-1', 'dev-a', 'dev-b']) {
     assert.match(out, new RegExp(`^gone +reg/rest/app-\\d+:${t} cannot come back: garbage collection already removed what the image needs \\(config blob sha256:\\w+\\)$`, 'm'));
@@ -130,6 +130,6 @@ test('restore puts back a tag that was untagged (its digest stayed for a kept ta
   assert.equal(await applyCommand({ plan: planFile }, captureIO().io), 0);
   assert.deepEqual(await readTags(suite.env.reg, repo), { 'keep-x': shared });
   const r = captureIO();
-  assert.equal(await restoreCommand({ plan: planFile }, r.io), 0, r.stdout());
+  assert.equal(await restoreCommand({ plan: planFile, autoApprove: true }, r.io), 0, r.stdout());
   assert.deepEqual(await readTags(suite.env.reg, repo), { 'dev-shared': shared, 'keep-x': shared });
 });
