@@ -1,5 +1,6 @@
 import semver from 'semver';
 import { parseVersion } from './version.js';
+import { REPRODUCIBLE_BEFORE_MS } from '../oci/created.js';
 
 export interface Orderable {
   tag: string;
@@ -10,9 +11,11 @@ export type OrderBasis = 'created' | 'version' | 'name';
 
 /**
  * Newest first, as a total order: image creation time, then semver precedence (versions
- * before other tags), then name (later name first). An unknown creation time counts as
- * newest, so an image whose age cannot be read is kept by mix-count before others: the
- * safe side. Also says, per item, the strongest key that placed it against a neighbour.
+ * before other tags), then name (later name first). A reproducible build's fixed time
+ * (before 1980) is no build time: those images come after every real time, ordered
+ * among themselves by version, then name. Unknown times (created.ts) are the caller's to
+ * keep out: they would otherwise take the newest places. Also says, per item, the
+ * strongest key that placed it against a neighbour.
  */
 export function newestFirst<T extends Orderable>(items: readonly T[]): { sorted: T[]; basis: Map<T, OrderBasis> } {
   const basis = new Map<T, OrderBasis>();
@@ -24,7 +27,7 @@ export function newestFirst<T extends Orderable>(items: readonly T[]): { sorted:
   };
   const time = (t: T) => {
     const ms = t.created ? Date.parse(t.created) : NaN;
-    return Number.isNaN(ms) ? Infinity : ms;
+    return Number.isNaN(ms) ? Infinity : ms < REPRODUCIBLE_BEFORE_MS ? -Infinity : ms;
   };
   const sorted = [...items].sort((a, b) => {
     const ta = time(a);

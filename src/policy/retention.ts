@@ -3,6 +3,7 @@ import type { Digest } from '../oci/names.js';
 import type { TagEntry } from '../snapshot/model.js';
 import { firstHit, type RuleHit } from './matchers.js';
 import { describeBasis, newestFirst } from './order.js';
+import { FUTURE_TOLERANCE_MS, REPRODUCIBLE_BEFORE_MS } from '../oci/created.js';
 
 /** A delete candidate as the retention rules see it; they may keep it, and say why. */
 export interface Candidate {
@@ -42,10 +43,18 @@ export function applyRetention(cands: Candidate[], repository: string, policy: D
       for (const it of missing) needs.add(it.c.entry.digest);
       continue;
     }
-    const { sorted, basis } = newestFirst(items.map((it) => ({ tag: it.c.entry.tag, created: it.c.entry.created ?? undefined, it })));
+    // An image whose time is unknown is kept, and never takes a place from one whose time
+    // is known: a pusher cannot make regmgr delete the newest images by lying about age.
+    const ranked = items.filter((it) => {
+      const unknown = unknownTime(it.c.entry.created, nowMs);
+      if (unknown) keep(it.c, say(it, `kept: creation time unknown (${unknown})`));
+      return !unknown;
+    });
+    const { sorted, basis } = newestFirst(ranked.map((it) => ({ tag: it.c.entry.tag, created: it.c.entry.created ?? undefined, it })));
+    const of = ranked.length;
     sorted.forEach((s, i) => {
       const by = describeBasis(basis.get(s));
-      const rank = rule ? `#${i + 1} newest of ${n}${by === 'image creation time' ? '' : ` (by ${by})`}` : `#${i + 1} newest of ${n} candidates by ${by}`;
+      const rank = rule ? `#${i + 1} newest of ${of}${by === 'image creation time' ? '' : ` (by ${by})`}` : `#${i + 1} newest of ${of} candidates by ${by}`;
       const counted = keepNewest !== undefined && i < keepNewest;
       const age = keepWithin ? ageWords(s.it.c.entry.created, keepWithin, nowMs) : undefined;
       if (counted) keep(s.it.c, say(s.it, rule ? `kept by keep-newest ${keepNewest} (${rank})` : `kept by mix-count ${keepNewest} (${rank})`));
@@ -107,10 +116,20 @@ function ruleLabel(rule: RetentionRule, hit: RuleHit): string {
   return `rule ${rule.number} (${what})`;
 }
 
-/** Whether an image is within an age, in words; an unknown creation time counts as newest. */
+/** Why an image's creation time is unknown (missing, invalid, later than the plan), or undefined when it is known. */
+export function unknownTime(created: string | null | undefined, nowMs: number): string | undefined {
+  if (!created) return 'missing, or not an RFC 3339 time of at most 64 characters';
+  const ms = Date.parse(created);
+  if (Number.isNaN(ms)) return 'not a time';
+  if (ms > nowMs + FUTURE_TOLERANCE_MS) return `${created} is later than the plan's time`;
+  return undefined;
+}
+
+/** Whether an image is within an age, in words; a reproducible build's fixed time says nothing of its age. */
 function ageWords(created: string | null | undefined, within: Duration, nowMs: number): { within: boolean; text: string } {
   const ms = created ? Date.parse(created) : NaN;
   if (Number.isNaN(ms)) return { within: true, text: `creation time unknown, counted as within ${within.text}` };
+  if (ms < REPRODUCIBLE_BEFORE_MS) return { within: true, text: `created ${created!.slice(0, 10)}, a reproducible build's fixed time (age unknown), counted as within ${within.text}` };
   const day = new Date(ms).toISOString().slice(0, 10);
   return nowMs - ms <= within.ms ? { within: true, text: `created ${day}, within ${within.text}` } : { within: false, text: `created ${day}, older than ${within.text}` };
 }

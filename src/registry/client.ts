@@ -1,3 +1,4 @@
+import { normaliseCreated } from '../oci/created.js';
 import { createHash } from 'node:crypto';
 import type { Dispatcher } from 'undici';
 import { Agent } from './agent.js';
@@ -218,8 +219,8 @@ export class RegistryClient {
     if (!facts.config) return { cacheable: true };
     const body = await this.getBlob(repo, facts.config);
     try {
-      const created = JSON.parse(body.toString('utf8')).created;
-      return { created: typeof created === 'string' && !Number.isNaN(Date.parse(created)) ? created : undefined, cacheable: true };
+      // Pushed by anyone: only a bounded RFC 3339 time is kept, normalised (oci/created.ts).
+      return { created: normaliseCreated(JSON.parse(body.toString('utf8')).created) ?? undefined, cacheable: true };
     } catch {
       return { cacheable: true };
     }

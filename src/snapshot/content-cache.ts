@@ -2,6 +2,7 @@ import { chmodSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { isDigest, type Digest } from '../oci/names.js';
+import { normaliseCreated } from '../oci/created.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { ownDirProblem } from '../util/private-dir.js';
 
@@ -50,7 +51,6 @@ export class ContentCache {
 
 const MAX_ENTRIES = 1_000_000;
 const MAX_BYTES = 256 * 1024 * 1024;
-const ISO = /^\d{4}-\d{2}-\d{2}T[0-9:.]+(Z|[+-]\d{2}:\d{2})$/;
 
 /**
  * The cache file: $REGMGR_CACHE_DIR (empty: no cache), else $XDG_CACHE_HOME/regmgr,
@@ -84,7 +84,7 @@ export function loadCache(file: string | undefined, warn: (m: string) => void): 
     const data = JSON.parse(readFileSync(file, 'utf8'));
     if (data?.version !== 1) return cache;
     for (const [d, c] of Object.entries(data.created ?? {})) {
-      if (isDigest(d) && (c === null || (typeof c === 'string' && ISO.test(c) && !Number.isNaN(Date.parse(c))))) cache.created.set(d, c);
+      if (isDigest(d) && (c === null || (typeof c === 'string' && normaliseCreated(c) === c))) cache.created.set(d, c);
     }
     for (const [d, list] of Object.entries(data.children ?? {})) {
       if (isDigest(d) && Array.isArray(list) && list.length <= 10_000 && list.every((x) => typeof x === 'string' && isDigest(x))) cache.children.set(d, list as Digest[]);

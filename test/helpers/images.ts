@@ -19,7 +19,8 @@ const LAYER = gzipSync(TAR);
 export interface ImageSpec {
   /** Makes the image unique (and so its digest). */
   seed: string;
-  created?: string;
+  /** The config's `created`; null leaves it out. */
+  created?: string | null;
   format?: 'oci' | 'docker';
   /** A multi-arch index with these platforms instead of a single image. */
   platforms?: string[];
@@ -72,7 +73,7 @@ async function pushSingle(reg: TestRegistry, repo: string, spec: ImageSpec, arch
     JSON.stringify({
       architecture: arch,
       os: 'linux',
-      created: spec.created ?? '2024-01-01T00:00:00Z',
+      ...(spec.created === null ? {} : { created: spec.created ?? '2024-01-01T00:00:00Z' }),
       config: { Labels: { 'regmgr.test.seed': spec.seed } },
       rootfs: { type: 'layers', diff_ids: [sha(TAR)] },
     }),

@@ -117,3 +117,42 @@ test('a rule, an include regex and a sync filter that match no tag are warnings'
   assert.match(cap.stderr(), /^warning: delete-policy\.rules\[2\] \(rule 3\) matches no tag in any selected repository$/m);
   assert.match(cap.stderr(), /^warning: sync-policy\.filters: \/\^v\\d\/ matches no tag in any selected repository$/m);
 });
+
+test('retention nobody can game by pushing: unknown, future, huge or junk creation times are kept and take no place from a known one; 1970 (reproducible builds) ranks after real times; the plan stores only normalised times', async () => {
+  const repo = 'hostile/app';
+  const at = (d: string) => ({ created: d });
+  const images: Array<[string, { created: string | null }]> = [
+    ['real-1', at('2026-09-01T00:00:00Z')],
+    ['real-2', at('2026-10-01T00:00:00.123456789+02:00')],
+    ['real-3', at('2026-11-01T00:00:00Z')],
+    ['future', at('9999-12-31T00:00:00Z')],
+    ['far', at('+275760-09-13T00:00:00Z')],
+    ['huge', at(`${' '.repeat(3 << 20)}2026-11-30T00:00:00Z`)],
+    ['junk', at('xxxxxxxxxx 2000')],
+    ['missing', { created: null }],
+    ['repro-1.0.0', at('1970-01-01T00:00:00Z')],
+    ['repro-1.1.0', at('1970-01-01T00:00:00Z')],
+  ];
+  for (const [tag, c] of images) await pushImage(reg, repo, [tag], { seed: `hostile-${tag}`, ...c });
+  const dir = join(tmp.dir, 'hostile');
+  const { mkdirSync, statSync } = await import('node:fs');
+  mkdirSync(dir);
+  const config = writeFile(dir, 'c.yml', `registries:\n  r:\n    registry: ${reg.url}\n    repositories: [${repo}]\ndelete-policy:\n  registries: [r]\n  mix-count: 2\n  tags:\n    include:\n      regex: '.'\n`);
+  const out = join(dir, 'plan.json');
+  const cap = captureIO();
+  assert.equal(await planCommand({ config, out, now: () => NOW }, cap.io), 0, cap.stderr());
+  const plan = JSON.parse(readFileSync(out, 'utf8')) as Plan;
+  assertPlanSchema(plan);
+  const d = plan.decisions.delete.r[repo];
+  const kept = Object.keys(d).filter((t) => d[t].verdict === 'keep').sort();
+  assert.deepEqual(kept, ['far', 'future', 'huge', 'junk', 'missing', 'real-2', 'real-3'], 'the two newest known images keep their places');
+  assert.deepEqual(plan.actions.flatMap((a) => (a.type === 'delete' ? a.tags : [])).sort(), ['real-1', 'repro-1.0.0', 'repro-1.1.0']);
+  assert.match(d.future.reason, /kept: creation time unknown \(9999-12-31T00:00:00\.000Z is later than the plan's time\)$/);
+  for (const t of ['far', 'huge', 'junk', 'missing']) assert.match(d[t].reason, /kept: creation time unknown \(missing, or not an RFC 3339 time of at most 64 characters\)$/, t);
+  assert.match(d['real-3'].reason, /kept by mix-count 2 \(#1 newest of 5 candidates by image creation time\)$/);
+  assert.match(d['repro-1.1.0'].reason, /#4 newest of 5 candidates by /);
+  const times = Object.fromEntries(Object.entries(plan.snapshot.r[repo].tags).map(([t, v]) => [t, v.created]));
+  assert.equal(times['real-2'], '2026-09-30T22:00:00.123Z', 'normalised');
+  for (const t of ['far', 'huge', 'junk', 'missing']) assert.equal(times[t], null, t);
+  assert.ok(statSync(out).size < 100_000, `the plan is small (${statSync(out).size} bytes)`);
+});

@@ -198,13 +198,14 @@ test('retention rules: each candidate belongs to the first rule that matches; ea
   assert.match(why('misc-1'), /; kept by keep-within 30d \(created \d{4}-\d\d-\d\d, within 30d\)$/);
 });
 
-test('retention: an unknown creation time counts as newest, for keep-newest and keep-within alike; repository globs limit a rule', () => {
+test('retention: an unknown creation time is kept and takes no place from a known one, for keep-newest and keep-within alike; repository globs limit a rule', () => {
   const p = policy({ rules: [rule(1, { keys: ['dev'] }, { keepNewest: 1, repositories: [{ source: 'team/*', test: (s) => /^team\/[^/]*$/.test(s) }] })], mixCount: 0 });
   const tags: Array<[string, number, string, string | null]> = [['dev-old', 1, IMG, day(90)], ['dev-unknown', 2, IMG, null], ['dev-new', 3, IMG, day(1)]];
   const inTeam = decideDelete({ registry: 'r', repo: { repository: 'team/app' as Repository, tags: tags.map(([tag, d, m, c]) => ({ tag, digest: dg(d), mediaType: m, created: c })) }, selection: whole, policy: p, indexChildren: new Map(), nowMs: NOW });
-  assert.deepEqual(Object.fromEntries(inTeam.decisions.map((d) => [d.tag, d.verdict])), { 'dev-old': 'delete', 'dev-unknown': 'keep', 'dev-new': 'delete' });
+  assert.deepEqual(Object.fromEntries(inTeam.decisions.map((d) => [d.tag, d.verdict])), { 'dev-old': 'delete', 'dev-unknown': 'keep', 'dev-new': 'keep' });
+  assert.match(inTeam.decisions.find((d) => d.tag === 'dev-unknown')!.reason, /^rule 1 \(key dev\): kept: creation time unknown \(missing, or not an RFC 3339 time of at most 64 characters\)$/);
   const elsewhere = decideDelete({ registry: 'r', repo: { repository: 'other/app' as Repository, tags: tags.map(([tag, d, m, c]) => ({ tag, digest: dg(d), mediaType: m, created: c })) }, selection: whole, policy: p, indexChildren: new Map(), nowMs: NOW });
   assert.ok(elsewhere.decisions.every((d) => d.verdict === 'delete'), 'the rule does not claim other/app: the pool (mix-count 0) keeps nothing');
   const within = decideDelete({ registry: 'r', repo: { repository: 'app' as Repository, tags: [{ tag: 'dev-x', digest: dg(9), mediaType: IMG, created: null }] }, selection: whole, policy: policy({ mixCount: 0, keepWithin: { text: '1d', ms: 86_400_000 } }), indexChildren: new Map(), nowMs: NOW });
-  assert.match(within.decisions[0].reason, /kept by keep-within 1d \(creation time unknown, counted as within 1d\)$/);
+  assert.match(within.decisions[0].reason, /; kept: creation time unknown \(missing, or not an RFC 3339 time of at most 64 characters\)$/);
 });
