@@ -71,12 +71,31 @@ export function decideDelete(input: DeleteInput): DeleteResult {
   if (needsCreated.length) return { decisions: [], actions: [], blocked: [], ...NONE, needsCreated };
 
   const byDigest = groupBy(ordinary, (p) => p.entry.digest);
+  const attachments = pending.filter((p) => p.attachment);
+  const attByDigest = groupBy(attachments, (p) => p.entry.digest);
+  // Every digest a tag names here (an attachment's digest can be a subject too: a
+  // signature of a signature), and the platform manifests of indexes.
+  const tagged = new Set(pending.map((p) => p.entry.digest));
+  const children = new Set([...input.indexChildren.values()].flat());
+  const present = (d: Digest) => tagged.has(d) || children.has(d) || input.subjectsPresent?.get(d) === true;
+  const unknown = attachments.map((p) => p.attachment!.subject).filter((d) => !present(d) && !input.subjectsPresent?.has(d));
+  if (unknown.length) return { decisions: [], actions: [], blocked: [], ...NONE, needsSubjects: [...new Set(unknown)].sort() };
+
+  // Digests whose every ordinary tag is to be deleted. An attachment tag on a digest is
+  // one more tag of it: one that stays (its subject is kept) keeps the digest, and the
+  // ordinary tags on it go alone; one on its own subject follows that digest.
+  const allOrdinaryGo = new Set([...byDigest].filter(([, g]) => g.every((p) => p.verdict === 'delete')).map(([d]) => d));
+  const stays = (p: Pending) => {
+    const { subject } = p.attachment!;
+    return subject !== p.entry.digest && !allOrdinaryGo.has(subject) && present(subject);
+  };
   const out = new Outcome(registry, repo.repository, tagDelete);
   // A digest is deleted only when every tag on it is to be deleted; otherwise its
   // deleted tags go on their own and the digest stays for the kept ones.
   for (const [digest, group] of byDigest) {
     if (!group.some((p) => p.verdict === 'delete')) continue;
-    const others = group.filter((p) => p.verdict !== 'delete').map((p) => ({ tag: p.entry.tag, reason: p.reason }));
+    const keptAttachments = (attByDigest.get(digest) ?? []).filter(stays).map((p) => ({ tag: p.entry.tag, reason: `${p.attachment!.kind} of a kept image, on this same digest` }));
+    const others = [...group.filter((p) => p.verdict !== 'delete').map((p) => ({ tag: p.entry.tag, reason: p.reason })), ...keptAttachments];
     if (others.length) out.shared(digest, group, others, `kept tag${others.length === 1 ? '' : 's'} ${others.map((l) => l.tag).join(', ')}`);
     else out.whole(digest, group);
   }
@@ -106,34 +125,49 @@ export function decideDelete(input: DeleteInput): DeleteResult {
   }
 
   // Attachments: deleted with a deleted subject, kept with a kept one, deleted when
-  // their subject is gone from the repository (orphaned).
+  // their subject is gone from the repository (orphaned). Chains are followed: when
+  // every tag on an attachment's own digest goes, attachments of that digest go too.
   const gone = new Set(out.manifestDigests());
-  const tagged = new Set(ordinary.map((p) => p.entry.digest));
-  const children = new Set([...input.indexChildren.values()].flat());
-  const attachments = pending.filter((p) => p.attachment);
-  const unknown = attachments.map((p) => p.attachment!.subject).filter((d) => !gone.has(d) && !tagged.has(d) && !children.has(d) && !input.subjectsPresent?.has(d));
-  if (unknown.length) return { decisions: [], actions: [], blocked: [], ...NONE, needsSubjects: [...new Set(unknown)].sort() };
-  for (const p of attachments) {
-    const { subject, kind } = p.attachment!;
-    const subjectTags = (byDigest.get(subject) ?? []).map((o) => o.entry.tag);
-    const named = subjectTags.length ? subjectTags.join(', ') : subject;
-    if (gone.has(subject)) {
-      p.verdict = 'delete';
-      p.reason = `${kind} of ${named}, deleted with it`;
-    } else if (tagged.has(subject) || children.has(subject) || input.subjectsPresent?.get(subject)) {
-      p.reason = `${kind} of ${named}, kept with it`;
-    } else {
-      p.verdict = 'delete';
-      p.reason = `${kind} of ${subject}, which no longer exists here: orphaned`;
+  const settled = new Set<Pending>();
+  const goesWhole = (d: Digest) => [...(byDigest.get(d) ?? []), ...(attByDigest.get(d) ?? [])].every((x) => x.verdict === 'delete' && (!x.attachment || settled.has(x)));
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const p of attachments) {
+      if (settled.has(p)) continue;
+      const { subject, kind } = p.attachment!;
+      const subjectTags = (byDigest.get(subject) ?? []).map((o) => o.entry.tag);
+      const named = subjectTags.length ? subjectTags.join(', ') : subject;
+      if (gone.has(subject)) {
+        p.verdict = 'delete';
+        p.reason = `${kind} of ${named}, deleted with it`;
+      } else if (!present(subject)) {
+        p.verdict = 'delete';
+        p.reason = `${kind} of ${subject}, which no longer exists here: orphaned`;
+      } else continue;
+      settled.add(p);
+      changed = true;
+      if (goesWhole(p.entry.digest)) gone.add(p.entry.digest);
     }
   }
-  for (const [digest, group] of groupBy(attachments, (p) => p.entry.digest)) {
-    if (!group.some((p) => p.verdict === 'delete')) continue;
+  for (const p of attachments) {
+    if (settled.has(p)) continue;
+    const subjectTags = (byDigest.get(p.attachment!.subject) ?? []).map((o) => o.entry.tag);
+    p.reason = `${p.attachment!.kind} of ${subjectTags.length ? subjectTags.join(', ') : p.attachment!.subject}, kept with it`;
+  }
+  for (const [digest, group] of attByDigest) {
+    const doomed = group.filter((p) => p.verdict === 'delete');
+    if (!doomed.length) continue;
+    // One action per digest: an attachment on a digest that goes whole goes in that DELETE.
+    const whole = out.actions.find((a) => a.method === 'manifest' && a.digest === digest);
+    if (whole) {
+      for (const p of doomed) (whole.tags.push(p.entry.tag), (whole.reasons[p.entry.tag] = p.reason));
+      continue;
+    }
     const others = [...group, ...(byDigest.get(digest) ?? [])].filter((p) => p.verdict !== 'delete').map((p) => ({ tag: p.entry.tag, reason: p.reason }));
-    const a = group[0].attachment!;
+    const a = doomed[0].attachment!;
     const of = { subject: a.subject, orphaned: !gone.has(a.subject) };
-    if (others.length) out.shared(digest, group, others, `tag${others.length === 1 ? '' : 's'} ${others.map((l) => l.tag).join(', ')}`, of);
-    else out.whole(digest, group, of);
+    if (others.length) out.shared(digest, doomed, others, `tag${others.length === 1 ? '' : 's'} ${others.map((l) => l.tag).join(', ')}`, of);
+    else out.whole(digest, doomed, of);
   }
 
   const decisions: TagDecision[] = pending.map((p) => {

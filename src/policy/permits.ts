@@ -58,9 +58,12 @@ function deleteProblem(a: PlanDelete, config: Config, deletedSubjects: ReadonlyS
     }
     const att = attachmentOf(t);
     if (att && selected.whole && !selected.explicit.has(t)) {
-      // An attachment goes with its subject, or (apply checks it is gone) as an orphan.
-      if (a.attachment_of?.subject !== att.subject) return `tag '${t}' is an attachment of ${att.subject}, and the action does not say so`;
-      if (!a.attachment_of.orphaned && !deletedSubjects.has(`${a.registry}/${a.repository}@${att.subject}`)) return `tag '${t}' is an attachment of ${att.subject}, which the plan does not delete`;
+      // An attachment goes with its subject (in its own action, or in the DELETE of the
+      // digest it shares with that subject's tags), or, as an orphan (apply checks its
+      // subject is gone), in an action that says so.
+      const withSubject = deletedSubjects.has(`${a.registry}/${a.repository}@${att.subject}`);
+      const orphan = a.attachment_of?.subject === att.subject && a.attachment_of.orphaned;
+      if (!withSubject && !orphan) return `tag '${t}' is an attachment of ${att.subject}, which the plan does not delete`;
       continue;
     }
     const c = candidacy(t, selected, dp);

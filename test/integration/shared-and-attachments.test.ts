@@ -146,3 +146,30 @@ test('sync of a signed image copies its signature with the same digests, whateve
   assert.equal(await applyCommand({ plan: planFile }, a.io), 0, a.stdout());
   assert.deepEqual(await readTags(mirror, 'mirrored/app'), { [sig]: sigDigest, v2: image });
 });
+
+test('attachments that a pusher aims at the delete: a tag sha256-X.sig on X itself, a candidate on a kept image attestation digest, a signature of a signature', async () => {
+  const repo = `att/hostile-${++n}`;
+  // 1. A self-referencing attachment tag: one action for the digest, both tags in it.
+  const self = await pushImage(env.reg, repo, ['dev-self'], { seed: `${repo}-self` });
+  await tagDigest(env.reg, repo, `${self.replace(':', '-')}.sig`, self);
+  // 2. A kept image whose attestation digest also carries a candidate tag.
+  const kept = await pushImage(env.reg, repo, ['v1'], { seed: `${repo}-v1` });
+  const att = await pushImage(env.reg, repo, [`${kept.replace(':', '-')}.att`, 'dev-on-att'], { seed: `${repo}-att` });
+  // 3. A deleted image, its signature, and a signature of that signature.
+  const img = await pushImage(env.reg, repo, ['dev-chain'], { seed: `${repo}-chain` });
+  const sig = await pushImage(env.reg, repo, [`${img.replace(':', '-')}.sig`], { seed: `${repo}-sig` });
+  await pushImage(env.reg, repo, [`${sig.replace(':', '-')}.sig`], { seed: `${repo}-sigsig` });
+  const { plan, out, code } = await planApply('  mix-count: 0\n  tags:\n    include:\n      keys: dev\n', repo);
+  const ids = plan.actions.map((a) => a.id);
+  assert.equal(new Set(ids).size, ids.length, 'one action per id');
+  const deletes = plan.actions.filter((a): a is PlanDelete => a.type === 'delete');
+  const of = (d: string) => deletes.filter((a) => a.digest === d);
+  assert.deepEqual(of(self).map((a) => [a.method, a.tags]), [['manifest', ['dev-self', `${self.replace(':', '-')}.sig`]]]);
+  assert.deepEqual(of(att).map((a) => [a.method, a.tags, a.kept_by]), [['untag', ['dev-on-att'], [`${kept.replace(':', '-')}.att`]]]);
+  assert.equal(plan.summary.blocked, 0);
+  assert.deepEqual(of(sig).map((a) => a.method), ['manifest'], 'the signature goes with its image');
+  assert.equal(deletes.filter((a) => a.tags.includes(`${sig.replace(':', '-')}.sig`)).length, 1, 'and its own signature with it, in the same plan');
+  assert.equal(code, 0, out);
+  assert.match(out, /Apply complete: 0 copied, 5 deleted, 0 drifted, 0 blocked, 0 failed\./);
+  assert.deepEqual(Object.keys(await readTags(env.reg, repo)).sort(), [`${kept.replace(':', '-')}.att`, 'v1']);
+});
