@@ -25,39 +25,64 @@ const MARK: Record<Line['sign'], string> = { '-': '-', '+': '+', '~': '~', '!': 
 export function renderMarkdown(plan: Plan, opts: { explain?: boolean; planFile?: string; limit?: number } = {}): string {
   const limit = opts.limit ?? COMMENT_LIMIT;
   const g = groups(plan, Boolean(opts.explain));
+  const show = `regmgr show ${opts.planFile ? htmlText(opts.planFile) : 'plan.json'}`;
   const head: string[] = [`**${summaryLine(plan)}**`, ''];
+  // The count table: every repository while it fits a third of the comment; past that,
+  // the largest first and one row that sums up the rest, so the totals stay complete.
   if (g.size) {
-    head.push('| registry/repository | changes |', '| --- | --- |');
-    for (const [key, lines] of g) head.push(`| <code>${htmlText(key.replace(' ', '/'))}</code> | ${counts(lines)} |`);
-    head.push('');
+    const rows = [...g].map(([key, lines]) => ({ row: `| <code>${htmlText(key.replace(' ', '/'))}</code> | ${counts(lines)} |`, lines }));
+    const all = size(rows.map((r) => r.row));
+    const table = ['| registry/repository | changes |', '| --- | --- |'];
+    if (all <= limit / 3) table.push(...rows.map((r) => r.row));
+    else {
+      const largest = [...rows].sort((a, b) => b.lines.length - a.lines.length);
+      let used = 0;
+      let i = 0;
+      for (; i < largest.length && used + largest[i].row.length + 1 <= limit / 3 - 200; i++) used += largest[i].row.length + 1;
+      const rest = largest.slice(i);
+      table.push(...largest.slice(0, i).map((r) => r.row));
+      if (rest.length) table.push(`| ${rest.length} more repositor${rest.length === 1 ? 'y' : 'ies'} (smaller) | ${counts(rest.flatMap((r) => r.lines))} |`);
+    }
+    head.push(...table, '');
   }
-  if (plan.warnings?.length) head.push('**Warnings** (these selected nothing):', '', ...plan.warnings.map((w) => `- ${htmlText(w)}`), '');
+  // Warnings are what a reviewer must see: all while they fit a sixth, then counted.
+  if (plan.warnings?.length) {
+    const items = plan.warnings.map((w) => `- ${htmlText(w)}`);
+    const fit: string[] = [];
+    for (const w of items) if (size(fit) + w.length + 1 <= limit / 6) fit.push(w);
+    head.push('**Warnings** (these selected nothing):', '', ...fit, ...(fit.length < items.length ? [`- … and ${items.length - fit.length} more: see \`${show}\``] : []), '');
+  }
   if (plan.notes?.length) head.push(`${plan.notes.length} rule(s) or filter(s) have nothing left to match: regmgr deleted what they matched (see \`regmgr show\`).`, '');
   if (plan.changed_outside.length) head.push(`${plan.changed_outside.length} tag(s) changed outside regmgr since the recorded state: see \`regmgr show\`.`, '');
-  const show = `regmgr show ${opts.planFile ? htmlText(opts.planFile) : 'plan.json'}`;
   const foot = `<sub>plan sha256 ${htmlText(plan.sha256.slice(0, 16))}, regmgr ${htmlText(plan.regmgr_version)}</sub>`;
-
-  // Room for details: what the head and foot leave, less a margin for the omission line.
-  let room = limit - size(head) - foot.length - 400;
+  const total = [...g.values()].reduce((n, l) => n + l.length, 0);
+  // The closing lines at their longest (every line and repository left out), reserved.
+  const tailFor = (omitted: number, hidden: number) => [
+    ...(hidden ? [`${hidden} more repositor${hidden === 1 ? 'y' : 'ies'} not shown here (counted in the table).`, ''] : []),
+    ...(omitted ? [`**${omitted} line${omitted === 1 ? '' : 's'} not shown** to fit one comment; the counts above are complete. See every line with \`${show}\`.`, ''] : []),
+  ];
+  let room = limit - size(head) - size(tailFor(total, g.size)) - foot.length - 1;
   const body: string[] = [];
   let omitted = 0;
+  let hidden = 0;
   let reposLeft = g.size;
   for (const [key, lines] of g) {
     // A fair share of what is left for each repository still to come; unused room passes on.
     const share = Math.floor(room / reposLeft--);
-    let mine = share;
     const block = lines.flatMap((l, i) => factored(l, lines[i - 1], lines[i + 1]));
     const open = lines.length <= 5;
     const top = open ? [`<code>${htmlText(key.replace(' ', '/'))}</code>`, ''] : [`<details><summary><code>${htmlText(key.replace(' ', '/'))}</code>: ${counts(lines)}</summary>`, ''];
     const bottom = open ? [''] : ['', '</details>', ''];
     const fence = codeFence(block);
-    const frame = size(top) + size(bottom) + 2 * (fence.length + 6);
-    if (mine < frame + 80) {
+    const more = `# … ${lines.length} more lines of this repository not shown`;
+    const frame = size(top) + size(bottom) + 2 * (fence.length + 6) + more.length + 1;
+    if (share < frame + 80) {
+      // Too little room even to open it: counted in the closing line, not one line each.
       omitted += lines.length;
-      body.push(`<code>${htmlText(key.replace(' ', '/'))}</code>: ${lines.length} line${lines.length === 1 ? '' : 's'} not shown`, '');
+      hidden++;
       continue;
     }
-    mine -= frame;
+    let mine = share - frame;
     const shown: string[] = [];
     let left = 0;
     for (const line of block) {
@@ -66,12 +91,12 @@ export function renderMarkdown(plan: Plan, opts: { explain?: boolean; planFile?:
         mine -= line.length + 1;
       } else if (!line.startsWith('# ') || line.startsWith('# !') || line.startsWith('# =') || line.startsWith('# ·')) left++;
     }
-    room -= share - mine;
+    const out = [...top, `${fence}diff`, ...shown, ...(left ? [`# … ${left} more line${left === 1 ? '' : 's'} of this repository not shown`] : []), fence, ...bottom];
+    room -= size(out);
     omitted += left;
-    body.push(...top, `${fence}diff`, ...shown, ...(left ? [`# … ${left} more line${left === 1 ? '' : 's'} of this repository not shown`] : []), fence, ...bottom);
+    body.push(...out);
   }
-  const tail = omitted ? [`**${omitted} line${omitted === 1 ? '' : 's'} not shown** to fit one comment; the counts above are complete. See every line with \`${show}\`.`, ''] : [];
-  return [...head, ...body, ...tail, foot].join('\n') + '\n';
+  return [...head, ...body, ...tailFor(omitted, hidden), foot].join('\n') + '\n';
 }
 
 /** How many of each kind, in words: `3 to delete, 1 blocked`. */

@@ -45,3 +45,41 @@ test('a small plan is shown whole, and a repository with a few lines is not coll
   assert.doesNotMatch(md, /<details>/);
   assert.equal(md.split('\n').filter((l) => /^- pr-\d+/.test(l)).length, 4);
 });
+
+/** `repos` repositories of `tags` deletions each, with long names and reasons. */
+function widePlan(repos: number, tags: number): Plan {
+  const base = bigPlan(0);
+  const actions: PlanDelete[] = [];
+  for (let r = 0; r < repos; r++) {
+    const repository = `department-${r}/${'very-long-service-name-'.repeat(3)}${r}`;
+    for (let t = 0; t < tags; t++) {
+      const tag = `feature-${t}-${'a-rather-long-branch-name-'.repeat(3)}${r}`;
+      const i = r * tags + t;
+      actions.push({ id: `delete harbor/${repository}@${dg(i)}`, type: 'delete', registry: 'harbor', repository, digest: dg(i), media_type: 'application/vnd.oci.image.manifest.v1+json', tags: [tag], method: 'manifest', reasons: { [tag]: `${RULE}; #${t + 1} newest` } });
+    }
+  }
+  const warnings = Array.from({ length: 3000 }, (_, i) => `registries.harbor.repositories: gone-${i}/${'x'.repeat(40)} does not exist (the repository is unknown to the registry)`);
+  return { ...base, actions, warnings, summary: { copy: 0, delete: actions.length, tags_deleted: actions.length, blocked: 0 } };
+}
+
+for (const [repos, tags] of [
+  [20, 500],
+  [1200, 3],
+  [3000, 1],
+] as const) {
+  test(`${repos} repositories x ${tags} long tags and 3,000 warnings fit one comment; every count is still there`, () => {
+    const md = renderMarkdown(widePlan(repos, tags), { planFile: 'plan.json' });
+    assert.ok(md.length <= COMMENT_LIMIT, `${md.length} characters`);
+    assert.match(md, new RegExp(`^\\*\\*Plan: 0 to copy, ${repos * tags} to delete, 0 blocked\\.\\*\\*$`, 'm'));
+    // The table: each row a repository, or one row summing up the smaller ones; deletions add up.
+    const rows = md.split('\n').filter((l) => /^\| (<code>|\d+ more repositor)/.test(l));
+    const counted = rows.reduce((n, l) => n + Number(/\| (\d+) to delete \|$/.exec(l)?.[1] ?? NaN), 0);
+    assert.equal(counted, repos * tags, 'the table accounts for every deletion');
+    if (repos > 100) assert.match(md, /^\| \d+ more repositories \(smaller\) \| \d+ to delete \|$/m);
+    assert.match(md, /^- … and \d+ more: see `regmgr show plan\.json`$/m);
+    const shown = md.split('\n').filter((l) => /^- feature-\d+/.test(l)).length;
+    const left = Number(/\*\*(\d+) lines? not shown\*\*/.exec(md)?.[1] ?? 0);
+    assert.equal(shown + left, repos * tags, 'every line is either shown or counted');
+    assert.equal((md.match(/<details>/g) ?? []).length, (md.match(/<\/details>/g) ?? []).length);
+  });
+}
