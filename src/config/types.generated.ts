@@ -80,7 +80,7 @@ export interface Registry {
    */
   concurrency?: number;
   /**
-   * Seconds (a whole number or a decimal) that one request may take, connect, headers and body together, before it is abandoned.
+   * Seconds (a whole number or a decimal, at least 1) that one request may take, connect, headers and body together, before it is abandoned.
    */
   timeout?: number;
   /**

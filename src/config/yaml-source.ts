@@ -20,10 +20,16 @@ export function parseYaml(file: string, text: string): { source?: YamlSource; is
   const issues: ConfigIssue[] = [];
   // A tab used as indentation also makes the parser see keys twice: report the tab alone.
   const tabs = doc.errors.some((e) => e.code === 'TAB_AS_INDENT');
-  for (const e of doc.errors) {
+  // A custom tag (`!foo`) would be read as a plain string with only a warning: a config
+  // has no use for one, so it is an error, like every other thing regmgr cannot read.
+  const unknownTags = doc.warnings.filter((w) => w.code === 'TAG_RESOLVE_FAILED');
+  for (const e of [...doc.errors, ...unknownTags]) {
     if (tabs && e.code === 'DUPLICATE_KEY') continue;
     const line = e.linePos?.[0]?.line;
     let message = e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+    if (e.code === 'TAG_RESOLVE_FAILED') message = `unknown YAML tag ${inert(message.replace(/^Unresolved tag: /, ''))}: a regmgr config uses plain YAML (no ! tags)`;
+    // The parser's own stack ran out: say what the file does, not what the parser felt.
+    if (e.code === 'RESOURCE_EXHAUSTION' || /Maximum call stack/.test(message)) message = 'the YAML is nested too deeply to read (a config is a few levels deep)';
     if (e.code === 'DUPLICATE_KEY') {
       const key = /^\s*(?:-\s+)?("[^"]*"|'[^']*'|[^:#]+?)\s*:/.exec(text.slice(e.pos[0]).split('\n')[0])?.[1];
       message = `duplicate key${key ? ` '${inert(key.replace(/^["']|["']$/g, ''))}'` : ''}: it appears twice in the same mapping`;

@@ -364,6 +364,11 @@ export class RegistryClient {
         throw this.#protocol(res, 'GET', `more than ${limit} ${key === 'tags' ? 'tags in one repository' : 'repositories'} (registries.${this.name}.max-tags); raise it if this is real, or check the registry`);
       }
       path = this.#sameOriginPath(res, nextLink(res.headers.link));
+      // The next page of the same list: another repository's tags (or any other route of
+      // this registry) would be merged into this one's.
+      if (path && new URL(path, this.endpoint.origin).pathname !== new URL(firstPath, this.endpoint.origin).pathname) {
+        throw this.#protocol(res, 'GET', `refusing pagination Link to another list (${new URL(path, this.endpoint.origin).pathname}); a next page must continue ${new URL(firstPath, this.endpoint.origin).pathname}`);
+      }
       // Every page must add something, so that the item bound also bounds the pages.
       if (path && out.length === before) throw this.#protocol(res, 'GET', 'a page with no entries points to a next page: endless pagination refused');
     }

@@ -61,7 +61,7 @@ test('a body that trickles one byte at a time fails at the configured timeout, o
   }
 });
 
-test('a 200,000-tag answer is read without a crash; past max-tags it is refused; an endless Link chain stops at max-tags', async () => {
+test('a 200,000-tag answer is read without a crash; past max-tags it is refused; an endless Link chain stops at max-tags; a Link to another list is refused', async () => {
   const tags = Array.from({ length: 200_000 }, (_, i) => `t${i}`);
   const body = JSON.stringify({ name: 'app', tags });
   const reg = await startHostileRegistry((req, res) => {
@@ -76,6 +76,9 @@ test('a 200,000-tag answer is read without a crash; past max-tags it is refused;
       return json(res, 200, { name: 'endless', tags: [`p${n}`] }, { link: `</v2/endless/tags/list?last=${n + 1}>; rel="next"` });
     }
     if (req.url?.startsWith('/v2/empty/tags/list')) return json(res, 200, { name: 'empty', tags: [] }, { link: '</v2/empty/tags/list?last=x>; rel="next"' });
+    // Same origin, but the next page is another repository's list.
+    if (req.url === '/v2/mine/tags/list') return json(res, 200, { name: 'mine', tags: ['a'] }, { link: '</v2/secret/db/tags/list?n=1>; rel="next"' });
+    if (req.url?.startsWith('/v2/secret/db/tags/list')) return json(res, 200, { name: 'secret/db', tags: ['prod'] });
   });
   try {
     const c = new RegistryClient(endpoint(reg.url));
@@ -87,6 +90,9 @@ test('a 200,000-tag answer is read without a crash; past max-tags it is refused;
     await assert.rejects(chain.listTags('endless' as Repository), /more than 1000 tags in one repository/);
     assert.equal(reg.log.length, 1001);
     await assert.rejects(c.listTags('empty' as Repository), /a page with no entries points to a next page: endless pagination refused/);
+    reg.log.length = 0;
+    await assert.rejects(c.listTags('mine' as Repository), /refusing pagination Link to another list \(\/v2\/secret\/db\/tags\/list\); a next page must continue \/v2\/mine\/tags\/list/);
+    assert.equal(reg.log.length, 1, "the other repository's list is never requested");
     await Promise.all([c.close(), bounded.close(), chain.close()]);
   } finally {
     await reg.close();

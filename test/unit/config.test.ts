@@ -147,7 +147,13 @@ test('timeout takes whole or decimal seconds and works either way', () => {
   assert.equal(t('10'), 10_000);
   assert.equal(t('1.5'), 1500);
   assert.equal(t('1.0005'), 1001);
-  assert.equal(t('0.0001'), 1);
+  // A timeout below a second makes every request fail: refused with the field and line.
+  assert.throws(() => t('0.0005'), /c\.yml:4: registries\.h\.timeout: must be >= 1 \(got 0\.0005\)/);
+});
+
+test('YAML a config never needs is an error with its line: a custom tag, nesting thousands deep', () => {
+  assert.throws(() => parseConfig('c.yml', 'registries:\n  h:\n    registry: !foo https://h.example\n', {}), /c\.yml:3: unknown YAML tag !foo: a regmgr config uses plain YAML \(no ! tags\)/);
+  assert.throws(() => parseConfig('c.yml', `a: ${'['.repeat(20000)}${']'.repeat(20000)}\n`, {}), /c\.yml:1: the YAML is nested too deeply to read \(a config is a few levels deep\)/);
 });
 
 test('a sync from a registry to itself is fine when every repository is renamed', () => {
