@@ -1,6 +1,7 @@
 import type { Plan, PlanCopy, PlanDelete } from '../plan/model.js';
 import type { Clients } from '../registry/connect.js';
-import type { Repository } from '../oci/names.js';
+import type { Digest, Repository } from '../oci/names.js';
+import { manifestFacts } from '../oci/manifest-facts.js';
 import { mapLimit } from '../util/limit.js';
 import { groupBy } from '../util/group.js';
 import type { Journal } from './journal.js';
@@ -10,7 +11,7 @@ import { copyLane, type Guard } from './copy-lane.js';
 import { deleteStep } from './delete-step.js';
 import { untagStep } from './untag-step.js';
 import { LiveView, MAX_VIEW_AGE_MS } from './live-view.js';
-import { ManifestSaver } from './manifest-saver.js';
+import { ManifestSaver, saveManifest } from './manifest-saver.js';
 import { RegistryError } from '../registry/errors.js';
 
 export interface ApplyReport {
@@ -111,8 +112,8 @@ export async function execute(plan: Plan, clients: Clients, journal: Journal, sk
     // A tag lost to a concurrent re-tag is put back at once, which takes push: prove it
     // before the first DELETE rather than find out with a tag missing.
     const seen = opts.freshRead?.snapshot[group[0].registry]?.[repo];
-    const ready = await client
-      .probePush(repo)
+    const ready = await mountableBlob(group[0], view, journal)
+      .then((blob) => client.probePush(repo, blob))
       .then(() => (seen ? view.seed(Object.entries(seen.tags).map(([t, s]) => [t, s.digest]), opts.freshRead!.at, opts.freshRead!.took) : view.fullRead()))
       .catch((e: Error) => (e instanceof RegistryError && (e.kind === 'auth' || e.kind === 'denied') && e.method === 'POST' ? pushRefused(e, group[0]) : e));
     // Saves and re-reads run beside the chain of DELETEs (reads only, off the chain).
@@ -155,4 +156,27 @@ function pushRefused(e: RegistryError, a: PlanDelete): Error {
   return new Error(
     `${a.registry}/${a.repository}: no delete was sent: regmgr needs push permission here as well as delete, so that a tag another client moves onto a digest while it is deleted can be put back at once; the registry refused a push (${e.status ?? e.kind}${e.codes.length ? ` ${e.codes.join(',')}` : ''}). Grant push on this repository to these credentials`,
   );
+}
+
+/**
+ * A blob the repository holds, for the push probe to mount without leaving anything
+ * behind: the config of the first action's image (its manifest is saved on the way, as
+ * the DELETE needs it anyway), or of an index's first platform manifest.
+ */
+async function mountableBlob(a: PlanDelete, view: LiveView, journal: Journal): Promise<Digest | undefined> {
+  if (!(await saveManifest(a, view, journal))) return undefined;
+  const m = view.manifests.get(a.digest)!;
+  let facts;
+  try {
+    facts = manifestFacts(JSON.parse(m.bytes.toString('utf8')), m.mediaType);
+  } catch {
+    return undefined; // not JSON: the probe falls back to an upload it cancels
+  }
+  const child = facts.platformChild ?? facts.children?.[0];
+  if (!facts.config && child) {
+    const c = await view.client.getManifest(a.repository as Repository, child);
+    if (!c) return undefined;
+    facts = manifestFacts(c.json, c.mediaType);
+  }
+  return facts.config;
 }

@@ -275,8 +275,17 @@ export class RegistryClient {
    * Proves that these credentials may push to `repo` without changing it: opens a blob
    * upload session and cancels it. Throws the registry's refusal (auth/denied) as is.
    */
-  async probePush(repo: Repository): Promise<void> {
-    const res = await this.#send({ method: 'POST', path: `/v2/${this.#repo(repo)}/blobs/uploads/`, scope: push(repo), idempotent: false });
+  /**
+   * Proves push rights on `repo` (apply needs them to put back a tag lost to a
+   * concurrent re-tag) before the first DELETE. `mountable`: a blob the repository holds.
+   */
+  async probePush(repo: Repository, mountable?: Digest): Promise<void> {
+    // Mounting a blob the repository already holds, from itself, takes push rights and
+    // changes nothing: distribution answers 201 and makes no upload session. A cancelled
+    // upload, the fallback, leaves _uploads/<uuid>/hashstates behind on 2.8 (measured).
+    const query = mountable ? `?mount=${mountable}&from=${this.#repo(repo)}` : '';
+    const res = await this.#send({ method: 'POST', path: `/v2/${this.#repo(repo)}/blobs/uploads/${query}`, scope: push(repo), idempotent: false });
+    if (mountable && res.status === 201) return;
     if (res.status !== 202) throw this.#error(res, 'POST');
     const location = header(res, 'location');
     if (!location) return;

@@ -1,6 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { existsSync, readdirSync } from 'node:fs';
 import { startRegistry, TEST_PASSWORD, TEST_USER, type TestRegistry } from '../helpers/registry.js';
 import { pushImage, readTags } from '../helpers/images.js';
 import { captureIO, writeFile } from '../helpers/io.js';
@@ -64,4 +65,8 @@ test('credentials with pull, push and delete: the deletes are done, with each sc
   const scopes = new Set(reg.token!.requests.flatMap((r) => r.scopes));
   for (const s of ['repository:perm/b:pull', 'repository:perm/b:delete']) assert.ok(scopes.has(s), [...scopes].join(' '));
   assert.ok(scopes.has('repository:perm/b:pull,push') || scopes.has('repository:perm/b:push,pull'), [...scopes].join(' '));
+  // The push probe mounts a blob the repository already holds: no upload session is left
+  // in the registry's storage (a cancelled upload leaves _uploads/<uuid>/hashstates on 2.8).
+  const uploads = join(reg.dir, 'data', 'docker', 'registry', 'v2', 'repositories', 'perm', 'b', '_uploads');
+  assert.deepEqual(existsSync(uploads) ? readdirSync(uploads) : [], []);
 });
