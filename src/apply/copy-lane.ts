@@ -3,7 +3,7 @@ import type { Clients } from '../registry/connect.js';
 import { groupBy } from '../util/group.js';
 import type { Journal } from './journal.js';
 import { SkopeoError, syncNames, type SkopeoRunner } from './skopeo.js';
-import { copyCheck, copyImage, copyStep, tagStep, type Outcome } from './steps.js';
+import { copyCheck, copyImage, copyStep, readImage, tagStep, type Outcome } from './steps.js';
 
 /** How the executor runs one action: records its outcome; `inFlight`: runs even after the first Ctrl-C. */
 export type Guard = (id: string, fn: () => Promise<Outcome | undefined>, inFlight?: boolean) => Promise<void>;
@@ -85,18 +85,19 @@ async function syncBatch(batch: readonly PlanCopy[], ctx: LaneContext): Promise<
     }
     ctx.debug?.(`${first.target.registry}/${first.target.repository}: ${e.message}; what it did not copy is copied alone`);
   }
-  // Tags of different digests are set together (the client bounds how many at once);
-  // tags of one digest one after another: 2.8 rewrites the digest's revision link on
-  // every PUT, by truncating and writing it, and a PUT beside it may read it empty.
+  // The images' manifests are read together (the client bounds how many at once); then
+  // the tags are set one at a time, each checked right before its PUT. A client that
+  // reacts to one new tag by setting another is then seen, and left alone, not
+  // overwritten by a PUT whose check ran before it. (One at a time also keeps 2.8 from
+  // reading a digest's revision link empty while another PUT of that digest rewrites it.)
   // An image the batch did not bring is copied alone, in plan order, after them.
+  const images = new Map(batch.map((a) => [a, readImage(a, clients)]));
   const tagged = new Map<PlanCopy, Promise<Outcome | 'absent' | Error>>();
-  for (const chain of groupBy(batch, (a) => a.source.digest).values()) {
-    let previous: Promise<unknown> = Promise.resolve();
-    for (const a of chain) {
-      const step = previous.then(() => tagStep(a, clients, journal)).catch((e: Error) => e);
-      tagged.set(a, step);
-      previous = step;
-    }
+  let previous: Promise<unknown> = Promise.resolve();
+  for (const a of batch) {
+    const step = previous.then(() => tagStep(a, clients, journal, images.get(a))).catch((e: Error) => e);
+    tagged.set(a, step);
+    previous = step;
   }
   await Promise.all(tagged.values());
   for (const a of batch) {

@@ -3,6 +3,7 @@ import type { PlanCopy } from '../plan/model.js';
 import type { Journal } from './journal.js';
 import type { SkopeoRunner } from './skopeo.js';
 import type { Clients } from '../registry/connect.js';
+import type { Manifest } from '../registry/client.js';
 
 /**
  * `restored`: deleted as planned, and a tag the plan did not name, lost to the DELETE, was
@@ -39,6 +40,11 @@ export async function copyCheck(a: PlanCopy, clients: Clients, journal: Journal)
   return undefined;
 }
 
+/** The copied image's manifest in the target repository (its exact bytes), or undefined when the copy did not bring it. */
+export async function readImage(a: PlanCopy, clients: Clients): Promise<Manifest | undefined> {
+  return (await clients.get(a.target.registry).getManifest(a.target.repository as Repository, a.source.digest)) ?? undefined;
+}
+
 /** One image, one skopeo copy, pinned to the planned source digest. */
 export async function copyStep(a: PlanCopy, clients: Clients, journal: Journal, skopeo: SkopeoRunner, signal: AbortSignal): Promise<Outcome> {
   return (await copyCheck(a, clients, journal)) ?? copyImage(a, clients, journal, skopeo, signal);
@@ -62,10 +68,10 @@ export async function copyImage(a: PlanCopy, clients: Clients, journal: Journal,
  * and the window in which it would be overwritten is one round trip. `absent`: the
  * batch did not bring the image, and the caller copies it alone.
  */
-export async function tagStep(a: PlanCopy, clients: Clients, journal: Journal): Promise<Outcome | 'absent'> {
+export async function tagStep(a: PlanCopy, clients: Clients, journal: Journal, read: Promise<Manifest | undefined> = readImage(a, clients)): Promise<Outcome | 'absent'> {
   const dst = clients.get(a.target.registry);
   const repo = a.target.repository as Repository;
-  const image = await dst.getManifest(repo, a.source.digest);
+  const image = await read;
   if (!image) return 'absent';
   const now = (await dst.headManifest(repo, a.target.tag))?.digest ?? null;
   if (now === a.source.digest) return present(a, journal);

@@ -135,3 +135,21 @@ test('a batch that fails partway: the image it did not bring is copied alone, an
   assert.match(cap.stderr(), /skopeo sync .*: exit 1: .*; what it did not copy is copied alone/);
   assert.deepEqual(await readTags(dst.reg, w.target), w.digests);
 });
+
+test('a client that reacts to the first new target tag by setting another: that tag is left alone and reported, in every run', async () => {
+  for (let run = 1; run <= 2; run++) {
+    const w = await world();
+    // When the first tag of the batch is PUT, the other client sets v2 before that PUT lands.
+    let theirs = '';
+    dst.proxy.inject(
+      (r) => r.method === 'PUT' && /\/manifests\/v\d/.test(r.url ?? ''),
+      { before: async () => void (theirs = await pushImage(dst.reg, w.target, ['v2'], { seed: `${w.repo}-reaction-${run}` })) },
+    );
+    const { runner } = recordingRunner();
+    const cap = captureIO();
+    assert.equal(await applyCommand({ plan: w.planFile }, cap.io, { skopeo: runner }), 3, cap.stdout() + cap.stderr());
+    dst.proxy.clear();
+    assert.match(cap.stdout(), new RegExp(`^drifted +dst/${w.target}:v2 changed during apply: was absent, now ${theirs}; the image was copied by digest, the tag left alone$`, 'm'), `run ${run}`);
+    assert.equal((await readTags(dst.reg, w.target)).v2, theirs, `run ${run}: the other client's tag stands`);
+  }
+});
