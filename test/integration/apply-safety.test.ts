@@ -13,6 +13,7 @@ import { assertPlanSchema } from '../helpers/plan-schema.js';
 import { tempDir } from '../helpers/processes.js';
 import { planCommand } from '../../src/commands/plan.js';
 import { applyCommand } from '../../src/commands/apply.js';
+import { startTime } from '../../src/util/process.js';
 import { unlockCommand } from '../../src/commands/unlock.js';
 import { seedCommand } from '../../src/commands/seed.js';
 import type { Plan, PlanCopy, PlanDelete } from '../../src/plan/model.js';
@@ -248,7 +249,7 @@ test('a lock held by a running apply stops a second one, naming the holder; forc
   await plan(w.config, w.planFile);
   const lockFile = join(w.dir, 'config.state.json.lock');
   const id = '11111111-2222-3333-4444-555555555555';
-  writeFileSync(lockFile, JSON.stringify({ id, pid: process.pid, host: hostname(), since: '2026-01-01T00:00:00.000Z', what: 'regmgr apply other.json' }));
+  writeFileSync(lockFile, JSON.stringify({ id, pid: process.pid, host: hostname(), since: '2026-01-01T00:00:00.000Z', what: 'regmgr apply other.json', pid_start: startTime(process.pid) }), { mode: 0o600 });
   sp.log.length = dp.log.length = 0;
   await assert.rejects(applyCommand({ plan: w.planFile }, captureIO().io), new RegExp(`locked: .*held by process ${process.pid} on .* since 2026-01-01T00:00:00.000Z \\(regmgr apply other.json\\); lock id ${id}`));
   assert.deepEqual([...sp.log, ...dp.log], []);

@@ -278,3 +278,14 @@ test('state show and list work offline without the credentials variables set: th
   // A command that talks to the registry still needs them.
   await assert.rejects(planCommand({ config: w.config }, captureIO({}).io), /environment variable STATE_PW is not set/);
 });
+
+test('force-unlock works without the credentials variables set: it sends no request', async () => {
+  const w = await world();
+  const { acquireLock } = await import('../../src/apply/lock.js');
+  const { unlockCommand } = await import('../../src/commands/unlock.js');
+  const held = acquireLock(`${w.stateFile}.lock`, 'an apply elsewhere', () => {});
+  const cap = captureIO({}); // no STATE_PW
+  assert.equal(await unlockCommand({ id: held.info.id, config: w.config }, cap.io), 0, cap.stderr());
+  assert.match(cap.stdout(), new RegExp(`^Released lock ${held.info.id} \\(process ${process.pid} on `));
+  assert.equal(existsSync(`${w.stateFile}.lock`), false);
+});
