@@ -66,7 +66,8 @@ export async function makePlan(config: Config, io: IO, opts: { targets?: string[
   // The cache only saves requests: trouble with it is for --debug, not a warning.
   const cache = loadCache(cacheFile(io.env), (m) => io.logger.debug(m));
   try {
-    const collected = await collect(c, clients, opts.targets, new Counter(progress.update), Date.parse(createdAt), cache);
+    // apply's re-check (quiet) needs decisions, not the bytes a plan frees: no manifest reads for them.
+    const collected = await collect(c, clients, opts.targets, new Counter(progress.update), Date.parse(createdAt), cache, { sizes: !opts.quiet });
     cache.save((m) => io.logger.debug(m));
     collectGarbage(); // the answers read are garbage now
     return buildPlan(c, collected, {
@@ -142,7 +143,8 @@ async function checkCommitted(file: string, config: Config, args: PlanArgs, io: 
     io.out(`${file} is current: a fresh plan has the same ${fresh.actions.length} action${fresh.actions.length === 1 ? '' : 's'}.\n`);
     return strict ? EXIT.error : EXIT.ok;
   }
-  const render = (p: Plan) => renderText({ ...p, changed_outside: [], warnings: [], notes: undefined }, { color: false });
+  // Actions only: what changed outside, warnings and bytes are said below or on stderr.
+  const render = (p: Plan) => renderText({ ...p, changed_outside: [], warnings: [], notes: undefined, bytes: undefined }, { color: false });
   // As `diff -u` prints it: no separator line, no empty header fields.
   const { createTwoFilesPatch } = await import('diff');
   const patch = createTwoFilesPatch(`${file} (committed)`, 'fresh plan', render(committed), render(fresh), '', '', { context: 3 });

@@ -6,6 +6,7 @@ import type { StateSnapshot } from '../state/model.js';
 import { diffSnapshots } from '../state/diff.js';
 import { stateViewOf } from './state-view.js';
 import { planWarnings, type Deleted } from '../policy/warnings.js';
+import { bytesFreed, type BytesFreed } from './bytes.js';
 
 export interface BuildMeta {
   version: string;
@@ -107,9 +108,31 @@ export function buildPlan(config: Config, c: Collected, meta: BuildMeta): Plan {
     actions,
     blocked,
     ...selectedNothing(planWarnings(config, c.scope, c.repos, meta.targets, meta.deleted)),
+    ...(config.deletePolicy && c.sizes ? { bytes: freedBy(deletes, c.sizes, c, meta.targets) } : {}),
     summary: { copy: copies.length, delete: deletes.length, tags_deleted: deletes.reduce((n, d) => n + d.tags.length, 0), blocked: blocked.length },
   };
   return { ...body, sha256: planHash(body) };
+}
+
+/** What the plan's manifest deletes free, over every repository read in their registries. */
+function freedBy(deletes: readonly PlanDelete[], sizes: NonNullable<Collected['sizes']>, c: Collected, targets: readonly string[] | undefined): BytesFreed {
+  const partial = new Map<string, string | undefined>();
+  for (const registry of new Set(deletes.map((d) => d.registry))) {
+    partial.set(
+      registry,
+      targets?.length
+        ? '--target limits the plan to some repositories; blobs they share with the others are not known'
+        : c.sources.get(registry) === 'config'
+          ? `the config lists its repositories (registries.${registry}.repositories); blobs they share with repositories it does not list are not known`
+          : undefined,
+    );
+  }
+  return bytesFreed({
+    tags: new Map([...c.repos].map(([reg, repos]) => [reg, new Map([...repos].map(([name, r]) => [name, r.tags]))])),
+    sizes,
+    deletes: deletes.filter((d) => d.method === 'manifest'),
+    partial,
+  });
 }
 
 /** Both lists as the plan file has always held warnings: present, possibly empty; notes only when there are some. */

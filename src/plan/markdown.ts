@@ -1,5 +1,6 @@
 import type { Plan } from './model.js';
-import { codeFence, groups, htmlText, summaryLine, type Line } from './render.js';
+import { codeFence, freedLine, groups, htmlText, summaryLine, type Line } from './render.js';
+import { humanBytes } from './bytes.js';
 import { inert } from '../util/inert.js';
 
 /** A GitHub comment holds 65,536 characters; the rendering stays under it, whatever the plan. */
@@ -26,13 +27,20 @@ export function renderMarkdown(plan: Plan, opts: { explain?: boolean; planFile?:
   const limit = opts.limit ?? COMMENT_LIMIT;
   const g = groups(plan, Boolean(opts.explain));
   const show = `regmgr show ${opts.planFile ? htmlText(opts.planFile) : 'plan.json'}`;
-  const head: string[] = [`**${summaryLine(plan)}**`, ''];
+  const freed = freedLine(plan);
+  const head: string[] = [`**${summaryLine(plan)}**`, ...(freed ? ['', htmlText(freed)] : []), ''];
+  // Per repository, what it frees, where the plan says (a column only then).
+  const frees = (key: string) => {
+    const [registry, repository] = [key.slice(0, key.indexOf(' ')), key.slice(key.indexOf(' ') + 1)];
+    const r = plan.bytes?.repositories[registry]?.[repository];
+    return plan.bytes ? ` ${r?.freed ? `${plan.bytes.exact ? '' : 'up to '}${humanBytes(r.freed)}` : '–'} |` : '';
+  };
   // The count table: every repository while it fits a third of the comment; past that,
   // the largest first and one row that sums up the rest, so the totals stay complete.
   if (g.size) {
-    const rows = [...g].map(([key, lines]) => ({ row: `| <code>${htmlText(key.replace(' ', '/'))}</code> | ${counts(lines)} |`, lines }));
+    const rows = [...g].map(([key, lines]) => ({ row: `| <code>${htmlText(key.replace(' ', '/'))}</code> | ${counts(lines)} |${frees(key)}`, lines }));
     const all = size(rows.map((r) => r.row));
-    const table = ['| registry/repository | changes |', '| --- | --- |'];
+    const table = plan.bytes ? ['| registry/repository | changes | frees |', '| --- | --- | --- |'] : ['| registry/repository | changes |', '| --- | --- |'];
     if (all <= limit / 3) table.push(...rows.map((r) => r.row));
     else {
       const largest = [...rows].sort((a, b) => b.lines.length - a.lines.length);
@@ -41,7 +49,7 @@ export function renderMarkdown(plan: Plan, opts: { explain?: boolean; planFile?:
       for (; i < largest.length && used + largest[i].row.length + 1 <= limit / 3 - 200; i++) used += largest[i].row.length + 1;
       const rest = largest.slice(i);
       table.push(...largest.slice(0, i).map((r) => r.row));
-      if (rest.length) table.push(`| ${rest.length} more repositor${rest.length === 1 ? 'y' : 'ies'} (smaller) | ${counts(rest.flatMap((r) => r.lines))} |`);
+      if (rest.length) table.push(`| ${rest.length} more repositor${rest.length === 1 ? 'y' : 'ies'} (smaller) | ${counts(rest.flatMap((r) => r.lines))} |${plan.bytes ? ' |' : ''}`);
     }
     head.push(...table, '');
   }

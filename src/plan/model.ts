@@ -1,6 +1,7 @@
 import type { Digest } from '../oci/names.js';
 import type { TagVerdict } from '../policy/decision.js';
 import type { TagChange } from '../state/model.js';
+import type { BytesFreed } from './bytes.js';
 
 // The plan file's shape (schema/plan.schema.json documents it for users). Only
 // `actions` drives apply; `snapshot`, `decisions`, `blocked` and `summary` are for
@@ -78,6 +79,8 @@ export interface Plan {
   /** A tag selector with nothing left to match because regmgr deleted what it matched: for review. */
   notes?: string[];
   summary: { copy: number; delete: number; tags_deleted: number; blocked: number };
+  /** What the deletes free once garbage collection runs (plans with a delete-policy). For review. */
+  bytes?: BytesFreed;
   sha256: string;
 }
 

@@ -1,3 +1,4 @@
+import { humanBytes } from './bytes.js';
 import { Chalk } from 'chalk';
 import type { Plan } from './model.js';
 import { shortDigest } from '../util/table.js';
@@ -105,6 +106,19 @@ function underSubjects(lines: Line[]): Line[] {
   return result;
 }
 
+/**
+ * What the deletes free, in one sentence (undefined when the plan deletes nothing):
+ * "Frees 12.3 MiB once garbage collection runs; 1.1 MiB of these images' blobs stay,
+ * shared with kept images." An upper bound says "up to" and why.
+ */
+export function freedLine(plan: Plan): string | undefined {
+  const b = plan.bytes;
+  if (!b || plan.summary.delete === 0) return undefined;
+  const shared = b.shared ? `; ${humanBytes(b.shared)} of these images' blobs stay, shared with kept images` : '';
+  const bound = b.exact ? '' : ` (an upper bound: ${(b.why ?? []).join('; ')})`;
+  return inert(`${b.exact ? 'Frees' : 'Frees up to'} ${humanBytes(b.freed)} once garbage collection runs${shared}.${bound}`);
+}
+
 export function summaryLine(plan: Plan): string {
   const s = plan.summary;
   if (s.copy + s.delete === 0) return s.blocked ? `No changes. ${s.blocked} blocked.` : 'No changes.';
@@ -165,6 +179,8 @@ export function writeText(plan: Plan, opts: RenderOptions, line: (s: string) => 
   for (const s of plan.skipped) line(c.dim(inert(`${s.policy}: ${s.registry} ${s.repository}: ${s.reason}`)));
   if (plan.skipped.length) line('');
   line(c.bold(summaryLine(plan)));
+  const freed = freedLine(plan);
+  if (freed) line(freed);
 }
 
 /** A backtick fence longer than every backtick run in `lines` (at least three). */

@@ -4,7 +4,7 @@ import { RegistryError } from '../registry/errors.js';
 import { isDigest, repositoryProblem, type Digest, type Repository } from '../oci/names.js';
 import { quoted } from '../util/inert.js';
 import { computeScope, createdWantedFor, evaluate, type Evaluation, type RepoMap, type Scope } from '../policy/evaluate.js';
-import type { ManifestFacts } from '../oci/manifest-facts.js';
+import { manifestFacts, manifestSizes, type ManifestFacts, type ManifestSizes } from '../oci/manifest-facts.js';
 import { groupBy } from '../util/group.js';
 import { ContentCache } from './content-cache.js';
 import { mapLimit } from '../util/limit.js';
@@ -16,6 +16,8 @@ export interface Collected {
   evaluation: Evaluation;
   /** Where each registry's repository list came from. */
   sources: Map<string, 'config' | 'catalog'>;
+  /** What every manifest of the delete policy's registries stores, by digest (bytes freed); not read for apply's re-check. */
+  sizes?: Map<Digest, ManifestSizes>;
 }
 
 /**
@@ -23,7 +25,7 @@ export interface Collected {
  * and index children are read only when a decision asks for them. Any failed read
  * throws: no plan is computed from partial data.
  */
-export async function collect(config: Config, clients: Clients, targets: string[] | undefined, counter: Counter | undefined, nowMs: number, cache = new ContentCache()): Promise<Collected> {
+export async function collect(config: Config, clients: Clients, targets: string[] | undefined, counter: Counter | undefined, nowMs: number, cache = new ContentCache(), opts: { sizes?: boolean } = {}): Promise<Collected> {
   const listed = new Set<string>([...(config.deletePolicy?.registries ?? []), ...(config.syncPolicy ? [config.syncPolicy.from] : [])]);
   const selected = new Map<string, string[]>();
   const sources = new Map<string, 'config' | 'catalog'>();
@@ -51,12 +53,13 @@ export async function collect(config: Config, clients: Clients, targets: string[
   // times are likely cached and a HEAD is all a tag costs.
   const createdWanted = createdWantedFor(config, scope);
   const facts = new Map<Digest, ManifestFacts>();
+  const sizes = new Map<Digest, ManifestSizes>();
   const repos: RepoMap = new Map();
   await Promise.all(
     [...wanted].map(async ([registry, names]) => {
       const client = clients.get(registry);
       const whole = (repo: Repository, tags: readonly string[]) => (cache.seen.has(`${client.endpoint.origin}/${repo}`) ? new Set<string>() : createdWanted(registry, repo, tags));
-      const snap = await readRegistry(client, [...names].sort() as Repository[], sources.get(registry) ?? 'config', counter, { whole, facts });
+      const snap = await readRegistry(client, [...names].sort() as Repository[], sources.get(registry) ?? 'config', counter, { whole, facts, sizes });
       repos.set(registry, new Map(snap.repositories.map((r) => [r.repository, r])));
     }),
   );
@@ -67,7 +70,9 @@ export async function collect(config: Config, clients: Clients, targets: string[
     const evaluation = evaluate(config, scope, repos, { nowMs, indexChildren: children, subjectsPresent: subjects });
     if (!evaluation.needs.length) {
       for (const d of scope.delete) cache.markSeen(`${clients.get(d.registry).endpoint.origin}/${d.repository}`);
-      return { scope, repos, evaluation, sources };
+      if (opts.sizes === false) return { scope, repos, evaluation, sources };
+      await readSizes(config, clients, repos, sizes, cache);
+      return { scope, repos, evaluation, sources, sizes };
     }
     if (round >= 4) throw new Error('internal: the policy kept asking for more data');
     await Promise.all(
@@ -79,6 +84,11 @@ export async function collect(config: Config, clients: Clients, targets: string[
         await mapLimit(need.created, client.endpoint.concurrency, async (digest) => {
           let created = cache.created.get(digest);
           if (created === undefined) {
+            // The manifest read for its config serves the bytes freed too: one GET, not two.
+            if (!facts.has(digest) && opts.sizes !== false) {
+              const m = await client.getManifest(repository, digest);
+              if (m) (facts.set(digest, manifestFacts(m.json, m.mediaType)), sizes.set(digest, manifestSizes(m.json, m.mediaType, m.bytes.length)));
+            }
             const read = await client.imageCreated(repository, digest, facts.get(digest));
             created = read.created ?? null;
             if (read.cacheable) cache.setCreated(digest, created);
@@ -111,5 +121,36 @@ export async function collect(config: Config, clients: Clients, targets: string[
         });
       }),
     );
+  }
+}
+
+/**
+ * The size facts of every manifest in the delete policy's registries (each tag's, and an
+ * index's platform manifests), for the bytes a plan frees: kept manifests count too,
+ * since what they reference stays. From the content cache when known (a second plan
+ * sends no request for them), else one GET each, cached.
+ */
+async function readSizes(config: Config, clients: Clients, repos: RepoMap, sizes: Map<Digest, ManifestSizes>, cache: ContentCache): Promise<void> {
+  for (const registry of config.deletePolicy?.registries ?? []) {
+    const client = clients.get(registry);
+    const where = new Map<Digest, Repository>();
+    for (const [name, r] of repos.get(registry) ?? []) for (const t of r.tags) if (!where.has(t.digest)) where.set(t.digest, name as Repository);
+    for (let depth = 0; where.size && depth < 2; depth++) {
+      const next = new Map<Digest, Repository>();
+      await mapLimit([...where], client.endpoint.concurrency, async ([digest, repo]) => {
+        let s = sizes.get(digest) ?? cache.sizes.get(digest);
+        if (!s) {
+          const m = await client.getManifest(repo, digest);
+          // Gone since it was listed: its figure is unknown, and bytesFreed says so.
+          if (!m) return;
+          s = manifestSizes(m.json, m.mediaType, m.bytes.length);
+        }
+        sizes.set(digest, s);
+        cache.setSizes(digest, s);
+        for (const c of s.children ?? []) if (!sizes.has(c) && !where.has(c)) next.set(c, repo);
+      });
+      where.clear();
+      for (const [d, r] of next) where.set(d, r);
+    }
   }
 }

@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { isDigest, type Digest } from '../oci/names.js';
 import { normaliseCreated } from '../oci/created.js';
+import type { ManifestSizes } from '../oci/manifest-facts.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { ownDirProblem } from '../util/private-dir.js';
 
@@ -18,6 +19,8 @@ import { ownDirProblem } from '../util/private-dir.js';
 export class ContentCache {
   readonly created = new Map<Digest, string | null>();
   readonly children = new Map<Digest, Digest[]>();
+  /** What each manifest makes the registry store (its own bytes, its blobs), for bytes freed. */
+  readonly sizes = new Map<Digest, ManifestSizes>();
   /** `origin/repository` planned before: its candidates' times are likely here. */
   readonly seen = new Set<string>();
   #dirty = false;
@@ -30,6 +33,9 @@ export class ContentCache {
   setChildren(d: Digest, children: Digest[]) {
     if (!this.children.has(d)) (this.children.set(d, children), (this.#dirty = true));
   }
+  setSizes(d: Digest, s: ManifestSizes) {
+    if (!this.sizes.has(d)) (this.sizes.set(d, s), (this.#dirty = true));
+  }
   markSeen(key: string) {
     if (!this.seen.has(key)) (this.seen.add(key), (this.#dirty = true));
   }
@@ -39,7 +45,7 @@ export class ContentCache {
     if (!this.file || !this.#dirty) return;
     // Bounded: the newest entries win (a Map keeps insertion order).
     const newest = <V>(m: Map<Digest, V>) => Object.fromEntries([...m].slice(-MAX_ENTRIES));
-    const body = { version: 1, created: newest(this.created), children: newest(this.children), seen: [...this.seen].slice(-MAX_ENTRIES) };
+    const body = { version: 1, created: newest(this.created), children: newest(this.children), sizes: newest(this.sizes), seen: [...this.seen].slice(-MAX_ENTRIES) };
     try {
       writeFileAtomic(this.file, JSON.stringify(body));
       this.#dirty = false;
@@ -89,10 +95,26 @@ export function loadCache(file: string | undefined, warn: (m: string) => void): 
     for (const [d, list] of Object.entries(data.children ?? {})) {
       if (isDigest(d) && Array.isArray(list) && list.length <= 10_000 && list.every((x) => typeof x === 'string' && isDigest(x))) cache.children.set(d, list as Digest[]);
     }
+    for (const [d, v] of Object.entries(data.sizes ?? {})) if (isDigest(d) && sizesValid(v)) cache.sizes.set(d, v);
     for (const k of Array.isArray(data.seen) ? data.seen : []) if (typeof k === 'string' && k.length < 1024) cache.seen.add(k);
   } catch {
     // Unreadable or not JSON: start afresh; the next save replaces it.
     return new ContentCache(file);
   }
   return cache;
+}
+
+/** Exactly the shape manifestSizes makes, or the entry is ignored (the cache is only an optimisation). */
+function sizesValid(v: any): v is ManifestSizes {
+  const size = (n: unknown) => Number.isSafeInteger(n) && (n as number) >= 0;
+  return (
+    v !== null &&
+    typeof v === 'object' &&
+    size(v.size) &&
+    Array.isArray(v.blobs) &&
+    v.blobs.length <= 10_000 &&
+    v.blobs.every((b: unknown) => Array.isArray(b) && b.length === 2 && typeof b[0] === 'string' && isDigest(b[0]) && size(b[1])) &&
+    (v.children === undefined || (Array.isArray(v.children) && v.children.length <= 10_000 && v.children.every((c: unknown) => typeof c === 'string' && isDigest(c)))) &&
+    (v.unsized === undefined || v.unsized === true)
+  );
 }

@@ -1,7 +1,7 @@
 import type { RegistryClient } from '../registry/client.js';
 import { RegistryError } from '../registry/errors.js';
 import type { Digest, Repository } from '../oci/names.js';
-import { manifestFacts, type ManifestFacts } from '../oci/manifest-facts.js';
+import { manifestFacts, manifestSizes, type ManifestFacts, type ManifestSizes } from '../oci/manifest-facts.js';
 import { mapLimit } from '../util/limit.js';
 import { byName, type RegistrySnapshot, type RepoSnapshot, type TagEntry } from './model.js';
 
@@ -34,6 +34,8 @@ export interface ReadOptions {
   whole?: (repo: Repository, tags: readonly string[]) => ReadonlySet<string>;
   /** Where the facts of manifests read whole are kept, by digest. */
   facts?: Map<Digest, ManifestFacts>;
+  /** Where the sizes of manifests read whole are kept, by digest (for bytes freed). */
+  sizes?: Map<Digest, ManifestSizes>;
 }
 
 export async function readRepository(client: RegistryClient, repo: Repository, progress?: Counter, opts: ReadOptions = {}): Promise<RepoSnapshot> {
@@ -51,7 +53,7 @@ export async function readRepository(client: RegistryClient, repo: Repository, p
   progress?.grow(unique.length);
   const whole = opts.whole?.(repo, unique);
   const entries = await mapLimit(unique, client.endpoint.concurrency, async (tag) => {
-    const ref = whole?.has(tag) ? await readWhole(client, repo, tag, opts.facts!) : await client.headManifest(repo, tag);
+    const ref = whole?.has(tag) ? await readWhole(client, repo, tag, opts) : await client.headManifest(repo, tag);
     progress?.step();
     if (!ref) {
       // Listed, then gone: the registry changed while it was read. Fail rather than guess.
@@ -63,9 +65,10 @@ export async function readRepository(client: RegistryClient, repo: Repository, p
 }
 
 /** One GET instead of a HEAD now and a GET later: the digest, and the facts of the body. */
-async function readWhole(client: RegistryClient, repo: Repository, tag: string, facts: Map<Digest, ManifestFacts>) {
+async function readWhole(client: RegistryClient, repo: Repository, tag: string, opts: ReadOptions) {
   const m = await client.getManifest(repo, tag);
-  if (m) facts.set(m.digest, manifestFacts(m.json, m.mediaType));
+  if (m) opts.facts?.set(m.digest, manifestFacts(m.json, m.mediaType));
+  if (m) opts.sizes?.set(m.digest, manifestSizes(m.json, m.mediaType, m.bytes.length));
   return m && { digest: m.digest, mediaType: m.mediaType };
 }
 

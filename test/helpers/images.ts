@@ -22,6 +22,10 @@ export interface ImageSpec {
   /** The config's `created`; null leaves it out. */
   created?: string | null;
   format?: 'oci' | 'docker';
+  /** More layers after the shared empty one: each the bytes of its name (a registry does not look inside). */
+  layers?: string[];
+  /** The config's label instead of the seed: two images with the same one share their config blob. */
+  configSeed?: string;
   /** A multi-arch index with these platforms instead of a single image. */
   platforms?: string[];
 }
@@ -74,18 +78,24 @@ async function pushSingle(reg: TestRegistry, repo: string, spec: ImageSpec, arch
       architecture: arch,
       os: 'linux',
       ...(spec.created === null ? {} : { created: spec.created ?? '2024-01-01T00:00:00Z' }),
-      config: { Labels: { 'regmgr.test.seed': spec.seed } },
+      config: { Labels: { 'regmgr.test.seed': spec.configSeed ?? spec.seed } },
       rootfs: { type: 'layers', diff_ids: [sha(TAR)] },
     }),
   );
   const configDigest = await pushBlob(reg, repo, config);
   const layerDigest = await pushBlob(reg, repo, LAYER);
+  const layerType = docker ? 'application/vnd.docker.image.rootfs.diff.tar.gzip' : 'application/vnd.oci.image.layer.v1.tar+gzip';
+  const more = [];
+  for (const name of spec.layers ?? []) {
+    const blob = Buffer.from(`layer ${name}\n`.repeat(64));
+    more.push({ mediaType: layerType, size: blob.length, digest: await pushBlob(reg, repo, blob) });
+  }
   const mediaType = docker ? DOCKER_MANIFEST : OCI_MANIFEST;
   const manifest = {
     schemaVersion: 2,
     mediaType,
     config: { mediaType: docker ? 'application/vnd.docker.container.image.v1+json' : 'application/vnd.oci.image.config.v1+json', size: config.length, digest: configDigest },
-    layers: [{ mediaType: docker ? 'application/vnd.docker.image.rootfs.diff.tar.gzip' : 'application/vnd.oci.image.layer.v1.tar+gzip', size: LAYER.length, digest: layerDigest }],
+    layers: [{ mediaType: layerType, size: LAYER.length, digest: layerDigest }, ...more],
   };
   const bytes = Buffer.from(JSON.stringify(manifest));
   return { digest: sha(bytes), bytes, mediaType };

@@ -119,7 +119,7 @@ test('plan output reads like Terraform; show prints exactly the same; markdown a
   const md = captureIO();
   await showCommand({ plan: out, markdown: true }, md.io);
   assert.match(md.stdout(), /^\*\*Plan: 4 to copy, 5 to delete, 0 blocked\.\*\*\n/);
-  assert.match(md.stdout(), /^\| <code>harbor\/library\/mysql<\/code> \| 4 to delete \|$/m);
+  assert.match(md.stdout(), /^\| <code>harbor\/library\/mysql<\/code> \| 4 to delete \| up to \d+(\.\d)? (B|KiB) \|$/m);
   // Four lines: shown open, not collapsed; a replacement keeps its '~'.
   assert.match(md.stdout(), /^<code>harbor\/library\/mysql<\/code>\n\n```diff\n- 2018-backup \(sha256:\w{12}\)  # matches include key "2018"; #12 newest/m);
   assert.match(md.stdout(), /^~ v1\.2\.3 <- harbor\/library\/mysql:v1\.2\.3 /m);

@@ -1,0 +1,100 @@
+import type { Digest } from '../oci/names.js';
+import type { ManifestSizes } from '../oci/manifest-facts.js';
+
+/** What the plan's deletes free once the registry's garbage collection runs, in bytes. */
+export interface BytesFreed {
+  /** Blobs only the deleted manifests reference, each counted once. */
+  freed: number;
+  /** Blobs of the deleted manifests that stay: a kept manifest references them too. */
+  shared: number;
+  /** false: `freed` is an upper bound, for the reasons in `why`. */
+  exact: boolean;
+  why?: string[];
+  repositories: Record<string, Record<string, { freed: number; shared: number }>>;
+}
+
+export interface BytesInput {
+  /** registry -> repository -> tag -> digest, for every repository read. */
+  tags: ReadonlyMap<string, ReadonlyMap<string, ReadonlyArray<{ digest: Digest }>>>;
+  /** By manifest digest (content-addressed: one map for every registry). */
+  sizes: ReadonlyMap<Digest, ManifestSizes>;
+  /** The manifests the plan deletes (method manifest); untags free nothing. */
+  deletes: ReadonlyArray<{ registry: string; repository: string; digest: Digest }>;
+  /** Per registry, why the repositories read may not be all that reference its blobs (undefined: they are). */
+  partial: ReadonlyMap<string, string | undefined>;
+}
+
+/**
+ * Garbage collection (distribution's mark and sweep, registry-wide) frees a blob (a
+ * layer, a config, a manifest's own bytes) only when no manifest that stays references
+ * it. So, per registry: every manifest that stays (each tag not deleted, and the
+ * platform manifests of every index, kept or deleted: a deleted index's children stay
+ * as manifests of their own) marks its blobs; a deleted manifest's blobs that no one
+ * marked are freed, each counted once and credited to the first repository (by name)
+ * that deletes it; the marked ones stay, shared. Pure.
+ */
+export function bytesFreed(input: BytesInput): BytesFreed {
+  const out: BytesFreed = { freed: 0, shared: 0, exact: true, repositories: {} };
+  const why = new Set<string>();
+  const unsized = new Set<Digest>();
+  const deletesBy = new Map<string, Array<{ repository: string; digest: Digest }>>();
+  for (const d of input.deletes) deletesBy.set(d.registry, [...(deletesBy.get(d.registry) ?? []), d]);
+  for (const [registry, deletes] of [...deletesBy].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const partial = input.partial.get(registry);
+    if (partial) why.add(`${registry}: ${partial}`);
+    const gone = new Set(deletes.map((d) => `${d.repository}\0${d.digest}`));
+    const live = new Set<Digest>();
+    const mark = (d: Digest, depth = 0) => {
+      if (live.has(d) || depth > 2) return;
+      live.add(d);
+      const m = input.sizes.get(d);
+      if (!m) return void unsized.add(d);
+      if (m.unsized) unsized.add(d);
+      for (const [b] of m.blobs) live.add(b);
+      for (const c of m.children ?? []) mark(c, depth + 1);
+    };
+    for (const [repository, tags] of input.tags.get(registry) ?? []) {
+      for (const t of tags) {
+        if (!gone.has(`${repository}\0${t.digest}`)) mark(t.digest);
+        // A deleted index's platform manifests stay: they are manifests of their own.
+        else for (const c of input.sizes.get(t.digest)?.children ?? []) mark(c, 1);
+      }
+    }
+    const counted = new Set<Digest>();
+    for (const d of [...deletes].sort((a, b) => (a.repository < b.repository ? -1 : a.repository > b.repository ? 1 : 0))) {
+      const repo = ((out.repositories[registry] ??= {})[d.repository] ??= { freed: 0, shared: 0 });
+      const m = input.sizes.get(d.digest);
+      if (!m) {
+        unsized.add(d.digest);
+        continue;
+      }
+      if (m.unsized) unsized.add(d.digest);
+      for (const [blob, size] of [[d.digest, m.size] as [Digest, number], ...m.blobs]) {
+        if (counted.has(blob)) continue;
+        counted.add(blob);
+        if (live.has(blob)) {
+          repo.shared += size;
+          out.shared += size;
+        } else {
+          repo.freed += size;
+          out.freed += size;
+        }
+      }
+    }
+  }
+  if (unsized.size) why.add(`${unsized.size} manifest${unsized.size === 1 ? '' : 's'} could not be sized (missing, or a descriptor without a valid size)`);
+  if (why.size) {
+    out.exact = false;
+    out.why = [...why];
+  }
+  return out;
+}
+
+/** Bytes as `du -h` says them: binary units, one decimal below 10. */
+export function humanBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) (v /= 1024), u++;
+  return u === 0 ? `${n} B` : `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[u]}`;
+}
