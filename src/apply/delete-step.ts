@@ -19,7 +19,7 @@ import type { Outcome, Result } from './steps.js';
  * them. (Only reads run beside them: the saver's GETs by digest and the background
  * re-reads of the view, neither of which changes the registry.)
  */
-export async function deleteStep(a: PlanDelete, view: LiveView, journal: Journal, saver?: ManifestSaver): Promise<Outcome> {
+export async function deleteStep(a: PlanDelete, view: LiveView, journal: Journal, saver?: ManifestSaver, allowedChildren?: ReadonlySet<string>): Promise<Outcome> {
   const client = view.client;
   const repo = a.repository as Repository;
   const where = `${a.registry}/${a.repository}@${a.digest}`;
@@ -52,7 +52,12 @@ export async function deleteStep(a: PlanDelete, view: LiveView, journal: Journal
   if (gone.length === a.tags.length) {
     // Every tag is gone: finished before a crash (we had started it), or done by someone else.
     const still = await client.headManifest(repo, a.digest);
-    if (!still && journal.wasStarted(a.id)) return record('deleted', `${where} (completed before an interruption)`);
+    if (!still && journal.wasStarted(a.id)) {
+      // The platform manifests that go with an index come after its DELETE: finish them.
+      const saved = journal.saved.get(a.id);
+      const rest = a.children?.length && saved ? await deleteChildren(a, saved.bytes, view, journal, allowedChildren) : [];
+      return record('deleted', `${where} (completed before an interruption)${rest.length ? `; ${rest.join('; ')}` : ''}`);
+    }
     if (!still) return record('gone', `${where}: already deleted (tags ${a.tags.join(', ')} and the manifest are gone: another apply or client deleted them)`);
     return record('drifted', `${where}: tags ${a.tags.join(', ')} are already gone but the manifest remains (changed outside this apply)`);
   }
@@ -108,6 +113,7 @@ export async function deleteStep(a: PlanDelete, view: LiveView, journal: Journal
   if (failures.length) return record('failed', `${where}: ${failures.join('; ')}`);
   if (sent && survived.length) throw sent;
   if (survived.length) return record('failed', `${where}: tags ${survived.join(', ')} still resolve after the delete`);
+  if (a.children?.length) notes.push(...(await deleteChildren(a, saved.bytes, view, journal, allowedChildren)));
   const head = `${where} (${a.tags.join(', ')})`;
   if (lost.length) return record('restored', `${head}; ${notes.join('; ')}`);
   return record('deleted', notes.length ? `${head}; ${notes.join('; ')}` : head);
@@ -120,4 +126,80 @@ export async function putBack(client: RegistryClient, repo: Repository, tag: str
   if (stored !== digest) throw new Error(`the saved bytes hash to ${stored}, not ${digest}`);
   const ref = await client.headManifest(repo, tag);
   if (ref?.digest !== digest) throw new Error(`after the PUT ${tag} resolves to ${ref?.digest ?? 'nothing'}`);
+}
+
+/** The journal id of a platform manifest deleted with its index: its saved bytes and progress are kept under it. */
+export function childId(a: PlanDelete, child: string): string {
+  return `${a.id} child ${child}`;
+}
+
+/**
+ * After an index's DELETE: its planned platform manifests, each only if the saved index
+ * (digest-checked) lists it, the live policy lets it go too (the re-check), and no tag
+ * points at it now. Each one's bytes are journaled before its DELETE, and a tag another
+ * client moved onto it meanwhile is put back, as for the index. Returns notes for the
+ * outcome line; a child left alone is said, never an error.
+ */
+async function deleteChildren(a: PlanDelete, indexBytes: Buffer, view: LiveView, journal: Journal, allowed: ReadonlySet<string> | undefined): Promise<string[]> {
+  const client = view.client;
+  const repo = a.repository as Repository;
+  let listed: Set<string>;
+  try {
+    const json = JSON.parse(indexBytes.toString('utf8'));
+    listed = new Set(Array.isArray(json?.manifests) ? json.manifests.map((m: { digest?: unknown }) => m?.digest).filter((d: unknown) => typeof d === 'string') : []);
+  } catch {
+    listed = new Set();
+  }
+  const notes: string[] = [];
+  const left: string[] = [];
+  let done = 0;
+  for (const child of a.children ?? []) {
+    const id = childId(a, child);
+    if (journal.isDone(id)) {
+      done++;
+      continue;
+    }
+    if (!listed.has(child)) {
+      left.push(`${child.slice(0, 19)} (not listed by the index: the plan was edited)`);
+      continue;
+    }
+    if (allowed && !allowed.has(child)) {
+      left.push(`${child.slice(0, 19)} (a tag or a kept index uses it now)`);
+      continue;
+    }
+    // The view's digests (kept fresh as for every delete), and a listing right before
+    // the DELETE: a tag moved onto the child after it is caught by the listing after.
+    await view.ensureFresh();
+    const onIt = [...view.tags].filter(([, d]) => d === child).map(([t]) => t);
+    const before = await view.list();
+    if (onIt.length) {
+      left.push(`${child.slice(0, 19)} (tag ${onIt.join(', ')} points at it now)`);
+      continue;
+    }
+    let saved = journal.saved.get(id);
+    if (!saved) {
+      const m = await client.getManifest(repo, child);
+      if (!m) {
+        done++; // gone already: what the plan wanted
+        continue;
+      }
+      saved = { bytes: m.bytes, mediaType: m.mediaType };
+      journal.save(id, saved);
+    }
+    journal.append(id, 'start');
+    await client.deleteManifest(repo, child as Digest);
+    const after = await view.list();
+    for (const t of [...before].filter((x) => !after.has(x)).sort()) {
+      journal.append(id, 'lost', `${t} vanished with the DELETE of ${child}`, { tag: t });
+      await putBack(client, repo, t, child as Digest, saved.bytes, saved.mediaType);
+      journal.append(id, 'restored', `${t} put back on ${child}`, { tag: t });
+      notes.push(`restored ${t}: it was moved onto platform manifest ${child} during apply; it points at it again`);
+    }
+    journal.append(id, 'done');
+    done++;
+  }
+  view.namesCurrent = false;
+  if (done) notes.push(`with ${done} platform manifest${done === 1 ? '' : 's'}`);
+  if (left.length) notes.push(`platform manifest${left.length === 1 ? '' : 's'} left in place: ${left.join(', ')}`);
+  return notes;
 }

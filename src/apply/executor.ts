@@ -44,6 +44,8 @@ export interface FreshRead {
   snapshot: Plan['snapshot'];
   at: number;
   took: number;
+  /** Per delete action id, the platform manifests the live policy also lets go with the index. */
+  children?: ReadonlyMap<string, ReadonlySet<string>>;
 }
 
 /**
@@ -134,7 +136,7 @@ export async function execute(plan: Plan, clients: Clients, journal: Journal, sk
           await guard(a.id, async () => (journal.append(a.id, 'blocked', detail), { id: a.id, result: 'blocked', detail }));
           continue;
         }
-        await guard(a.id, () => (a.method === 'manifest' ? deleteStep(a, view, journal, saver) : untagStep(a, view, journal, saver)));
+        await guard(a.id, () => (a.method === 'manifest' ? deleteStep(a, view, journal, saver, opts.freshRead?.children ? (opts.freshRead.children.get(a.id) ?? new Set()) : undefined) : untagStep(a, view, journal, saver)));
       }
     } finally {
       await Promise.all([saver.stop(), view.stop()]);

@@ -5,7 +5,7 @@ import type { RegistryClient } from '../registry/client.js';
 import { isIndex } from '../oci/media-types.js';
 import { isDigest, type Digest, type Repository } from '../oci/names.js';
 import type { JournalRead } from './journal.js';
-import { putBack } from './delete-step.js';
+import { childId, putBack } from './delete-step.js';
 
 /** One tag's fate in a restore: `restore` is what it will do, before it is done. */
 export interface RestoreOutcome {
@@ -19,6 +19,13 @@ export interface RestoreOutcome {
   /** The action it belongs to, and (an untag cut short) regmgr's own placeholder on the tag now. */
   action: string;
   placeholder?: Digest;
+  /** A platform manifest deleted with its index (no tag: `tag` holds its digest); put back before the index. */
+  platform?: true;
+}
+
+/** How a restore line names what it puts back. */
+export function restoredRef(o: RestoreOutcome): string {
+  return o.platform ? `${o.registry}/${o.repository}@${o.digest} (platform manifest)` : `${o.registry}/${o.repository}:${o.tag}`;
 }
 
 /**
@@ -53,6 +60,21 @@ export async function planRestore(plan: Plan, journal: JournalRead, clients: Cli
       for (const t of tags) note(t, 'failed', `the journal's saved manifest hashes to ${actual}, not ${a.digest}: the journal was altered`);
       continue;
     }
+    // Platform manifests deleted with this index come back first: the index needs them.
+    const coming = new Set<string>();
+    for (const child of a.children ?? []) {
+      const id = childId(a, child);
+      const bytes = journal.saved.get(id);
+      if (!journal.started.has(id) || !bytes) continue;
+      const item = (result: RestoreOutcome['result'], detail: string) => out.push({ registry: a.registry, repository: a.repository, tag: child, digest: child, mediaType: bytes.mediaType, result, detail, action: id, platform: true });
+      if (`sha256:${createHash('sha256').update(bytes.bytes).digest('hex')}` !== child) item('failed', `the journal's saved platform manifest does not hash to ${child}: the journal was altered`);
+      else if (await client.headManifest(repo, child)) item('present', 'already there');
+      else {
+        const gone = await missingContent(client, repo, bytes.bytes, bytes.mediaType);
+        if (gone.length) item('gone', `cannot come back: garbage collection already removed what it needs (${gone.slice(0, 3).join(', ')})`);
+        else (item('restore', `deleted with its index; back by digest`), coming.add(child));
+      }
+    }
     const ours = journal.placeholders.get(a.id) ?? new Set<string>();
     const missing: Array<{ tag: string; placeholder?: Digest }> = [];
     for (const t of tags) {
@@ -63,7 +85,7 @@ export async function planRestore(plan: Plan, journal: JournalRead, clients: Cli
       else missing.push({ tag: t });
     }
     if (!missing.length) continue;
-    const gone = await missingContent(client, repo, saved.bytes, saved.mediaType);
+    const gone = await missingContent(client, repo, saved.bytes, saved.mediaType, coming);
     if (gone.length) {
       const what = gone.slice(0, 3).join(', ') + (gone.length > 3 ? ` and ${gone.length - 3} more` : '');
       for (const m of missing) note(m.tag, 'gone', `cannot come back: garbage collection already removed what the image needs (${what})`);
@@ -101,7 +123,7 @@ export async function carryOutRestore(items: readonly RestoreOutcome[], journal:
  * What a manifest refers to that the repository no longer holds: for an image its config
  * and layers (blobs), for an index its platform manifests. Empty when a PUT can succeed.
  */
-async function missingContent(client: RegistryClient, repo: Repository, bytes: Buffer, mediaType: string): Promise<string[]> {
+async function missingContent(client: RegistryClient, repo: Repository, bytes: Buffer, mediaType: string, coming: ReadonlySet<string> = new Set()): Promise<string[]> {
   let json: { config?: { digest?: unknown }; layers?: Array<{ digest?: unknown }>; manifests?: Array<{ digest?: unknown }> };
   try {
     json = JSON.parse(bytes.toString('utf8'));
@@ -111,7 +133,7 @@ async function missingContent(client: RegistryClient, repo: Repository, bytes: B
   const refs = (xs: unknown): Digest[] => (Array.isArray(xs) ? xs.map((x) => x?.digest).filter((d): d is Digest => typeof d === 'string' && isDigest(d)) : []);
   const out: string[] = [];
   if (isIndex(mediaType) || Array.isArray(json.manifests)) {
-    for (const d of refs(json.manifests)) if (!(await client.headManifest(repo, d))) out.push(`platform manifest ${d}`);
+    for (const d of refs(json.manifests)) if (!coming.has(d) && !(await client.headManifest(repo, d))) out.push(`platform manifest ${d}`);
     return out;
   }
   const config = refs([json.config]);

@@ -74,7 +74,9 @@ async function recheckPolicy(plan: Plan, config: Config, io: IO): Promise<{ drif
   const at = performance.now();
   const fresh = await makePlan(config, io, { targets: [...touched], policies, quiet: true });
   // Every tag of the touched repositories, read just now: the deletes' first view.
-  return { drift: policyDrift(plan, fresh), read: { snapshot: fresh.snapshot, at, took: performance.now() - at } };
+  // The platform manifests that may go with each index: those the live policy lets go too.
+  const children = new Map(fresh.actions.flatMap((a) => (a.type === 'delete' && a.children ? [[a.id, new Set<string>(a.children)] as const] : [])));
+  return { drift: policyDrift(plan, fresh), read: { snapshot: fresh.snapshot, at, took: performance.now() - at, children } };
 }
 
 /** Plans, shows the plan, and (after confirmation unless told not to ask) applies it. */

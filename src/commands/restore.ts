@@ -4,7 +4,7 @@ import { PlanFileError, readPlanFile } from '../plan/file.js';
 import { preflight } from '../apply/preflight.js';
 import { journalPath, readJournal } from '../apply/journal.js';
 import { acquireLock } from '../apply/lock.js';
-import { carryOutRestore, planRestore, type RestoreOutcome } from '../apply/restore.js';
+import { carryOutRestore, planRestore, restoredRef, type RestoreOutcome } from '../apply/restore.js';
 import { connect } from '../registry/connect.js';
 import { readState, writeState } from '../state/file.js';
 import { inert } from '../util/inert.js';
@@ -57,8 +57,8 @@ export async function restoreCommand(args: RestoreArgs, io: IO): Promise<number>
       if (!args.json) {
         for (const l of skipped) io.out(l);
         io.out(todo.length ? 'regmgr will put back these tags:\n' : 'No tag to put back.\n');
-        for (const o of todo) io.out(`  + ${inert(`${o.registry}/${o.repository}:${o.tag}`)} ${inert(o.detail)}\n`);
-        for (const o of found.filter((x) => x.result !== 'restore')) io.out(`${o.result.padEnd(10)} ${inert(`${o.registry}/${o.repository}:${o.tag}`)} ${inert(o.detail)}\n`);
+        for (const o of todo) io.out(`  + ${inert(restoredRef(o))} ${inert(o.detail)}\n`);
+        for (const o of found.filter((x) => x.result !== 'restore')) io.out(`${o.result.padEnd(10)} ${inert(restoredRef(o))} ${inert(o.detail)}\n`);
       }
       if (todo.length && !args.autoApprove) {
         if (!io.confirm) throw new Error('no terminal to confirm on: pass --auto-approve to restore without asking');
@@ -68,7 +68,7 @@ export async function restoreCommand(args: RestoreArgs, io: IO): Promise<number>
         }
       }
       const done = await carryOutRestore(todo, journal, clients);
-      if (!args.json) for (const o of done) io.out(`${o.result.padEnd(10)} ${inert(`${o.registry}/${o.repository}:${o.tag}`)} ${inert(o.detail)}\n`);
+      if (!args.json) for (const o of done) io.out(`${o.result.padEnd(10)} ${inert(restoredRef(o))} ${inert(o.detail)}\n`);
       outcomes = [...found.filter((o) => o.result !== 'restore'), ...done];
     } finally {
       await clients.close();
@@ -90,7 +90,8 @@ export async function restoreCommand(args: RestoreArgs, io: IO): Promise<number>
 
 /** The state gets the tags back, under a new serial; its history names the repositories. */
 function recordRestored(statePath: string, planSha: string, outcomes: RestoreOutcome[]): void {
-  const back = outcomes.filter((o) => o.result === 'restored');
+  // Tags only: a platform manifest has no tag for the snapshot to hold.
+  const back = outcomes.filter((o) => o.result === 'restored' && !o.platform);
   const prev = readState(statePath);
   if (!prev || !back.length) return;
   const snapshot = structuredClone(prev.snapshot);

@@ -50,6 +50,7 @@ export function buildPlan(config: Config, c: Collected, meta: BuildMeta): Plan {
         method: a.method,
         ...(a.keptBy ? { kept_by: [...a.keptBy].sort() } : {}),
         ...(a.attachmentOf ? { attachment_of: a.attachmentOf } : {}),
+        ...(a.children ? { children: [...a.children].sort() } : {}),
         reasons: a.reasons,
       });
     }
@@ -130,7 +131,7 @@ function freedBy(deletes: readonly PlanDelete[], sizes: NonNullable<Collected['s
   return bytesFreed({
     tags: new Map([...c.repos].map(([reg, repos]) => [reg, new Map([...repos].map(([name, r]) => [name, r.tags]))])),
     sizes,
-    deletes: deletes.filter((d) => d.method === 'manifest'),
+    deletes: deletes.filter((d) => d.method === 'manifest').flatMap((d) => [d, ...(d.children ?? []).map((digest) => ({ registry: d.registry, repository: d.repository, digest }))]),
     partial,
   });
 }

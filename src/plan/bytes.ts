@@ -18,7 +18,7 @@ export interface BytesInput {
   tags: ReadonlyMap<string, ReadonlyMap<string, ReadonlyArray<{ digest: Digest }>>>;
   /** By manifest digest (content-addressed: one map for every registry). */
   sizes: ReadonlyMap<Digest, ManifestSizes>;
-  /** The manifests the plan deletes (method manifest); untags free nothing. */
+  /** The manifests the plan deletes (method manifest, and an index's children that go with it); untags free nothing. */
   deletes: ReadonlyArray<{ registry: string; repository: string; digest: Digest }>;
   /** Per registry, why the repositories read may not be all that reference its blobs (undefined: they are). */
   partial: ReadonlyMap<string, string | undefined>;
@@ -28,8 +28,8 @@ export interface BytesInput {
  * Garbage collection (distribution's mark and sweep, registry-wide) frees a blob (a
  * layer, a config, a manifest's own bytes) only when no manifest that stays references
  * it. So, per registry: every manifest that stays (each tag not deleted, and the
- * platform manifests of every index, kept or deleted: a deleted index's children stay
- * as manifests of their own) marks its blobs; a deleted manifest's blobs that no one
+ * platform manifests of every index, kept or deleted, that the plan does not delete
+ * with it) marks its blobs; a deleted manifest's blobs that no one
  * marked are freed, each counted once and credited to the first repository (by name)
  * that deletes it; the marked ones stay, shared. Pure.
  */
@@ -56,8 +56,9 @@ export function bytesFreed(input: BytesInput): BytesFreed {
     for (const [repository, tags] of input.tags.get(registry) ?? []) {
       for (const t of tags) {
         if (!gone.has(`${repository}\0${t.digest}`)) mark(t.digest);
-        // A deleted index's platform manifests stay: they are manifests of their own.
-        else for (const c of input.sizes.get(t.digest)?.children ?? []) mark(c, 1);
+        // A deleted index's platform manifests that the plan does not delete stay: they
+        // are manifests of their own.
+        else for (const c of input.sizes.get(t.digest)?.children ?? []) if (!gone.has(`${repository}\0${c}`)) mark(c, 1);
       }
     }
     const counted = new Set<Digest>();

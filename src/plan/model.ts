@@ -31,6 +31,8 @@ export interface PlanDelete {
   kept_by?: string[];
   /** An attachment (signature, attestation, SBOM): its subject; orphaned when that was gone. */
   attachment_of?: { subject: Digest; orphaned: boolean };
+  /** manifest, of an index: its platform manifests that go with it (no tag or kept index uses them). */
+  children?: Digest[];
   reasons: Record<string, string>;
 }
 

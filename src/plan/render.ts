@@ -41,7 +41,7 @@ export function groups(plan: Plan, explain: boolean): Map<string, Line[]> {
     } else {
       // A reviewer must see how: a whole manifest, or one tag whose digest stays.
       const how = a.method === 'manifest' ? '' : `${a.method === 'oci' ? 'delete tag' : 'untag'} `;
-      const kept = a.kept_by?.length ? `, digest kept by ${a.kept_by.join(', ')}` : '';
+      const kept = a.kept_by?.length ? `, digest kept by ${a.kept_by.join(', ')}` : a.children?.length ? `, with its ${a.children.length} platform manifest${a.children.length === 1 ? '' : 's'}` : '';
       for (const t of a.tags) {
         add(`${a.registry} ${a.repository}`, { sign: '-', text: `${how}${t} (${shortDigest(a.digest)}${kept})`, reason: a.reasons[t] ?? '', digest: a.digest, under: a.attachment_of?.subject });
       }

@@ -27,6 +27,12 @@ export interface DeleteAction {
   keptBy?: string[];
   /** For an attachment: its subject, and whether the subject was already gone (orphaned). */
   attachmentOf?: { subject: Digest; orphaned: boolean };
+  /**
+   * A deleted index's platform manifests that go with it: no tag and no kept index of the
+   * repository references them (distribution's garbage collection keeps every manifest of
+   * a repository, so left alone they would keep their layers for ever).
+   */
+  children?: Digest[];
   reasons: Record<string, string>;
 }
 

@@ -104,7 +104,11 @@ export function decideDelete(input: DeleteInput): DeleteResult {
   const deleted = new Set(out.manifestDigests());
   const keptIndexes = [...byDigest.entries()].filter(([d, g]) => !deleted.has(d) && isIndex(g[0].entry.mediaType));
   const singles = out.actions.filter((a) => a.method === 'manifest' && !isIndex(a.mediaType));
-  const needsChildren = singles.length ? keptIndexes.map(([d]) => d).filter((d) => !input.indexChildren.has(d)) : [];
+  const deletedIndexes = out.actions.filter((a) => a.method === 'manifest' && isIndex(a.mediaType));
+  const needsChildren = [
+    ...(singles.length || deletedIndexes.length ? keptIndexes.map(([d]) => d) : []),
+    ...deletedIndexes.map((a) => a.digest),
+  ].filter((d) => !input.indexChildren.has(d));
   if (needsChildren.length) return { decisions: [], actions: [], blocked: [], ...NONE, needsChildren: needsChildren.sort() };
   // Kept indexes by the platform manifests they list: one pass, not one per single.
   const parentsOf = new Map<Digest, Array<[Digest, Pending[]]>>();
@@ -124,10 +128,21 @@ export function decideDelete(input: DeleteInput): DeleteResult {
     out.shared(a.digest, byDigest.get(a.digest)!, lost, `kept multi-arch tag${lost.length === 1 ? '' : 's'} ${names}`, undefined, `is a platform manifest of kept multi-arch tag${lost.length === 1 ? '' : 's'} ${names}; deleting it would break ${lost.length === 1 ? 'that image' : 'those images'}`);
   }
 
+  // A deleted index takes its platform manifests along, unless a tag or a kept index
+  // still uses one (a platform manifest two deleted indexes share goes with the first).
+  const keptChildren = new Set(keptIndexes.flatMap(([d]) => input.indexChildren.get(d) ?? []));
+  const claimed = new Set<Digest>();
+  for (const a of out.actions) {
+    if (a.method !== 'manifest' || !isIndex(a.mediaType)) continue;
+    const free = [...new Set(input.indexChildren.get(a.digest) ?? [])].filter((c) => !tagged.has(c) && !keptChildren.has(c) && !claimed.has(c) && c !== a.digest).sort();
+    for (const c of free) claimed.add(c);
+    if (free.length) a.children = free;
+  }
+
   // Attachments: deleted with a deleted subject, kept with a kept one, deleted when
   // their subject is gone from the repository (orphaned). Chains are followed: when
   // every tag on an attachment's own digest goes, attachments of that digest go too.
-  const gone = new Set(out.manifestDigests());
+  const gone = new Set([...out.manifestDigests(), ...claimed]);
   const settled = new Set<Pending>();
   const goesWhole = (d: Digest) => [...(byDigest.get(d) ?? []), ...(attByDigest.get(d) ?? [])].every((x) => x.verdict === 'delete' && (!x.attachment || settled.has(x)));
   for (let changed = true; changed; ) {

@@ -5,6 +5,7 @@ import { candidacy } from './delete.js';
 import { selectionFor, type RepoSelection } from './selection.js';
 import { mapRepository, syncSelection } from './sync.js';
 import { attachmentOf } from '../oci/attachments.js';
+import { isIndex } from '../oci/media-types.js';
 
 
 // A plan file is data that anyone who can push to the pull request may edit, and its
@@ -46,6 +47,7 @@ function deleteProblem(a: PlanDelete, config: Config, deletedSubjects: ReadonlyS
     if (index < dp.start) return `repository '${a.repository}' is skipped by delete-policy.start: ${dp.start}`;
   }
   if (a.method !== 'manifest' && a.tags.length !== 1) return `a ${a.method} action removes exactly one tag, not ${a.tags.length}`;
+  if (a.children?.length && (a.method !== 'manifest' || !isIndex(a.media_type))) return 'only the delete of a multi-arch index may take platform manifests (children) with it';
   if (a.method !== 'manifest' && !a.kept_by?.length) return `a ${a.method} action must name the tags that keep the digest (kept_by)`;
   if (a.method === 'oci' && config.registries.get(a.registry)!.tagDelete !== 'oci') return `registries.${a.registry}.tag-delete is not oci, so regmgr does not delete tags by name there`;
   if (a.method === 'untag' && config.registries.get(a.registry)!.tagDelete === 'never') return `registries.${a.registry}.tag-delete is never`;

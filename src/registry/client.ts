@@ -242,8 +242,11 @@ export class RegistryClient {
    * PUT manifest bytes under a tag. Used only to put back a tag that a delete removed:
    * the bytes are the ones saved before the DELETE, so the digest comes back identical.
    */
+  /** PUTs a manifest under a tag, or by its own digest (`ref` a digest: a manifest no tag names, such as a platform manifest). */
   async putManifest(repo: Repository, tag: string, bytes: Buffer, mediaType: string): Promise<Digest> {
-    if (tagProblem(tag) || mediaTypeProblem(mediaType)) throw new Error(`refusing to PUT: ${tagProblem(tag) ?? mediaTypeProblem(mediaType)}`);
+    const own = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    const refProblem = isDigest(tag) ? (tag === own ? undefined : `${tag} is not the digest of these bytes (${own})`) : tagProblem(tag);
+    if (refProblem || mediaTypeProblem(mediaType)) throw new Error(`refusing to PUT: ${refProblem ?? mediaTypeProblem(mediaType)}`);
     const res = await this.#send({ method: 'PUT', path: this.#manifestPath(repo, tag), scope: push(repo), body: bytes, contentType: mediaType, idempotent: false });
     if (res.status !== 201 && res.status !== 200) throw this.#error(res, 'PUT');
     const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}` as Digest;

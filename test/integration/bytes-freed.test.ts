@@ -84,6 +84,11 @@ test('every repository read: the plan says, to the byte, what garbage collection
   const w = await world('exact', false);
   const b = w.plan.bytes!;
   assert.equal(b.exact, true, JSON.stringify(b.why));
+  // The deleted index takes its two platform manifests along (garbage collection keeps a
+  // repository's every manifest, so left behind they would keep their blobs for ever).
+  const index = w.plan.actions.find((a) => a.type === 'delete' && a.tags.includes('dev-multi'));
+  assert.equal(index?.type === 'delete' && index.children?.length, 2);
+  assert.match(w.planOut, /^ {2}- dev-multi \(sha256:\w+, with its 2 platform manifests\) /m);
   assert.ok(b.freed > 0 && b.shared > 0);
   const freed = await collectGarbage(w.data);
   assert.equal(b.freed, freed, 'the plan figure is what garbage collection freed');

@@ -52,14 +52,14 @@ test('restore after a full apply puts every deleted tag back on its digest (inde
   const r = captureIO();
   assert.equal(await restoreCommand({ plan: w.planFile, autoApprove: true }, r.io), 0, r.stdout());
   assert.match(r.stdout(), /^restored +reg\/rest\/app-\d+:dev-multi points at sha256:\w+ again$/m);
-  assert.match(r.stdout(), /Restore complete: 9 restored, 0 already there, 0 left alone, 0 gone, 0 failed\./);
+  assert.match(r.stdout(), /Restore complete: 11 restored, 0 already there, 0 left alone, 0 gone, 0 failed\./);
   assert.deepEqual(await readTags(suite.env.reg, w.repo), w.before);
-  assert.equal(puts(), 9);
+  assert.equal(puts(), 11, "9 tags, and the 2 platform manifests that went with the index, by digest");
 
   suite.env.proxy.log.length = 0;
   const again = captureIO();
   assert.equal(await restoreCommand({ plan: w.planFile, autoApprove: true }, again.io), 0);
-  assert.match(again.stdout(), /Restore complete: 0 restored, 9 already there, 0 left alone, 0 gone, 0 failed\./);
+  assert.match(again.stdout(), /Restore complete: 0 restored, 11 already there, 0 left alone, 0 gone, 0 failed\./);
   assert.equal(puts(), 0, 'a second restore sends no PUT');
   assert.deepEqual(await readTags(suite.env.reg, w.repo), w.before);
 });
@@ -101,7 +101,7 @@ test('restore after kill -9 in the middle of an apply brings the registry back t
   assert.deepEqual(await readTags(suite.env.reg, w.repo), w.before);
 });
 
-test("after the registry's garbage collection, restore refuses each image whose blobs are gone, whole, and brings back what it still can", async () => {
+test("after the registry's garbage collection, restore refuses each image whose blobs are gone, whole: a deleted index and its platform manifests too", async () => {
   const w = await world(2);
   assert.equal(await applyCommand({ plan: w.planFile }, captureIO().io), 0);
   execFileSync('/usr/bin/docker-registry', ['garbage-collect', suite.env.reg.configFile], { env: cleanEnv(), stdio: 'pipe' });
@@ -111,12 +111,13 @@ test("after the registry's garbage collection, restore refuses each image whose 
   for (const t of ['dev-0', 'dev-1', 'dev-a', 'dev-b']) {
     assert.match(out, new RegExp(`^gone +reg/rest/app-\\d+:${t} cannot come back: garbage collection already removed what the image needs \\(config blob sha256:\\w+\\)$`, 'm'));
   }
-  // The index's platform manifests are untagged manifests that garbage collection keeps.
-  assert.match(out, /^restored +reg\/rest\/app-\d+:dev-multi points at/m);
-  assert.match(out, /Restore complete: 1 restored, 0 already there, 0 left alone, 4 gone, 0 failed\.\nGone images cannot come back/);
+  // The index's platform manifests went with it (so that garbage collection frees them):
+  // neither they nor the index can come back now.
+  assert.equal(out.match(/^gone +reg\/rest\/app-\d+@sha256:\w+ \(platform manifest\) cannot come back/gm)?.length, 2);
+  assert.match(out, /^gone +reg\/rest\/app-\d+:dev-multi cannot come back: garbage collection already removed what the image needs \(platform manifest sha256:\w+, platform manifest sha256:\w+\)$/m);
+  assert.match(out, /Restore complete: 0 restored, 0 already there, 0 left alone, 7 gone, 0 failed\.\nGone images cannot come back/);
   const now = await readTags(suite.env.reg, w.repo);
-  assert.deepEqual(Object.keys(now), ['dev-multi', 'latest', 'v1.0'], 'nothing half-restored');
-  assert.equal(now['dev-multi'], w.before['dev-multi']);
+  assert.deepEqual(Object.keys(now), ['latest', 'v1.0'], 'nothing half-restored');
 });
 
 test('restore puts back a tag that was untagged (its digest stayed for a kept tag) on that digest', async () => {
