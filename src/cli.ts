@@ -25,6 +25,7 @@ const commands = {
   show: () => import('./commands/show.js').then((m) => m.showCommand),
   apply: () => import('./commands/apply.js').then((m) => m.applyCommand),
   restore: () => import('./commands/restore.js').then((m) => m.restoreCommand),
+  reclaim: () => import('./commands/reclaim.js').then((m) => m.reclaimCommand),
   delete: () => import('./commands/seed.js').then((m) => m.seedCommand('delete')),
   sync: () => import('./commands/seed.js').then((m) => m.seedCommand('sync')),
   forceUnlock: () => import('./commands/unlock.js').then((m) => m.unlockCommand),
@@ -48,7 +49,7 @@ export function normaliseArgv(argv: string[]): string[] {
   return out;
 }
 
-const COMMANDS = ['validate', 'list', 'plan', 'show', 'apply', 'restore', 'delete', 'sync', 'state', 'force-unlock', 'completion'];
+const COMMANDS = ['validate', 'list', 'plan', 'show', 'apply', 'restore', 'reclaim', 'delete', 'sync', 'state', 'force-unlock', 'completion'];
 
 /** One line for a mistyped command, instead of the whole help. */
 export function unknownCommand(argv: string[]): string | undefined {
@@ -212,6 +213,16 @@ export async function buildCli(argv: string[]) {
           .option('auto-approve', { type: 'boolean', describe: 'put the tags back without asking (CI)' })
           .option('json', { type: 'boolean', describe: 'what restore finds and does, as JSON (with --auto-approve)' }),
       run(commands.restore),
+    )
+    .command(
+      'reclaim <plan>',
+      "has garbage collection removed what the apply of a plan freed? (read-only; exit 2 while blobs are still served)",
+      (y) =>
+        y
+          .positional('plan', { type: 'string', demandOption: true, describe: 'the plan file that was applied (its journal is beside it)' })
+          .option('config', { alias: 'c', type: 'string', describe: 'config for credentials (default: the one the plan was made from)' })
+          .option('json', { type: 'boolean', describe: 'every blob asked about, as JSON' }),
+      run(commands.reclaim),
     )
     .command('delete', "the predecessor's delete: plan the delete policy; apply it unless dry-run", (y) => configOpt(y).option('parallelism', { type: 'number', describe: 'actions in flight at once (default 4)' }), run(commands.delete))
     .command('sync', "the predecessor's sync: plan the sync policy; apply it unless dry-run", (y) => configOpt(y).option('parallelism', { type: 'number', describe: 'actions in flight at once (default 4)' }), run(commands.sync))

@@ -20,6 +20,7 @@ import { connect } from '../registry/connect.js';
 import { makePlan, printPlan, type PolicyChoice } from './plan.js';
 import { EXIT, notify, type IO } from './io.js';
 import { inert } from '../util/inert.js';
+import { humanBytes } from '../plan/bytes.js';
 import { scrub } from '../util/secret.js';
 
 export interface ApplyArgs {
@@ -202,6 +203,10 @@ async function runActions(planFile: string, plan: Plan, config: Config, journal:
       io.out('Another client moved tags onto digests while they were being deleted; those tags were put back on the same digest (lines starting "restored" above). Check who re-tags this repository, then run `regmgr plan` again.\n');
     }
     if (c.deleted) io.out(`To put the deleted tags back (until the registry's garbage collection runs): regmgr restore ${planFile}\n`);
+    if (c.deleted && plan.bytes) {
+      const freed = `${plan.bytes.exact ? '' : 'up to '}${humanBytes(plan.bytes.freed)}`;
+      io.out(`To get the storage back (the plan counted ${freed}), run the registry's garbage collection: \`docker-registry garbage-collect CONFIG\` with the registry read-only or stopped, never with --delete-untagged (Harbor: its Garbage Collection job). Then check what it removed: regmgr reclaim ${planFile}\n`);
+    }
     if (c.failed) io.out(`Failed actions are listed above with the registry's answer. Fix the cause and run \`regmgr apply ${planFile}\` again: finished actions are skipped.\n`);
     if (c.drifted + c.blocked) io.out('Drifted or blocked actions were left alone: the registry changed since the plan. Run `regmgr plan` again to review.\n');
     if (report.interrupted || o.interrupts.interrupted) {

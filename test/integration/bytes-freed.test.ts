@@ -106,3 +106,36 @@ test('only gc/app read: the figure is an upper bound, says why, and is at least 
   assert.ok(b.freed > freed, 'the layer gc/other keeps was counted: an honest bound, not the exact figure');
   assert.match(w.planOut, /^Frees up to \d+(\.\d)? KiB once garbage collection runs; .* \(an upper bound: r: the config lists its repositories/m);
 });
+
+test('regmgr reclaim: "not yet" (exit 2) after apply, "freed" (exit 0) after garbage collection; read-only', async () => {
+  const data = join(tmp.dir, 'reclaim');
+  mkdirSync(data);
+  const reg = await startRegistry({ dataDir: data });
+  try {
+    await pushImage(reg, 'rc/app', ['dev-1'], { seed: 'rc-dev-1', layers: ['rc-only-1'] });
+    await pushImage(reg, 'rc/app', ['dev-multi'], { seed: 'rc-multi', platforms: ['amd64', 'arm64'], layers: ['rc-multi'] });
+    await pushImage(reg, 'rc/app', ['v1'], { seed: 'rc-v1', layers: ['rc-kept'] });
+    const dir = join(tmp.dir, 'reclaim-work');
+    mkdirSync(dir);
+    const config = writeFile(dir, 'c.yml', `registries:\n  r:\n    registry: ${reg.url}\ndelete-policy:\n  registries: [r]\n  mix-count: 0\n  tags:\n    include:\n      keys: dev\n`);
+    const planFile = join(dir, 'plan.json');
+    assert.equal(await planCommand({ config, out: planFile }, captureIO().io), 0);
+    const a = captureIO();
+    assert.equal(await applyCommand({ plan: planFile }, a.io), 0, a.stdout());
+    assert.match(a.stdout(), /^To get the storage back \(the plan counted \d+(\.\d)? KiB\), run the registry's garbage collection: `docker-registry garbage-collect CONFIG` with the registry read-only or stopped, never with --delete-untagged \(Harbor: its Garbage Collection job\)\. Then check what it removed: regmgr reclaim .*plan\.json$/m);
+    const { reclaimCommand } = await import('../../src/commands/reclaim.js');
+    const before = captureIO();
+    assert.equal(await reclaimCommand({ plan: planFile }, before.io), 2, before.stdout() + before.stderr());
+    // dev-1: config + its own layer; the index's 2 platform manifests: a config each, one shared layer.
+    assert.match(before.stdout(), /^Garbage collection has not run since the apply \(or has not removed everything\): 5 of the 5 blobs it freed \([\d.]+ KiB of [\d.]+ KiB\) are still served\.$/m);
+    // No request that changes anything: collect garbage (no pushes run meanwhile), ask again.
+    const cfg = join(tmp.dir, 'reclaim-gc.yml');
+    writeFileSync(cfg, `version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: ${data}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:0\n`);
+    await run('/usr/bin/docker-registry', ['garbage-collect', cfg], { env: cleanEnv(), maxBuffer: 16 << 20 });
+    const after = captureIO();
+    assert.equal(await reclaimCommand({ plan: planFile }, after.io), 0, after.stdout() + after.stderr());
+    assert.match(after.stdout(), /^Freed: none of the 5 blobs the apply freed \([\d.]+ KiB\) is served any more\.$/m);
+  } finally {
+    await reg.stop();
+  }
+});

@@ -92,10 +92,12 @@ test('tags sharing a digest that are all candidates are one action', () => {
 test('a platform manifest of a kept multi-arch index loses its own tag only (or is blocked with never); deleting an index is one action', () => {
   const r = repo([['v1', 10, IDX], ['dev-amd64', 11], ['dev-index', 20, IDX]]);
   const first = run(r);
-  assert.deepEqual(first.needsChildren, [dg(10)]);
-  const children = new Map([[dg(10), [dg(11), dg(12)]]]);
+  assert.deepEqual(first.needsChildren, [dg(10), dg(20)], "the kept index's children, and the deleted one's");
+  // dev-index lists 11 (tagged dev-amd64, and in kept v1), 12 (in kept v1) and 21 (its own).
+  const children = new Map([[dg(10), [dg(11), dg(12)]], [dg(20), [dg(11), dg(12), dg(21)]]]);
   const second = run(r, policy(), whole, children);
   assert.deepEqual(second.actions.map((a) => [a.method, a.tags, a.keptBy]), [['manifest', ['dev-index'], undefined], ['untag', ['dev-amd64'], ['v1']]]);
+  assert.deepEqual(second.actions[0].children, [dg(21)], 'only the platform manifest no tag and no kept index uses goes with the index');
   const never = run(r, policy(), whole, children, { tagDelete: 'never' });
   assert.deepEqual(never.actions.map((a) => a.tags), [['dev-index']]);
   assert.equal(never.blocked[0].reason, 'is a platform manifest of kept multi-arch tag v1; deleting it would break that image (tag-delete: never)');
