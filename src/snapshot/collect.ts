@@ -48,9 +48,9 @@ export async function collect(config: Config, clients: Clients, targets: string[
     want(config.syncPolicy!.to, s.target);
   }
 
-  // Tags whose creation time the policy will want are read with one GET of the manifest,
-  // not a HEAD and then a GET; unless this repository was planned before, when their
-  // times are likely cached and a HEAD is all a tag costs.
+  // Tags whose manifest body the plan will want (for creation times, for bytes freed)
+  // are read with one GET of the manifest, not a HEAD and then a GET; unless this
+  // repository was planned before, when what they hold is likely cached.
   const createdWanted = createdWantedFor(config, scope);
   const facts = new Map<Digest, ManifestFacts>();
   const sizes = new Map<Digest, ManifestSizes>();
@@ -58,7 +58,11 @@ export async function collect(config: Config, clients: Clients, targets: string[
   await Promise.all(
     [...wanted].map(async ([registry, names]) => {
       const client = clients.get(registry);
-      const whole = (repo: Repository, tags: readonly string[]) => (cache.seen.has(`${client.endpoint.origin}/${repo}`) ? new Set<string>() : createdWanted(registry, repo, tags));
+      // Where the bytes freed are counted, a first plan needs every manifest's body: one
+      // GET each instead of a HEAD and a GET by digest. A repository planned before has
+      // them cached: a HEAD is all a tag costs.
+      const deleting = opts.sizes !== false && (config.deletePolicy?.registries ?? []).includes(registry);
+      const whole = (repo: Repository, tags: readonly string[]) => (cache.seen.has(`${client.endpoint.origin}/${repo}`) ? new Set<string>() : deleting ? new Set(tags) : createdWanted(registry, repo, tags));
       const snap = await readRegistry(client, [...names].sort() as Repository[], sources.get(registry) ?? 'config', counter, { whole, facts, sizes });
       repos.set(registry, new Map(snap.repositories.map((r) => [r.repository, r])));
     }),

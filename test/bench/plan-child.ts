@@ -2,9 +2,10 @@
 //   plan-child.js plan CONFIG '' '' DIR        -> regmgr plan -c CONFIG -out DIR/plan.json, its text
 //                                                 rendered and dropped (REGMGR_CACHE_DIR: its cache)
 //   plan-child.js floor URL N KEY DIR          -> the fewest requests for the same decision, sent by
-//                                                 curl with N in flight: list tags; HEAD a tag the
-//                                                 policy does not order; GET the manifest and the
-//                                                 config of one it does (tags containing KEY)
+//                                                 curl with N in flight: list tags; GET every
+//                                                 manifest (bytes freed count every image), and
+//                                                 the config of one the policy orders (tags
+//                                                 containing KEY)
 // Prints one JSON line: wall ms, CPU ms (curl's included), peak RSS, requests, tags.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -56,8 +57,9 @@ if (mode === 'plan') {
   await curl('lists', repos.map((r, i) => block(`${arg}/v2/${r}/tags/list`, join(dir, `tags-${i}.json`))));
   const tags = repos.flatMap((r, i) => (JSON.parse(readFileSync(join(dir, `tags-${i}.json`), 'utf8')) as { tags: string[] }).tags.map((t) => [r, t] as const));
   const ordered = tags.filter(([, t]) => t.includes(key));
+  // Every manifest's body: the bytes a plan frees count kept images' blobs too.
   await curl('manifests', [
-    ...tags.filter(([, t]) => !t.includes(key)).map(([r, t]) => block(`${arg}/v2/${r}/manifests/${t}`, '/dev/null', true)),
+    ...tags.filter(([, t]) => !t.includes(key)).map(([r, t], i) => block(`${arg}/v2/${r}/manifests/${t}`, join(dir, `k-${i}.json`))),
     ...ordered.map(([r, t], i) => block(`${arg}/v2/${r}/manifests/${t}`, join(dir, `m-${i}.json`))),
   ]);
   const configs = new Map<string, string>();

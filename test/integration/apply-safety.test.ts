@@ -78,9 +78,9 @@ async function plan(config: string, out: string): Promise<Plan> {
 test('an edited plan is refused before any request', async () => {
   const w = await world();
   const p = await plan(w.config, w.planFile);
-  // mix-count 0 needs no ordering: plan read tag lists, HEADs, and each manifest once by
-  // digest (the bytes it frees: a first plan; the content cache serves later ones); no image configs.
-  assert.ok(sp.log.length > 0 && sp.log.every((l) => /^(GET \/v2\/$|GET \/v2\/[^ ]+\/tags\/list|HEAD \/v2\/[^ ]+\/manifests\/|GET \/v2\/[^ ]+\/manifests\/sha256:)/.test(l)), sp.log.join('\n'));
+  // mix-count 0 needs no ordering: plan read tag lists and each manifest once (a first
+  // plan GETs them whole for the bytes it frees; the content cache serves later ones); no image configs.
+  assert.ok(sp.log.length > 0 && sp.log.every((l) => /^(GET \/v2\/$|GET \/v2\/[^ ]+\/tags\/list|(HEAD|GET) \/v2\/[^ ]+\/manifests\/)/.test(l)), sp.log.join('\n'));
   const del = p.actions.find((a): a is PlanDelete => a.type === 'delete')!;
   del.digest = w.d.latest as PlanDelete['digest']; // aim a delete at the kept image
   writeFileSync(w.planFile, JSON.stringify(p, null, 2));
