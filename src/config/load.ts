@@ -177,6 +177,7 @@ class Normaliser {
       maxTags: reg['max-tags'] ?? DEFAULT_MAX_TAGS,
       // auto: untag works wherever manifest deletion does; oci only where the registry says so.
       tagDelete: reg['tag-delete'] === 'oci' || reg['tag-delete'] === 'never' ? reg['tag-delete'] : 'untag',
+      reclaimScope: reg['reclaim-scope'] === 'registry' ? 'registry' : 'repositories',
       repositories,
       configured: username ? { username, password: password === undefined ? undefined : new Secret(password) } : undefined,
     };

@@ -22,6 +22,8 @@ export interface RegistryEndpoint {
   maxTags: number;
   /** How a tag is removed while its digest stays (tag-delete; auto resolved). */
   tagDelete: TagDeleteMethod;
+  /** registry: bytes freed are counted over every repository of the catalog, not only those planned. */
+  reclaimScope: 'repositories' | 'registry';
   /** Explicit repository selection; undefined means "read the catalog". */
   repositories?: RepoSelector[];
   /** username/password as written in the config (after ${VAR}); auth files are read later. */

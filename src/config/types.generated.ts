@@ -92,6 +92,10 @@ export interface Registry {
    */
   'tag-delete'?: 'auto' | 'oci' | 'untag' | 'never';
   /**
+   * regmgr addition: which repositories the bytes a plan frees are counted over. repositories (default): those the plan reads; with a repositories list the figure is then an upper bound (a layer shared with an unlisted repository stays). registry: every repository of the catalog is read too, for the manifests it references only (no decision is made there), so the figure is exact; needs the catalog.
+   */
+  'reclaim-scope'?: 'repositories' | 'registry';
+  /**
    * regmgr addition: a PEM file of CA certificates that this registry's TLS certificate is checked against (for a private CA or a self-signed certificate), instead of turning verification off. Relative paths are relative to the config file.
    */
   'ca-file'?: string;

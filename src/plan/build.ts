@@ -6,7 +6,7 @@ import type { StateSnapshot } from '../state/model.js';
 import { diffSnapshots } from '../state/diff.js';
 import { stateViewOf } from './state-view.js';
 import { planWarnings, type Deleted } from '../policy/warnings.js';
-import { bytesFreed, type BytesFreed } from './bytes.js';
+import { bytesCopied, bytesFreed, type BytesCopied, type BytesFreed } from './bytes.js';
 
 export interface BuildMeta {
   version: string;
@@ -110,9 +110,16 @@ export function buildPlan(config: Config, c: Collected, meta: BuildMeta): Plan {
     blocked,
     ...selectedNothing(planWarnings(config, c.scope, c.repos, meta.targets, meta.deleted)),
     ...(config.deletePolicy && c.sizes ? { bytes: freedBy(deletes, c.sizes, c, meta.targets) } : {}),
+    ...(sp && c.sizes && copies.length ? { transfer: copiedBy(copies, c.sizes, c, sp.to) } : {}),
     summary: { copy: copies.length, delete: deletes.length, tags_deleted: deletes.reduce((n, d) => n + d.tags.length, 0), blocked: blocked.length },
   };
   return { ...body, sha256: planHash(body) };
+}
+
+/** What the plan's copies send to each target repository, and what is there already. */
+function copiedBy(copies: readonly PlanCopy[], sizes: NonNullable<Collected['sizes']>, c: Collected, to: string): BytesCopied {
+  const targets = new Map([[to, new Map([...(c.repos.get(to) ?? [])].map(([name, r]) => [name, r.tags]))]]);
+  return bytesCopied({ copies: copies.map((a) => ({ registry: a.target.registry, repository: a.target.repository, digest: a.source.digest })), targets, sizes });
 }
 
 /** What the plan's manifest deletes free, over every repository read in their registries. */
@@ -121,15 +128,18 @@ function freedBy(deletes: readonly PlanDelete[], sizes: NonNullable<Collected['s
   for (const registry of new Set(deletes.map((d) => d.registry))) {
     partial.set(
       registry,
-      targets?.length
+      c.references?.has(registry)
+        ? undefined
+        : targets?.length
         ? '--target limits the plan to some repositories; blobs they share with the others are not known'
         : c.sources.get(registry) === 'config'
-          ? `the config lists its repositories (registries.${registry}.repositories); blobs they share with repositories it does not list are not known`
+          ? `the config lists its repositories (registries.${registry}.repositories); blobs they share with repositories it does not list are not known (reclaim-scope: registry counts them)`
           : undefined,
     );
   }
+  const tags = (reg: string) => new Map([...(c.repos.get(reg) ?? []), ...(c.references?.get(reg) ?? [])].map(([name, r]) => [name, r.tags]));
   return bytesFreed({
-    tags: new Map([...c.repos].map(([reg, repos]) => [reg, new Map([...repos].map(([name, r]) => [name, r.tags]))])),
+    tags: new Map([...new Set([...c.repos.keys(), ...(c.references?.keys() ?? [])])].map((reg) => [reg, tags(reg)])),
     sizes,
     deletes: deletes.filter((d) => d.method === 'manifest').flatMap((d) => [d, ...(d.children ?? []).map((digest) => ({ registry: d.registry, repository: d.repository, digest }))]),
     partial,

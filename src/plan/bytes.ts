@@ -99,3 +99,50 @@ export function humanBytes(n: number): string {
   while (v >= 1024 && u < units.length - 1) (v /= 1024), u++;
   return u === 0 ? `${n} B` : `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[u]}`;
 }
+
+/** What the plan's copies send: blobs each target repository lacks, and those it has. */
+export interface BytesCopied {
+  transfer: number;
+  present: number;
+  /** false: some manifest could not be sized; the figures leave it out. */
+  exact: boolean;
+  repositories: Record<string, Record<string, { transfer: number; present: number }>>;
+}
+
+/**
+ * Per target repository: every blob of the copied images (each manifest's own bytes,
+ * config and layers, an index's platform manifests and theirs) that none of the
+ * repository's manifests references now must be sent; the rest is there already
+ * (skopeo skips it). Each blob counted once per repository. Pure.
+ */
+export function bytesCopied(input: {
+  copies: ReadonlyArray<{ registry: string; repository: string; digest: Digest }>;
+  targets: ReadonlyMap<string, ReadonlyMap<string, ReadonlyArray<{ digest: Digest }>>>;
+  sizes: ReadonlyMap<Digest, ManifestSizes>;
+}): BytesCopied {
+  const out: BytesCopied = { transfer: 0, present: 0, exact: true, repositories: {} };
+  /** Every blob a manifest stores, with its size: itself, config, layers, children's. */
+  const closure = (d: Digest, into: Map<Digest, number>, depth = 0): void => {
+    const m = input.sizes.get(d);
+    if (!m || m.unsized) out.exact = false;
+    if (!m || into.has(d)) return;
+    into.set(d, m.size);
+    for (const [b, n] of m.blobs) into.set(b, n);
+    if (depth < 2) for (const c of m.children ?? []) closure(c, into, depth + 1);
+  };
+  const byTarget = new Map<string, Array<{ registry: string; repository: string; digest: Digest }>>();
+  for (const c of input.copies) byTarget.set(`${c.registry}\0${c.repository}`, [...(byTarget.get(`${c.registry}\0${c.repository}`) ?? []), c]);
+  for (const [key, copies] of [...byTarget].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const [registry, repository] = key.split('\0');
+    const there = new Map<Digest, number>();
+    for (const t of input.targets.get(registry)?.get(repository) ?? []) closure(t.digest, there);
+    const sent = new Map<Digest, number>();
+    for (const c of copies) closure(c.digest, sent);
+    const repo = ((out.repositories[registry] ??= {})[repository] ??= { transfer: 0, present: 0 });
+    for (const [blob, size] of sent) {
+      if (there.has(blob)) (repo.present += size), (out.present += size);
+      else (repo.transfer += size), (out.transfer += size);
+    }
+  }
+  return out;
+}

@@ -1,5 +1,5 @@
 import type { Plan } from './model.js';
-import { codeFence, freedLine, groups, htmlText, summaryLine, type Line } from './render.js';
+import { codeFence, freedLine, groups, htmlText, summaryLine, transferLine, type Line } from './render.js';
 import { humanBytes } from './bytes.js';
 import { inert } from '../util/inert.js';
 
@@ -28,7 +28,8 @@ export function renderMarkdown(plan: Plan, opts: { explain?: boolean; planFile?:
   const g = groups(plan, Boolean(opts.explain));
   const show = `regmgr show ${opts.planFile ? htmlText(opts.planFile) : 'plan.json'}`;
   const freed = freedLine(plan);
-  const head: string[] = [`**${summaryLine(plan)}**`, ...(freed ? ['', htmlText(freed)] : []), ''];
+  const sent = transferLine(plan);
+  const head: string[] = [`**${summaryLine(plan)}**`, ...[freed, sent].flatMap((l) => (l ? ['', htmlText(l)] : [])), ''];
   // Per repository, what it frees, where the plan says (a column only then).
   const frees = (key: string) => {
     const [registry, repository] = [key.slice(0, key.indexOf(' ')), key.slice(key.indexOf(' ') + 1)];

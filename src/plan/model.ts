@@ -1,7 +1,7 @@
 import type { Digest } from '../oci/names.js';
 import type { TagVerdict } from '../policy/decision.js';
 import type { TagChange } from '../state/model.js';
-import type { BytesFreed } from './bytes.js';
+import type { BytesCopied, BytesFreed } from './bytes.js';
 
 // The plan file's shape (schema/plan.schema.json documents it for users). Only
 // `actions` drives apply; `snapshot`, `decisions`, `blocked` and `summary` are for
@@ -83,6 +83,8 @@ export interface Plan {
   summary: { copy: number; delete: number; tags_deleted: number; blocked: number };
   /** What the deletes free once garbage collection runs (plans with a delete-policy). For review. */
   bytes?: BytesFreed;
+  /** What the copies send: blobs each target repository lacks, and those it has. For review. */
+  transfer?: BytesCopied;
   sha256: string;
 }
 

@@ -119,6 +119,14 @@ export function freedLine(plan: Plan): string | undefined {
   return inert(`${b.exact ? 'Frees' : 'Frees up to'} ${humanBytes(b.freed)} once garbage collection runs${shared}.${bound}`);
 }
 
+/** What the copies send, in one sentence (undefined without copies). */
+export function transferLine(plan: Plan): string | undefined {
+  const t = plan.transfer;
+  if (!t || plan.summary.copy === 0) return undefined;
+  const there = t.present ? `; ${humanBytes(t.present)} of the copied images is there already` : '';
+  return `Copies send ${t.exact ? '' : 'at least '}${humanBytes(t.transfer)} to their target repositories${there}.`;
+}
+
 export function summaryLine(plan: Plan): string {
   const s = plan.summary;
   if (s.copy + s.delete === 0) return s.blocked ? `No changes. ${s.blocked} blocked.` : 'No changes.';
@@ -181,6 +189,8 @@ export function writeText(plan: Plan, opts: RenderOptions, line: (s: string) => 
   line(c.bold(summaryLine(plan)));
   const freed = freedLine(plan);
   if (freed) line(freed);
+  const sent = transferLine(plan);
+  if (sent) line(sent);
 }
 
 /** A backtick fence longer than every backtick run in `lines` (at least three). */

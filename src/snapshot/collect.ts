@@ -18,6 +18,8 @@ export interface Collected {
   sources: Map<string, 'config' | 'catalog'>;
   /** What every manifest of the delete policy's registries stores, by digest (bytes freed); not read for apply's re-check. */
   sizes?: Map<Digest, ManifestSizes>;
+  /** reclaim-scope: registry: the catalog's other repositories, read for what they reference only (no decisions). */
+  references?: RepoMap;
 }
 
 /**
@@ -75,8 +77,10 @@ export async function collect(config: Config, clients: Clients, targets: string[
     if (!evaluation.needs.length) {
       for (const d of scope.delete) cache.markSeen(`${clients.get(d.registry).endpoint.origin}/${d.repository}`);
       if (opts.sizes === false) return { scope, repos, evaluation, sources };
-      await readSizes(config, clients, repos, sizes, cache);
-      return { scope, repos, evaluation, sources, sizes };
+      const references = await readReferences(config, clients, repos, counter, sizes, cache);
+      await readSizes(config, clients, repos, sizes, cache, evaluation.syncs);
+      await readSizes(config, clients, references, sizes, cache);
+      return { scope, repos, evaluation, sources, sizes, references };
     }
     if (round >= 4) throw new Error('internal: the policy kept asking for more data');
     await Promise.all(
@@ -131,21 +135,32 @@ export async function collect(config: Config, clients: Clients, targets: string[
 /**
  * The size facts of every manifest in the delete policy's registries (each tag's, and an
  * index's platform manifests), for the bytes a plan frees: kept manifests count too,
- * since what they reference stays. From the content cache when known (a second plan
- * sends no request for them), else one GET each, cached.
+ * since what they reference stays; and of the images the sync copies and what their
+ * target repositories hold, for the bytes copies send. From the content cache when known
+ * (a second plan sends no request for them), else one GET each, cached.
  */
-async function readSizes(config: Config, clients: Clients, repos: RepoMap, sizes: Map<Digest, ManifestSizes>, cache: ContentCache): Promise<void> {
-  for (const registry of config.deletePolicy?.registries ?? []) {
+async function readSizes(config: Config, clients: Clients, repos: RepoMap, sizes: Map<Digest, ManifestSizes>, cache: ContentCache, syncs: Evaluation['syncs'] = []): Promise<void> {
+  const seeds = new Map<string, Map<Digest, Repository>>();
+  const seed = (registry: string, digest: Digest, repo: string) => {
+    const m = seeds.get(registry) ?? new Map<Digest, Repository>();
+    seeds.set(registry, m);
+    if (!m.has(digest)) m.set(digest, repo as Repository);
+  };
+  for (const registry of config.deletePolicy?.registries ?? []) for (const [name, r] of repos.get(registry) ?? []) for (const t of r.tags) seed(registry, t.digest, name);
+  for (const s of syncs) {
+    for (const a of s.actions) seed(a.source.registry, a.source.digest, a.source.repository);
+    const target = s.actions[0]?.target;
+    if (target) for (const t of repos.get(target.registry)?.get(target.repository)?.tags ?? []) seed(target.registry, t.digest, target.repository);
+  }
+  for (const [registry, where] of seeds) {
     const client = clients.get(registry);
-    const where = new Map<Digest, Repository>();
-    for (const [name, r] of repos.get(registry) ?? []) for (const t of r.tags) if (!where.has(t.digest)) where.set(t.digest, name as Repository);
     for (let depth = 0; where.size && depth < 2; depth++) {
       const next = new Map<Digest, Repository>();
       await mapLimit([...where], client.endpoint.concurrency, async ([digest, repo]) => {
         let s = sizes.get(digest) ?? cache.sizes.get(digest);
         if (!s) {
           const m = await client.getManifest(repo, digest);
-          // Gone since it was listed: its figure is unknown, and bytesFreed says so.
+          // Gone since it was listed: its figure is unknown, and the plan says so.
           if (!m) return;
           s = manifestSizes(m.json, m.mediaType, m.bytes.length);
         }
@@ -157,4 +172,31 @@ async function readSizes(config: Config, clients: Clients, repos: RepoMap, sizes
       for (const [d, r] of next) where.set(d, r);
     }
   }
+}
+
+/**
+ * reclaim-scope: registry: every repository of the catalog the plan did not read, read
+ * for what it references (its tags' manifests), so that a blob it shares with a deleted
+ * image counts as staying. Nothing is decided there.
+ */
+async function readReferences(config: Config, clients: Clients, repos: RepoMap, counter: Counter | undefined, sizes: Map<Digest, ManifestSizes>, cache: ContentCache): Promise<RepoMap> {
+  const out: RepoMap = new Map();
+  for (const registry of config.deletePolicy?.registries ?? []) {
+    const client = clients.get(registry);
+    if (client.endpoint.reclaimScope !== 'registry') continue;
+    let names: string[];
+    try {
+      names = await client.catalog();
+    } catch (e) {
+      if (e instanceof RegistryError) throw new RegistryError(e.kind, e.registry, e.method, e.url, `${e.detail}; registries.${registry}.reclaim-scope: registry needs the catalog (to count bytes freed over every repository): set it to repositories`, e.status, e.codes);
+      throw e;
+    }
+    const read = repos.get(registry) ?? new Map();
+    const others = [...new Set(names)].filter((n) => !read.has(n)).sort() as Repository[];
+    const whole = (repo: Repository, tags: readonly string[]) => (cache.seen.has(`${client.endpoint.origin}/${repo}`) ? new Set<string>() : new Set(tags));
+    const snap = await readRegistry(client, others, 'catalog', counter, { whole, sizes });
+    for (const r of snap.repositories) cache.markSeen(`${client.endpoint.origin}/${r.repository}`);
+    out.set(registry, new Map(snap.repositories.map((r) => [r.repository, r])));
+  }
+  return out;
 }

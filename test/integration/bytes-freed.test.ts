@@ -39,7 +39,7 @@ function blobs(data: string): Map<string, number> {
  * repository, or only gc/app), applies, stops the registry, collects garbage and
  * returns the plan and the bytes that garbage collection freed.
  */
-async function world(name: string, listed: boolean) {
+async function world(name: string, listed: boolean, scope = '') {
   const data = join(tmp.dir, name);
   mkdirSync(data);
   const reg = await startRegistry({ dataDir: data });
@@ -54,7 +54,7 @@ async function world(name: string, listed: boolean) {
     await pushImage(reg, 'gc/app', ['v2'], { seed: 'samecfg-kept', configSeed: 'one-config', layers: ['samecfg-kept'] });
     const dir = join(tmp.dir, `${name}-work`);
     mkdirSync(dir);
-    const repos = listed ? '    repositories: [gc/app]\n' : '';
+    const repos = (listed ? '    repositories: [gc/app]\n' : '') + scope;
     const config = writeFile(dir, 'c.yml', `registries:\n  r:\n    registry: ${reg.url}\n${repos}delete-policy:\n  registries: [r]\n  mix-count: 0\n  tags:\n    include:\n      keys: dev\n`);
     const planFile = join(dir, 'plan.json');
     const p = captureIO({}, false);
@@ -100,11 +100,19 @@ test('only gc/app read: the figure is an upper bound, says why, and is at least 
   const w = await world('bound', true);
   const b = w.plan.bytes!;
   assert.equal(b.exact, false);
-  assert.deepEqual(b.why, ['r: the config lists its repositories (registries.r.repositories); blobs they share with repositories it does not list are not known']);
+  assert.deepEqual(b.why, ['r: the config lists its repositories (registries.r.repositories); blobs they share with repositories it does not list are not known (reclaim-scope: registry counts them)']);
   const freed = await collectGarbage(w.data);
   assert.ok(b.freed >= freed, `${b.freed} >= ${freed}`);
   assert.ok(b.freed > freed, 'the layer gc/other keeps was counted: an honest bound, not the exact figure');
   assert.match(w.planOut, /^Frees up to \d+(\.\d)? KiB once garbage collection runs; .* \(an upper bound: r: the config lists its repositories/m);
+});
+
+test('only gc/app planned, with reclaim-scope: registry: the other repositories are read for references only, and the figure is exact again', async () => {
+  const w = await world('scope', true, '    reclaim-scope: registry\n');
+  const b = w.plan.bytes!;
+  assert.equal(b.exact, true, JSON.stringify(b.why));
+  assert.deepEqual(Object.keys(w.plan.snapshot.r), ['gc/app'], 'nothing is planned in gc/other');
+  assert.equal(b.freed, await collectGarbage(w.data));
 });
 
 test('regmgr reclaim: "not yet" (exit 2) after apply, "freed" (exit 0) after garbage collection; read-only', async () => {

@@ -67,7 +67,7 @@ test('a server that sends a body after a HEAD: the garbled answer is read again,
   const { url } = await listenLoopback(server);
   const warnings: string[] = [];
   const c = new RegistryClient(
-    { name: 'sloppy', origin: url, host: new URL(url).host, plainHttp: true, insecure: false, concurrency: 1, timeoutMs: 5000, maxTags: 1000, tagDelete: 'untag' },
+    { name: 'sloppy', origin: url, host: new URL(url).host, plainHttp: true, insecure: false, concurrency: 1, timeoutMs: 5000, maxTags: 1000, tagDelete: 'untag', reclaimScope: 'repositories' },
     { retry: { baseDelayMs: 1, maxDelayMs: 5 }, logger: { debug() {}, info() {}, warn: (m) => warnings.push(m) } },
   );
   try {

@@ -35,7 +35,7 @@ beforeEach(() => {
 });
 
 function client(overrides: Partial<RegistryEndpoint> = {}) {
-  const ep: RegistryEndpoint = { name: 'proxied', origin: proxy.url, host: proxy.host, plainHttp: true, insecure: false, concurrency: 4, timeoutMs: 5000, maxTags: 2_000_000, tagDelete: 'untag', ...overrides };
+  const ep: RegistryEndpoint = { name: 'proxied', origin: proxy.url, host: proxy.host, plainHttp: true, insecure: false, concurrency: 4, timeoutMs: 5000, maxTags: 2_000_000, tagDelete: 'untag', reclaimScope: 'repositories', ...overrides };
   return new RegistryClient(ep, { retry: { baseDelayMs: 20, maxDelayMs: 100 } });
 }
 
@@ -174,7 +174,7 @@ test('a blob redirect is followed without credentials, and its signed query neve
   proxy.inject((r) => (r.url ?? '').includes('/blobs/'), { status: 307, headers: { location: `${other}/v2/library/app/blobs/${cfg}?X-Amz-Signature=topsecretsig` } }, 1);
   const lines: string[] = [];
   const logged = new RegistryClient(
-    { name: 'proxied', origin: proxy.url, host: proxy.host, plainHttp: true, insecure: false, concurrency: 2, timeoutMs: 5000, maxTags: 2_000_000, tagDelete: 'untag' },
+    { name: 'proxied', origin: proxy.url, host: proxy.host, plainHttp: true, insecure: false, concurrency: 2, timeoutMs: 5000, maxTags: 2_000_000, tagDelete: 'untag', reclaimScope: 'repositories' },
     { logger: { debug: (l) => lines.push(l), info() {}, warn() {} } },
   );
   const { created } = await logged.imageCreated(app, m.digest);

@@ -20,7 +20,7 @@ after(() => tmp.remove());
 
 const config = (url: string, extra = '', name = 'c.yml') =>
   writeFile(tmp.dir, name, `registries:\n  evil:\n    registry: ${url}\n    repositories: [app]\n${extra}delete-policy:\n  registries: [evil]\n  mix-count: 0\n  tags:\n    include:\n      keys: v\n`);
-const endpoint = (url: string, over: Partial<RegistryEndpoint> = {}): RegistryEndpoint => ({ name: 'evil', origin: url, host: new URL(url).host, plainHttp: true, insecure: false, concurrency: 4, timeoutMs: 5000, maxTags: 2_000_000, tagDelete: 'untag', ...over });
+const endpoint = (url: string, over: Partial<RegistryEndpoint> = {}): RegistryEndpoint => ({ name: 'evil', origin: url, host: new URL(url).host, plainHttp: true, insecure: false, concurrency: 4, timeoutMs: 5000, maxTags: 2_000_000, tagDelete: 'untag', reclaimScope: 'repositories', ...over });
 const UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
 
 test('tag names that break out of output or URLs fail the plan, shown escaped; nothing else is requested', async () => {

@@ -110,6 +110,9 @@ test('plan output reads like Terraform; show prints exactly the same; markdown a
   assert.match(stdout, /^harbor library\/mysql\n {2}- 2018-backup \(sha256:[0-9a-f]{12}\) +matches include key "2018"; #12 newest of 14/m);
   assert.match(stdout, /^ {2}- untag feature-shared \(sha256:[0-9a-f]{12}, digest kept by latest\) +matches include key "feature"; #13 newest of 14/m);
   assert.match(stdout, /^aliyun prod\/mysql\n {2}\+ 1\.2\.3-alpha\.1 <- harbor\/library\/mysql:1\.2\.3-alpha\.1 \(sha256:/m);
+  // What the deletes free and the copies send, after the summary.
+  assert.match(stdout, /^Frees up to [\d.]+ (B|KiB) once garbage collection runs/m);
+  assert.match(stdout, /^Copies send [\d.]+ (B|KiB) to their target repositories; [\d.]+ (B|KiB) of the copied images is there already\.$/m);
   assert.match(stdout, /^ {2}~ v1\.2\.3 <- harbor\/library\/mysql:v1\.2\.3 /m);
   assert.match(stdout, /^Plan: 4 to copy, 5 to delete, 0 blocked\.$/m);
   assert.match(stdout, /Saved the plan to: .*shown\.json\nTo perform exactly these actions, run: regmgr apply .*shown\.json/);

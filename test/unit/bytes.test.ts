@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { bytesFreed, humanBytes } from '../../src/plan/bytes.js';
+import { bytesCopied, bytesFreed, humanBytes } from '../../src/plan/bytes.js';
 import type { ManifestSizes } from '../../src/oci/manifest-facts.js';
 import type { Digest } from '../../src/oci/names.js';
 
@@ -50,4 +50,20 @@ test('bytes freed: each blob once, shared layers and configs stay, an index free
 
 test('human units as du -h: binary, one decimal below 10', () => {
   assert.deepEqual([0, 1023, 1024, 1536, 10 * 1024, 5 * 1024 ** 3 + 1].map(humanBytes), ['0 B', '1023 B', '1.0 KiB', '1.5 KiB', '10 KiB', '5.0 GiB']);
+});
+
+test('bytes copied: per target repository, blobs it lacks are sent, blobs any of its manifests references are there; each once', () => {
+  const r = bytesCopied({
+    copies: [
+      { registry: 't', repository: 'mirror/app', digest: d('dev-base') }, // base is there (v1 in the target), dev-only is not
+      { registry: 't', repository: 'mirror/app', digest: d('index') }, // the index, its two platform manifests, their configs, kept-only (there)
+      { registry: 't', repository: 'mirror/empty', digest: d('pair') },
+    ],
+    targets: new Map([['t', new Map([['mirror/app', [{ digest: d('v1') }]]])]]),
+    sizes,
+  });
+  assert.deepEqual(r.repositories.t['mirror/app'], { transfer: 100 + 10 + 300 + 400 + (100 + 10) * 2, present: 5000 + 700 });
+  assert.deepEqual(r.repositories.t['mirror/empty'], { transfer: 1110, present: 0 });
+  assert.equal(r.transfer, 1030 + 1110);
+  assert.equal(r.exact, true);
 });
