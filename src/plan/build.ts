@@ -6,7 +6,7 @@ import type { StateSnapshot } from '../state/model.js';
 import { diffSnapshots } from '../state/diff.js';
 import { stateViewOf } from './state-view.js';
 import { planWarnings, type Deleted } from '../policy/warnings.js';
-import { bytesCopied, bytesFreed, type BytesCopied, type BytesFreed } from './bytes.js';
+import { bytesCopied, bytesFreed, imageSize, type BytesCopied, type BytesFreed } from './bytes.js';
 
 export interface BuildMeta {
   version: string;
@@ -75,7 +75,10 @@ export function buildPlan(config: Config, c: Collected, meta: BuildMeta): Plan {
     snapshot[registry] = {};
     for (const [name, r] of repos) {
       const tags: SnapshotRepo['tags'] = {};
-      for (const t of r.tags) tags[t.tag] = { digest: t.digest, media_type: t.mediaType, ...(t.created !== undefined ? { created: t.created } : {}) };
+      for (const t of r.tags) {
+        const size = c.sizes ? imageSize(t.digest, c.sizes) : undefined;
+        tags[t.tag] = { digest: t.digest, media_type: t.mediaType, ...(t.created !== undefined ? { created: t.created } : {}), ...(size !== undefined ? { size } : {}) };
+      }
       snapshot[registry][name] = { ...(r.missing ? { missing: true } : {}), tags };
     }
   }

@@ -11,6 +11,8 @@ export interface BytesFreed {
   exact: boolean;
   why?: string[];
   repositories: Record<string, Record<string, { freed: number; shared: number }>>;
+  /** Per deleted manifest (`registry/repository@digest`): the bytes no other deleted manifest also frees. */
+  alone?: Record<string, number>;
 }
 
 export interface BytesInput {
@@ -61,6 +63,20 @@ export function bytesFreed(input: BytesInput): BytesFreed {
         else for (const c of input.sizes.get(t.digest)?.children ?? []) if (!gone.has(`${repository}\0${c}`)) mark(c, 1);
       }
     }
+    // How many deleted manifests reference each blob that goes: a blob only one of them
+    // references is what deleting that one alone would free.
+    const users = new Map<Digest, number>();
+    for (const d of deletes) {
+      const m = input.sizes.get(d.digest);
+      if (m) for (const b of new Set([d.digest, ...m.blobs.map(([x]) => x)])) if (!live.has(b)) users.set(b, (users.get(b) ?? 0) + 1);
+    }
+    for (const d of deletes) {
+      const m = input.sizes.get(d.digest);
+      if (!m) continue;
+      let alone = 0;
+      for (const [b, n] of [[d.digest, m.size] as [Digest, number], ...m.blobs]) if (users.get(b) === 1) alone += n;
+      (out.alone ??= {})[`${registry}/${d.repository}@${d.digest}`] = alone;
+    }
     const counted = new Set<Digest>();
     for (const d of [...deletes].sort((a, b) => (a.repository < b.repository ? -1 : a.repository > b.repository ? 1 : 0))) {
       const repo = ((out.repositories[registry] ??= {})[d.repository] ??= { freed: 0, shared: 0 });
@@ -89,6 +105,22 @@ export function bytesFreed(input: BytesInput): BytesFreed {
     out.why = [...why];
   }
   return out;
+}
+
+/** What an image stores, each blob once: its manifest, config, layers, and an index's platform manifests and theirs; undefined when not all of it could be sized. */
+export function imageSize(digest: Digest, sizes: ReadonlyMap<Digest, ManifestSizes>): number | undefined {
+  const seen = new Map<Digest, number>();
+  let known = true;
+  const walk = (d: Digest, depth: number) => {
+    const m = sizes.get(d);
+    if (!m || m.unsized) known = false;
+    if (!m || seen.has(d)) return;
+    seen.set(d, m.size);
+    for (const [b, n] of m.blobs) seen.set(b, n);
+    if (depth < 2) for (const c of m.children ?? []) walk(c, depth + 1);
+  };
+  walk(digest, 0);
+  return known ? [...seen.values()].reduce((a, b) => a + b, 0) : undefined;
 }
 
 /** Bytes as `du -h` says them: binary units, one decimal below 10. */

@@ -52,6 +52,8 @@ export interface SnapshotTag {
   digest: Digest;
   media_type: string;
   created?: string | null;
+  /** What the image stores, each blob once (manifest, config, layers, platform manifests), where it was read. */
+  size?: number;
 }
 
 export interface SnapshotRepo {

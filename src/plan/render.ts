@@ -42,8 +42,12 @@ export function groups(plan: Plan, explain: boolean): Map<string, Line[]> {
       // A reviewer must see how: a whole manifest, or one tag whose digest stays.
       const how = a.method === 'manifest' ? '' : `${a.method === 'oci' ? 'delete tag' : 'untag'} `;
       const kept = a.kept_by?.length ? `, digest kept by ${a.kept_by.join(', ')}` : a.children?.length ? `, with its ${a.children.length} platform manifest${a.children.length === 1 ? '' : 's'}` : '';
+      // --explain: each image's size, and what deleting it frees that no other delete does.
+      const size = plan.snapshot[a.registry]?.[a.repository]?.tags[a.tags[0]]?.size;
+      const alone = plan.bytes?.alone?.[`${a.registry}/${a.repository}@${a.digest}`];
+      const bytes = explain && a.method === 'manifest' && size !== undefined ? `, ${humanBytes(size)}${alone !== undefined ? `, frees ${humanBytes(alone)} alone` : ''}` : '';
       for (const t of a.tags) {
-        add(`${a.registry} ${a.repository}`, { sign: '-', text: `${how}${t} (${shortDigest(a.digest)}${kept})`, reason: a.reasons[t] ?? '', digest: a.digest, under: a.attachment_of?.subject });
+        add(`${a.registry} ${a.repository}`, { sign: '-', text: `${how}${t} (${shortDigest(a.digest)}${kept}${bytes})`, reason: a.reasons[t] ?? '', digest: a.digest, under: a.attachment_of?.subject });
       }
     }
   }

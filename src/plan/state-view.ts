@@ -7,7 +7,7 @@ export function stateViewOf(snapshot: Plan['snapshot']): StateSnapshot {
   for (const [reg, repos] of Object.entries(snapshot)) {
     out[reg] = {};
     for (const [repo, r] of Object.entries(repos)) {
-      out[reg][repo] = Object.fromEntries(Object.entries(r.tags).map(([t, v]) => [t, { digest: v.digest, media_type: v.media_type }]));
+      out[reg][repo] = Object.fromEntries(Object.entries(r.tags).map(([t, v]) => [t, { digest: v.digest, media_type: v.media_type, ...(v.size !== undefined ? { size: v.size } : {}) }]));
     }
   }
   return out;

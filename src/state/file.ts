@@ -87,6 +87,7 @@ function snapshotProblem(snapshot: unknown): string | undefined {
         const tp = tagProblem(tag);
         if (tp) return tp;
         if (!isPlainMap(t) || typeof t.digest !== 'string' || !isDigest(t.digest)) return `${reg}/${repo}:${tag} has no valid digest`;
+        if (t.size !== undefined && !(Number.isSafeInteger(t.size) && t.size >= 0)) return `${reg}/${repo}:${tag} has a size that is not a whole number of bytes`;
       }
     }
   }

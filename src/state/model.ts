@@ -2,8 +2,8 @@ import type { Digest } from '../oci/names.js';
 
 export const STATE_FORMAT_VERSION = 1;
 
-/** registry -> repository -> tag -> what regmgr last saw there. */
-export type StateSnapshot = Record<string, Record<string, Record<string, { digest: Digest; media_type: string }>>>;
+/** registry -> repository -> tag -> what regmgr last saw there (and the image's size, where a plan read it). */
+export type StateSnapshot = Record<string, Record<string, Record<string, { digest: Digest; media_type: string; size?: number }>>>;
 
 /** registry -> repository -> names of tags regmgr deleted there, oldest first. */
 export type DeletedTags = Record<string, Record<string, string[]>>;

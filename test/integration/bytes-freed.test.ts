@@ -12,6 +12,8 @@ import { assertPlanSchema } from '../helpers/plan-schema.js';
 import { planCommand } from '../../src/commands/plan.js';
 import { applyCommand } from '../../src/commands/apply.js';
 import type { Plan } from '../../src/plan/model.js';
+import { renderText } from '../../src/plan/render.js';
+import { readState } from '../../src/state/file.js';
 
 // The figure a plan gives for the bytes it frees, against what the real registry's
 // garbage collection frees: the blob data files that disappear from its storage.
@@ -63,7 +65,7 @@ async function world(name: string, listed: boolean, scope = '') {
     assertPlanSchema(plan);
     const a = captureIO();
     assert.equal(await applyCommand({ plan: planFile }, a.io), 0, a.stdout());
-    return { plan, planOut: p.stdout(), reg, data };
+    return { plan, planOut: p.stdout(), reg, data, dir };
   } finally {
     await reg.stop();
   }
@@ -89,6 +91,14 @@ test('every repository read: the plan says, to the byte, what garbage collection
   const index = w.plan.actions.find((a) => a.type === 'delete' && a.tags.includes('dev-multi'));
   assert.equal(index?.type === 'delete' && index.children?.length, 2);
   assert.match(w.planOut, /^ {2}- dev-multi \(sha256:\w+, with its 2 platform manifests\) /m);
+  // --explain: each deleted image's size and what deleting it alone frees (5 images and the
+  // index's 2 platform manifests); the state keeps sizes.
+  const explained = renderText(w.plan, { color: false, explain: true });
+  assert.match(explained, /^ {2}- dev-base \(sha256:\w+, [\d.]+ KiB, frees [\d.]+ (B|KiB) alone\) /m);
+  const alone = Object.values(b.alone ?? {});
+  assert.ok(alone.length === 7 && alone.reduce((x, y) => x + y, 0) <= b.freed, JSON.stringify(b.alone));
+  const state = readState(join(w.dir, 'c.state.json'))!;
+  assert.ok((state.snapshot.r['gc/app'].v1.size ?? 0) > 0, 'the state records image sizes');
   assert.ok(b.freed > 0 && b.shared > 0);
   const freed = await collectGarbage(w.data);
   assert.equal(b.freed, freed, 'the plan figure is what garbage collection freed');
