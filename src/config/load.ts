@@ -175,8 +175,8 @@ class Normaliser {
       // Decimal seconds are fine (1.5); the HTTP layer wants whole milliseconds.
       timeoutMs: Math.max(1, Math.round((reg.timeout ?? DEFAULT_TIMEOUT_S) * 1000)),
       maxTags: reg['max-tags'] ?? DEFAULT_MAX_TAGS,
-      // auto: untag works wherever manifest deletion does; oci only where the registry says so.
-      tagDelete: reg['tag-delete'] === 'oci' || reg['tag-delete'] === 'never' ? reg['tag-delete'] : 'untag',
+      // auto: oci where the plan's probe finds tag delete, else untag (which works wherever manifest deletion does).
+      tagDelete: reg['tag-delete'] ?? 'auto',
       reclaimScope: reg['reclaim-scope'] === 'registry' ? 'registry' : 'repositories',
       repositories,
       configured: username ? { username, password: password === undefined ? undefined : new Secret(password) } : undefined,

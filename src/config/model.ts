@@ -20,8 +20,8 @@ export interface RegistryEndpoint {
   timeoutMs: number;
   /** Most tags one repository (or repositories one catalog) may list. */
   maxTags: number;
-  /** How a tag is removed while its digest stays (tag-delete; auto resolved). */
-  tagDelete: TagDeleteMethod;
+  /** How a tag is removed while its digest stays (tag-delete): auto follows the registry's probed capabilities. */
+  tagDelete: TagDeleteMethod | 'auto';
   /** registry: bytes freed are counted over every repository of the catalog, not only those planned. */
   reclaimScope: 'repositories' | 'registry';
   /** Explicit repository selection; undefined means "read the catalog". */

@@ -114,6 +114,7 @@ export function buildPlan(config: Config, c: Collected, meta: BuildMeta): Plan {
     ...selectedNothing(planWarnings(config, c.scope, c.repos, meta.targets, meta.deleted)),
     ...(config.deletePolicy && c.sizes ? { bytes: freedBy(deletes, c.sizes, c, meta.targets) } : {}),
     ...(sp && c.sizes && copies.length ? { transfer: copiedBy(copies, c.sizes, c, sp.to) } : {}),
+    ...(c.capabilities?.size ? { capabilities: Object.fromEntries([...c.capabilities].sort(([a], [b]) => cmp(a, b))) } : {}),
     summary: { copy: copies.length, delete: deletes.length, tags_deleted: deletes.reduce((n, d) => n + d.tags.length, 0), blocked: blocked.length },
   };
   return { ...body, sha256: planHash(body) };

@@ -2,6 +2,7 @@ import type { Digest } from '../oci/names.js';
 import type { TagVerdict } from '../policy/decision.js';
 import type { TagChange } from '../state/model.js';
 import type { BytesCopied, BytesFreed } from './bytes.js';
+import type { Capabilities } from '../registry/capabilities.js';
 
 // The plan file's shape (schema/plan.schema.json documents it for users). Only
 // `actions` drives apply; `snapshot`, `decisions`, `blocked` and `summary` are for
@@ -87,6 +88,8 @@ export interface Plan {
   bytes?: BytesFreed;
   /** What the copies send: blobs each target repository lacks, and those it has. For review. */
   transfer?: BytesCopied;
+  /** What each delete registry can do, as probed when the plan was made. For review: apply does not read it. */
+  capabilities?: Record<string, Capabilities>;
   sha256: string;
 }
 

@@ -23,6 +23,8 @@ export interface DeleteInput {
   subjectsPresent?: ReadonlyMap<Digest, boolean>;
   /** The plan's time (its created_at), which keep-within ages are measured against. */
   nowMs: number;
+  /** Why this registry cannot delete (probed): every delete is blocked with it. */
+  cannotDelete?: string;
 }
 
 export interface DeleteResult {
@@ -185,6 +187,15 @@ export function decideDelete(input: DeleteInput): DeleteResult {
     else out.whole(digest, doomed, of);
   }
 
+  // A registry that cannot delete: what the policy wants stays in the plan, blocked, with
+  // the reason and what to change; apply then sends nothing.
+  if (input.cannotDelete) {
+    for (const a of out.actions.splice(0)) {
+      const reason = `registries.${registry} cannot delete: ${input.cannotDelete}`;
+      out.blocked.push({ type: 'delete', registry, repository: repo.repository, digest: a.digest, tags: a.tags, wouldLose: [], reason });
+      for (const t of a.tags) out.blockedTags.set(t, reason);
+    }
+  }
   const decisions: TagDecision[] = pending.map((p) => {
     const b = out.blockedTags.get(p.entry.tag);
     if (b) return { tag: p.entry.tag, digest: p.entry.digest, verdict: 'blocked', reason: `${p.reason}; blocked: ${b}` };

@@ -5,6 +5,18 @@ import { decideDelete, tagsNeedingCreated, type DeleteResult } from './delete.js
 import { decideSync, mapRepository } from './sync.js';
 import { selectionFor } from './selection.js';
 import type { CopyAction, TagDecision } from './decision.js';
+import type { TagDeleteMethod } from '../config/model.js';
+import type { Capabilities } from '../registry/capabilities.js';
+
+/**
+ * How this registry's deletes go, from tag-delete and what the probe found: auto takes a
+ * tag delete where the registry has one, else untag; a registry that cannot delete
+ * (deletes off, no rights) gets every delete blocked in the plan, with why. Pure.
+ */
+function deleteMethods(configured: TagDeleteMethod | 'auto', caps: Capabilities | undefined): { tagDelete: TagDeleteMethod; cannotDelete?: string } {
+  const tagDelete = configured === 'auto' ? (caps?.tag_delete ? 'oci' : 'untag') : configured;
+  return { tagDelete, ...(caps && caps.delete !== true ? { cannotDelete: caps.delete } : {}) };
+}
 
 /** Repositories read, by registry then repository name. */
 export type RepoMap = Map<string, Map<string, RepoSnapshot>>;
@@ -28,6 +40,8 @@ export interface Extra {
   nowMs: number;
   indexChildren: ReadonlyMap<string, ReadonlyMap<Digest, readonly Digest[]>>;
   subjectsPresent: ReadonlyMap<string, ReadonlyMap<Digest, boolean>>;
+  /** What each registry can do, where it was probed (a plan; not apply's re-check). */
+  capabilities?: ReadonlyMap<string, Capabilities>;
 }
 
 /** Applies both policies to what was read: pure. `needs` lists data to read before asking again. */
@@ -44,7 +58,7 @@ export function evaluate(config: Config, scope: Scope, repos: RepoMap, extra: Ex
         policy: dp,
         indexChildren: extra.indexChildren.get(`${registry}/${repository}`) ?? new Map(),
         subjectsPresent: extra.subjectsPresent.get(`${registry}/${repository}`) ?? new Map(),
-        tagDelete: config.registries.get(registry)!.tagDelete,
+        ...deleteMethods(config.registries.get(registry)!.tagDelete, extra.capabilities?.get(registry)),
         nowMs: extra.nowMs,
       });
       if (result.needsCreated.length || result.needsChildren.length || result.needsSubjects.length) {

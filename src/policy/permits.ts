@@ -49,7 +49,7 @@ function deleteProblem(a: PlanDelete, config: Config, deletedSubjects: ReadonlyS
   if (a.method !== 'manifest' && a.tags.length !== 1) return `a ${a.method} action removes exactly one tag, not ${a.tags.length}`;
   if (a.children?.length && (a.method !== 'manifest' || !isIndex(a.media_type))) return 'only the delete of a multi-arch index may take platform manifests (children) with it';
   if (a.method !== 'manifest' && !a.kept_by?.length) return `a ${a.method} action must name the tags that keep the digest (kept_by)`;
-  if (a.method === 'oci' && config.registries.get(a.registry)!.tagDelete !== 'oci') return `registries.${a.registry}.tag-delete is not oci, so regmgr does not delete tags by name there`;
+  if (a.method === 'oci' && !['oci', 'auto'].includes(config.registries.get(a.registry)!.tagDelete)) return `registries.${a.registry}.tag-delete is ${config.registries.get(a.registry)!.tagDelete}, so regmgr does not delete tags by name there`;
   if (a.method === 'untag' && config.registries.get(a.registry)!.tagDelete === 'never') return `registries.${a.registry}.tag-delete is never`;
   for (const t of a.tags) {
     const tp = tagProblem(t);

@@ -298,6 +298,24 @@ export class RegistryClient {
     await this.#send({ method: 'DELETE', path: u.pathname + u.search, scope: push(repo), idempotent: false }).catch(() => undefined);
   }
 
+  /**
+   * A capability probe (capabilities.ts): a DELETE of a manifest reference that cannot
+   * exist, or a GET of the referrers of one, answered as status and error codes. Never
+   * a digest or tag anyone could have pushed: nothing can change.
+   */
+  async probe(repo: Repository, what: 'delete-digest' | 'delete-tag' | 'referrers', ref: string): Promise<{ status: number; codes: string[]; json?: unknown }> {
+    const path = what === 'referrers' ? `/v2/${this.#repo(repo)}/referrers/${ref}` : this.#manifestPath(repo, ref);
+    const res = await this.#send({ method: what === 'referrers' ? 'GET' : 'DELETE', path, scope: what === 'referrers' ? pull(repo) : `repository:${repo}:delete`, idempotent: what === 'referrers' });
+    if (res.status >= 500) throw this.#error(res, what === 'referrers' ? 'GET' : 'DELETE');
+    let json: unknown;
+    try {
+      json = JSON.parse(res.body.toString('utf8'));
+    } catch {
+      json = undefined;
+    }
+    return { status: res.status, codes: parseErrorBody(res.body).codes, json };
+  }
+
   /** DELETE a manifest by digest: removes every tag that points at it. */
   async deleteManifest(repo: Repository, digest: Digest): Promise<'deleted' | 'absent'> {
     if (!isDigest(digest)) throw new Error(`refusing to DELETE: ${quoted(digest)} is not a digest`);

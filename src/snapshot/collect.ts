@@ -7,6 +7,7 @@ import { computeScope, createdWantedFor, evaluate, type Evaluation, type RepoMap
 import { manifestFacts, manifestSizes, type ManifestFacts, type ManifestSizes } from '../oci/manifest-facts.js';
 import { groupBy } from '../util/group.js';
 import { ContentCache } from './content-cache.js';
+import { probeCapabilities, type Capabilities } from '../registry/capabilities.js';
 import { mapLimit } from '../util/limit.js';
 import { Counter, readRegistry, selectedRepositories } from './read.js';
 
@@ -20,6 +21,8 @@ export interface Collected {
   sizes?: Map<Digest, ManifestSizes>;
   /** reclaim-scope: registry: the catalog's other repositories, read for what they reference only (no decisions). */
   references?: RepoMap;
+  /** What each delete registry can do, probed once per plan (not for apply's re-check). */
+  capabilities?: Map<string, Capabilities>;
 }
 
 /**
@@ -70,17 +73,28 @@ export async function collect(config: Config, clients: Clients, targets: string[
     }),
   );
 
+  // Whether deletes work there, by tag too, and the referrers API: cheap requests that
+  // change nothing, once per registry, in the first repository planned there.
+  const capabilities = new Map<string, Capabilities>();
+  if (opts.sizes !== false) {
+    await Promise.all(
+      [...new Set(scope.delete.map((d) => d.registry))].map(async (registry) => {
+        const first = scope.delete.find((d) => d.registry === registry)!;
+        capabilities.set(registry, await probeCapabilities(clients.get(registry), first.repository as Repository));
+      }),
+    );
+  }
   const children = new Map<string, Map<Digest, Digest[]>>();
   const subjects = new Map<string, Map<Digest, boolean>>();
   for (let round = 0; ; round++) {
-    const evaluation = evaluate(config, scope, repos, { nowMs, indexChildren: children, subjectsPresent: subjects });
+    const evaluation = evaluate(config, scope, repos, { nowMs, indexChildren: children, subjectsPresent: subjects, capabilities });
     if (!evaluation.needs.length) {
       for (const d of scope.delete) cache.markSeen(`${clients.get(d.registry).endpoint.origin}/${d.repository}`);
       if (opts.sizes === false) return { scope, repos, evaluation, sources };
       const references = await readReferences(config, clients, repos, counter, sizes, cache);
       await readSizes(config, clients, repos, sizes, cache, evaluation.syncs);
       await readSizes(config, clients, references, sizes, cache);
-      return { scope, repos, evaluation, sources, sizes, references };
+      return { scope, repos, evaluation, sources, sizes, references, capabilities };
     }
     if (round >= 4) throw new Error('internal: the policy kept asking for more data');
     await Promise.all(

@@ -28,7 +28,20 @@ after(async () => {
 test('a registry that refuses deletes: the failure names the action, the answer, and what to do; a re-run retries it', async () => {
   const config = writeFile(tmp.dir, 'c.yml', `registries:\n  r:\n    registry: ${reg.url}\ndelete-policy:\n  registries: [r]\n  mix-count: 0\n  tags:\n    include:\n      keys: dev\n`);
   const planFile = join(tmp.dir, 'p.json');
-  assert.equal(await planCommand({ config, out: planFile }, captureIO().io), 0);
+  const made = captureIO();
+  assert.equal(await planCommand({ config, out: planFile }, made.io), 0);
+  // The plan's probe saw deletes off: the delete is blocked in the plan, with what to change.
+  assert.match(made.stdout(), /! dev-1 \(sha256:\w+\) .*blocked: registries\.r cannot delete: the registry has deletes turned off \(405 UNSUPPORTED\); on the distribution registry, set storage\.delete\.enabled: true/);
+  // A plan made while deletes were still on (its delete written back as an action, hash
+  // recomputed), applied once they are off: the failure names the action and the answer.
+  const p = JSON.parse(readFileSync(planFile, 'utf8'));
+  const b = p.blocked[0];
+  p.actions = [{ id: `delete r/app@${b.digest}`, type: 'delete', registry: 'r', repository: 'app', digest: b.digest, media_type: p.snapshot.r.app.tags['dev-1'].media_type, tags: b.tags, method: 'manifest', reasons: { 'dev-1': 'matches include key "dev"' } }];
+  p.blocked = [];
+  p.summary = { ...p.summary, delete: 1, tags_deleted: 1, blocked: 0 };
+  delete p.sha256;
+  p.sha256 = planHash(p);
+  writeFileSync(planFile, JSON.stringify(p));
   const cap = captureIO();
   assert.equal(await applyCommand({ plan: planFile }, cap.io), 1);
   assert.match(cap.stdout(), /^failed +delete r\/app@sha256:[0-9a-f]{64}: registry 'r': DELETE http:\/\/127\.0\.0\.1:\d+\/v2\/app\/manifests\/sha256:[0-9a-f]{64}: 405 UNSUPPORTED: .*the registry does not support this operation \(is deletion enabled\?\)$/m);
@@ -59,7 +72,7 @@ test('output piped into head: regmgr stops quietly when the reader goes away (no
   assert.equal(await planCommand({ config, out: planFile }, captureIO().io), 0);
   // Far larger than a pipe's buffer, so that the writer meets the closed pipe.
   const plan = JSON.parse(readFileSync(planFile, 'utf8'));
-  const digest = plan.actions[0].digest;
+  const digest = plan.snapshot.r.app.tags['dev-1'].digest;
   for (let i = 0; i < 20_000; i++) plan.snapshot.r.app.tags[`t${i}`] = { digest, media_type: 'application/vnd.oci.image.manifest.v1+json' };
   plan.sha256 = planHash(plan);
   writeFileSync(planFile, JSON.stringify(plan));

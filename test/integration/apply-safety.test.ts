@@ -44,7 +44,9 @@ beforeEach(() => {
 });
 
 // The push-permission probe (an upload session opened and cancelled) changes nothing.
-const probe = (l: string) => / \/v2\/[^ ]+\/blobs\/uploads\//.test(l);
+// apply's push probe (a mount), and plan's capability probes: DELETEs of a digest and a
+// tag that cannot exist (registry/capabilities.ts); none can change anything.
+const probe = (l: string) => / \/v2\/[^ ]+\/blobs\/uploads\//.test(l) || /^DELETE \/v2\/[^ ]+\/manifests\/(sha256:0{64}|regmgr-probe-[0-9a-f]{16})$/.test(l);
 const changing = (l: string) => /^(DELETE|PUT|POST|PATCH) /.test(l) && !probe(l);
 
 /** A fresh repository pair per test: `app-N` in src, synced to `mirror/app-N` in dst. */
@@ -80,7 +82,7 @@ test('an edited plan is refused before any request', async () => {
   const p = await plan(w.config, w.planFile);
   // mix-count 0 needs no ordering: plan read tag lists and each manifest once (a first
   // plan GETs them whole for the bytes it frees; the content cache serves later ones); no image configs.
-  assert.ok(sp.log.length > 0 && sp.log.every((l) => /^(GET \/v2\/$|GET \/v2\/[^ ]+\/tags\/list|(HEAD|GET) \/v2\/[^ ]+\/manifests\/)/.test(l)), sp.log.join('\n'));
+  assert.ok(sp.log.length > 0 && sp.log.every((l) => probe(l) || /^(GET \/v2\/$|GET \/v2\/[^ ]+\/tags\/list|(HEAD|GET) \/v2\/[^ ]+\/(manifests|referrers)\/)/.test(l)), sp.log.join('\n'));
   const del = p.actions.find((a): a is PlanDelete => a.type === 'delete')!;
   del.digest = w.d.latest as PlanDelete['digest']; // aim a delete at the kept image
   writeFileSync(w.planFile, JSON.stringify(p, null, 2));
