@@ -4,7 +4,7 @@ import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/model.js';
 import { connect } from '../registry/connect.js';
 import { cacheFile, loadCache } from '../snapshot/content-cache.js';
-import { collect } from '../snapshot/collect.js';
+import { collect } from '../planner/collect.js';
 import { Counter } from '../snapshot/read.js';
 import { buildPlan } from '../plan/build.js';
 import type { Plan } from '../plan/model.js';

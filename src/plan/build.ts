@@ -1,5 +1,5 @@
 import type { Config } from '../config/model.js';
-import type { Collected } from '../snapshot/collect.js';
+import type { Collected } from '../planner/collect.js';
 import { FORMAT_VERSION, deleteId, type Plan, type PlanAction, type PlanBlocked, type PlanCopy, type PlanDelete, type SnapshotRepo } from './model.js';
 import { planHash } from './canonical.js';
 import type { StateSnapshot } from '../state/model.js';

@@ -2,19 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Plan } from './model.js';
 import { pieces } from '../util/pieces.js';
 
-/** Object keys sorted at every depth, so equal data serialises to equal bytes. */
-export function canonical(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(canonical);
-  if (value && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const k of Object.keys(value).sort()) {
-      const v = (value as Record<string, unknown>)[k];
-      if (v !== undefined) out[k] = canonical(v);
-    }
-    return out;
-  }
-  return value;
-}
+export { canonical } from '../util/canonical.js';
 
 /**
  * The bytes of JSON.stringify(canonical(value), null, indent), written in pieces of

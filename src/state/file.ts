@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { writeFileAtomic } from '../util/atomic.js';
 import { FileError } from '../util/file-error.js';
-import { canonical } from '../plan/canonical.js';
+import { canonical } from '../util/canonical.js';
 import { DELETED_TAGS_LIMIT, HISTORY_LIMIT, STATE_FORMAT_VERSION, type DeletedTags, type State, type StateEvent, type StateSnapshot } from './model.js';
 import { VERSION } from '../version.js';
 import { isDigest, repositoryProblem, tagProblem } from '../oci/names.js';

@@ -6,10 +6,10 @@ import { quoted } from '../util/inert.js';
 import { computeScope, createdWantedFor, evaluate, type Evaluation, type RepoMap, type Scope } from '../policy/evaluate.js';
 import { manifestFacts, manifestSizes, type ManifestFacts, type ManifestSizes } from '../oci/manifest-facts.js';
 import { groupBy } from '../util/group.js';
-import { ContentCache } from './content-cache.js';
+import { ContentCache } from '../snapshot/content-cache.js';
 import { probeCapabilities, type Capabilities } from '../registry/capabilities.js';
 import { mapLimit } from '../util/limit.js';
-import { Counter, readRegistry, selectedRepositories } from './read.js';
+import { Counter, readRegistry, selectedRepositories } from '../snapshot/read.js';
 
 export interface Collected {
   scope: Scope;
