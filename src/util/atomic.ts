@@ -10,6 +10,15 @@ export function writeFileAtomic(file: string, data: string, mode = 0o600): void 
   writeFileAtomicPieces(file, (write) => write(data), mode);
 }
 
+/** Written in pieces of this many characters at most (a big state or plan is never one write). */
+const CHUNK = 64 * 1024;
+
+/**
+ * For tests: runs once a write has put its first piece down, before the rest, the fsync
+ * and the rename. A process killed there must leave the file as it was.
+ */
+export const atomicHooks: { midWrite?: (file: string) => void } = {};
+
 /** The same, for text made in pieces (a plan of 100,000 tags): never whole in memory. */
 export function writeFileAtomicPieces(file: string, produce: (write: (piece: string) => void) => void, mode = 0o600): void {
   sweepTemps(file);
@@ -17,8 +26,12 @@ export function writeFileAtomicPieces(file: string, produce: (write: (piece: str
   // A new file of our own: exclusive, never through a symbolic link planted at its name.
   const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
   try {
+    let first = true;
     produce((piece) => {
-      writeSync(fd, piece);
+      for (let i = 0; i < piece.length; i += CHUNK) {
+        writeSync(fd, piece.length <= CHUNK ? piece : piece.slice(i, i + CHUNK));
+        if (first) (first = false), atomicHooks.midWrite?.(file);
+      }
     });
     fsyncSync(fd);
   } catch (e) {

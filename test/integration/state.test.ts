@@ -185,23 +185,17 @@ test('the state file survives kill -9 during writes: always the old or the new v
   const writer = fileURLToPath(new URL('../helpers/state-writer.js', import.meta.url));
   let lastSerial = 0;
   for (let i = 0; i < 12; i++) {
-    const child = track(spawn('node', [writer, file], { stdio: ['ignore', 'pipe', 'ignore'] }));
-    // Each round: at least one write finishes, then the writer is killed the moment it
-    // announces a later one (0 to 3 writes later), so the kill lands while it writes.
+    // Each round: 1 to 4 writes finish, then the next stops halfway through its content
+    // (a hook in writeFileAtomic) and is killed there.
+    const child = track(spawn('node', [writer, file, String(1 + (i % 4))], { stdio: ['ignore', 'pipe', 'ignore'] }));
     const exited = new Promise((r) => child.once('exit', r));
     await new Promise<void>((resolve) => {
-      let finished = 0;
       let buffered = '';
       child.stdout!.on('data', (d) => {
         buffered += d;
-        for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
-          const line = buffered.slice(0, nl);
-          buffered = buffered.slice(nl + 1);
-          if (line.startsWith('wrote ')) finished++;
-          else if (line.startsWith('writing ') && finished >= 1 + (i % 4)) {
-            child.kill('SIGKILL');
-            resolve();
-          }
+        if (/^halfway \d+$/m.test(buffered)) {
+          child.kill('SIGKILL');
+          resolve();
         }
       });
     });
