@@ -147,3 +147,57 @@ test("restore finishes an untag cut short by kill -9 between its placeholder PUT
   const head = await fetch(`${suite.env.reg.url}/v2/${repo}/manifests/${onPlaceholder}`, { method: 'HEAD', headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
   assert.equal(head.status, 404, "regmgr's placeholder is deleted");
 });
+
+/** dev-1, dev-2 on digests of their own, v1 kept; a plan deleting the two. */
+async function planned() {
+  const repo = `trust/resume-${++n}`;
+  for (const t of ['dev-1', 'dev-2', 'v1']) await pushImage(suite.env.reg, repo, [t], { seed: `${repo}-${t}` });
+  const dir = join(tmp.dir, `r${n}`);
+  mkdirSync(dir);
+  const config = writeFile(dir, 'config.yml', `registries:\n  reg:\n    registry: ${suite.env.proxy.url}\n    repositories: [${repo}]\ndelete-policy:\n  registries: [reg]\n  mix-count: 0\n  tags:\n    include:\n      keys: dev\n`);
+  const planFile = join(dir, 'plan.json');
+  assert.equal(await planCommand({ config, out: planFile }, captureIO().io), 0);
+  return { repo, planFile };
+}
+
+/**
+ * Runs apply and kills it (-9) as its first DELETE of a manifest leaves; that DELETE is
+ * carried out all the same (the test sends it to the registry itself, since a killed
+ * client's request cannot be forwarded): sent, its outcome never recorded.
+ */
+async function killedAtFirstDelete(planFile: string) {
+  let child: ChildProcess | undefined;
+  suite.env.proxy.inject((req) => req.method === 'DELETE' && /\/manifests\/sha256:/.test(req.url!), {
+    before: async (req) => {
+      const res = await fetch(`${suite.env.reg.url}${req.url}`, { method: 'DELETE' });
+      assert.equal(res.status, 202);
+      const exited = once(child!, 'exit');
+      child!.kill('SIGKILL');
+      await exited;
+    },
+    dropRequest: true,
+  });
+  const r = await runCli(['apply', planFile], {}, (c) => (child = c));
+  assert.equal(r.signal, 'SIGKILL');
+}
+
+test('a DELETE sent but not recorded (kill -9 right as it left): the next apply finds it done and says so; nothing is deleted twice', async () => {
+  const w = await planned();
+  await killedAtFirstDelete(w.planFile);
+  const again = await runCli(['apply', w.planFile]);
+  assert.equal(again.code, 0, again.stdout + again.stderr);
+  assert.match(again.stdout, /^deleted +reg\/trust\/resume-\d+@sha256:\w+ \(completed before an interruption\)$/m);
+  assert.match(again.stdout, /Apply complete: 0 copied, 2 deleted, 0 drifted, 0 blocked, 0 failed/);
+  assert.deepEqual(Object.keys(await readTags(suite.env.reg, w.repo)), ['v1']);
+});
+
+test('restore after kill -9 right as a DELETE left: the half-done action is restored too', async () => {
+  const w = await planned();
+  const before = await readTags(suite.env.reg, w.repo);
+  await killedAtFirstDelete(w.planFile);
+  assert.equal(Object.keys(await readTags(suite.env.reg, w.repo)).length, 2, 'the DELETE was carried out');
+  const r = await runCli(['restore', w.planFile, '-auto-approve']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /Restore complete: 1 restored/);
+  assert.deepEqual(await readTags(suite.env.reg, w.repo), before);
+});
