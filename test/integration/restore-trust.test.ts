@@ -43,6 +43,26 @@ async function applied() {
   return { repo, dir, config, planFile, plan, journal: journalPath(planFile, plan.sha256) };
 }
 
+/**
+ * Runs `regmgr apply PLAN` and kills it (-9) as its first DELETE matching `path` leaves;
+ * `carriedOut`: the registry still does that DELETE (the test sends it), else it never
+ * arrives. Either way the request itself is dropped: a killed client's cannot be forwarded.
+ */
+async function applyKilledAtDelete(planFile: string, path: RegExp, carriedOut: boolean) {
+  let child: ChildProcess | undefined;
+  suite.env.proxy.inject((req) => req.method === 'DELETE' && path.test(req.url!), {
+    before: async (req) => {
+      if (carriedOut) assert.equal((await fetch(`${suite.env.reg.url}${req.url}`, { method: 'DELETE' })).status, 202);
+      const exited = once(child!, 'exit');
+      child!.kill('SIGKILL');
+      await exited;
+    },
+    dropRequest: true,
+  });
+  const r = await runCli(['apply', planFile], {}, (c) => (child = c));
+  assert.equal(r.signal, 'SIGKILL');
+}
+
 const manifestWrites = () => suite.env.proxy.log.filter((l) => /^(PUT|DELETE) \/v2\/.*\/manifests\//.test(l));
 
 test('restore with an edited plan (sha256 recomputed) and a planted journal writes nothing outside the config: refused before any request', async () => {
@@ -127,17 +147,7 @@ test("restore finishes an untag cut short by kill -9 between its placeholder PUT
   assert.equal(await planCommand({ config, out: planFile }, captureIO().io), 0);
   // The placeholder's DELETE is the untag's only DELETE: the apply is killed as it sends
   // it, and the request never reaches the registry.
-  let child: ChildProcess | undefined;
-  suite.env.proxy.inject((req) => req.method === 'DELETE' && req.url!.includes('/manifests/'), {
-    before: async () => {
-      const exited = once(child!, 'exit');
-      child!.kill('SIGKILL');
-      await exited;
-    },
-    dropRequest: true,
-  });
-  const killed = await runCli(['apply', planFile], {}, (c) => (child = c));
-  assert.equal(killed.signal, 'SIGKILL');
+  await applyKilledAtDelete(planFile, /\/manifests\//, false);
   const onPlaceholder = (await readTags(suite.env.reg, repo))['dev-shared'];
   assert.notEqual(onPlaceholder, shared, 'the tag was left on the placeholder');
   const r = await runCli(['restore', planFile, '-auto-approve']);
@@ -165,21 +175,7 @@ async function planned() {
  * carried out all the same (the test sends it to the registry itself, since a killed
  * client's request cannot be forwarded): sent, its outcome never recorded.
  */
-async function killedAtFirstDelete(planFile: string) {
-  let child: ChildProcess | undefined;
-  suite.env.proxy.inject((req) => req.method === 'DELETE' && /\/manifests\/sha256:/.test(req.url!), {
-    before: async (req) => {
-      const res = await fetch(`${suite.env.reg.url}${req.url}`, { method: 'DELETE' });
-      assert.equal(res.status, 202);
-      const exited = once(child!, 'exit');
-      child!.kill('SIGKILL');
-      await exited;
-    },
-    dropRequest: true,
-  });
-  const r = await runCli(['apply', planFile], {}, (c) => (child = c));
-  assert.equal(r.signal, 'SIGKILL');
-}
+const killedAtFirstDelete = (planFile: string) => applyKilledAtDelete(planFile, /\/manifests\/sha256:/, true);
 
 test('a DELETE sent but not recorded (kill -9 right as it left): the next apply finds it done and says so; nothing is deleted twice', async () => {
   const w = await planned();
