@@ -164,7 +164,9 @@ async function deleteChildren(a: PlanDelete, indexBytes: Buffer, view: LiveView,
       continue;
     }
     if (allowed && !allowed.has(child)) {
-      left.push(`${child.slice(0, 19)} (a tag or a kept index uses it now)`);
+      // Not confirmed unused by the live re-check: a tag or a kept index uses it now, or
+      // (resuming after a crash) the index is gone and the re-check no longer plans it.
+      left.push(`${child.slice(0, 19)} (the live re-check did not confirm that no tag or kept index uses it)`);
       continue;
     }
     // The view's digests (kept fresh as for every delete), and a listing right before
