@@ -131,14 +131,14 @@ async function lockedApply(planFile: string, plan: Plan, config: Config, io: IO,
   try {
     // Under the lock, so that no other apply can change the state between check and write.
     const prev = readState(config.statePath);
-    // The state never refuses a plan (a plan from a laptop with no state is as good as
-    // one from CI's): the re-check and each action's own check decide on live data. The
-    // history says whether this plan already ran, and what changed what it relies on.
+    // The state never refuses or skips a plan (a plan from a laptop with no state is as
+    // good as one from CI's): the re-check and each action's own check decide on live
+    // data. The history only explains: whether this plan already ran, what changed since.
     const since = sinceThePlan(plan, prev);
-    if (since.applied && done.size === 0) {
-      io.out(`Nothing to do: this plan was applied in full at state serial ${since.applied.serial} (${since.applied.written_at}), and nothing has changed its repositories since.\n`);
-      return EXIT.ok;
-    }
+    // A note, not a shortcut: a state file is input anyone may have edited (it can be
+    // committed beside the config), so the registry is checked all the same; what was
+    // done comes out as `gone`.
+    if (since.applied && done.size === 0) io.out(`note: the state records this plan applied in full at state serial ${since.applied.serial} (${since.applied.written_at}); checking the registry all the same.\n`);
     const note = describeSince(since, planFile, config.file);
     if (note) io.out(`${note}\n`);
     // Before anything is marked: a failed read changes nothing.

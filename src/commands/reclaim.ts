@@ -5,6 +5,7 @@ import { preflight } from '../apply/preflight.js';
 import { journalPath, readJournal } from '../apply/journal.js';
 import { childId } from '../apply/delete-step.js';
 import { connect } from '../registry/connect.js';
+import { RegistryError } from '../registry/errors.js';
 import { manifestSizes, type ManifestSizes } from '../oci/manifest-facts.js';
 import type { Digest, Repository } from '../oci/names.js';
 import { cacheFile, loadCache } from '../snapshot/content-cache.js';
@@ -68,7 +69,11 @@ export async function reclaimCommand(args: ReclaimArgs, io: IO): Promise<number>
       const live = new Set<Digest>();
       const repos = Object.keys(plan.snapshot[registry] ?? {}).sort() as Repository[];
       for (const repo of repos) {
-        const tags = await client.listTags(repo).catch(() => [] as string[]);
+        // Only "no such repository" means no tags; any other failure stops the check.
+        const tags = await client.listTags(repo).catch((e: unknown) => {
+          if (e instanceof RegistryError && e.kind === 'not-found') return [] as string[];
+          throw e;
+        });
         const digests = new Set<Digest>();
         await mapLimit(tags, client.endpoint.concurrency, async (t) => {
           const ref = await client.headManifest(repo, t);

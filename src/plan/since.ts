@@ -8,7 +8,8 @@ import type { State, StateEvent } from '../state/model.js';
 // authored on a laptop with no state, or before another pull request's apply, is still
 // applied, action by action, as far as the policy wants it on live data (recheck.ts) and
 // each action's own check allows. The history is used to say why an action drifted, and
-// to see that this very plan already ran to the end.
+// that this very plan already ran to the end (said, never trusted to skip work: a state
+// file is input anyone may have edited).
 
 export interface SincePlan {
   /** This plan's apply that finished, when nothing changed its repositories after it. */
