@@ -210,3 +210,28 @@ test('show renders an edited plan inert: no control character reaches the termin
     await env.stop();
   }
 });
+
+test('an answer over 64 MiB is cut off and refused, whatever the registry says its length is', async () => {
+  const MiB = Buffer.alloc(1 << 20, 0x20);
+  let sent = 0;
+  const reg = await startHostileRegistry((req, res) => {
+    if (req.url !== '/v2/huge/tags/list') return undefined;
+    // No Content-Length: a chunked stream of spaces that would never end on its own.
+    res.writeHead(200, { 'content-type': 'application/json' });
+    const more = () => {
+      while (sent < 80 && res.write(MiB)) sent++;
+      if (sent >= 80) res.end();
+      else res.once('drain', () => (sent++, more()));
+    };
+    res.on('close', () => (sent = 80));
+    more();
+    return true;
+  });
+  try {
+    const c = new RegistryClient(endpoint(reg.url, { timeoutMs: 60_000 }));
+    await assert.rejects(c.listTags("huge" as Repository), /GET http:\/\/127\.0\.0\.1:\d+\/v2\/huge\/tags\/list: 200: answer larger than 67108864 bytes/);
+    await c.close();
+  } finally {
+    await reg.close();
+  }
+});
