@@ -235,3 +235,39 @@ test('an answer over 64 MiB is cut off and refused, whatever the registry says i
     await reg.close();
   }
 });
+
+test('credentials go to a token realm only over TLS or on this machine: a plain-HTTP realm elsewhere is asked for an anonymous token', async () => {
+  const { Secret } = await import('../../src/util/secret.js');
+  const seen: Array<string | undefined> = [];
+  let realm = '';
+  const reg = await startHostileRegistry((req, res) => {
+    if (req.url?.startsWith('/token')) {
+      seen.push(req.headers.authorization);
+      return json(res, 200, { token: 'anonymous-or-not' });
+    }
+    if (req.url === '/v2/app/tags/list') {
+      if (req.headers.authorization === 'Bearer anonymous-or-not') return json(res, 200, { name: 'app', tags: [] });
+      res.writeHead(401, { 'www-authenticate': `Bearer realm="${realm}",service="evil",scope="repository:app:pull"`, 'content-type': 'application/json' }).end('{"errors":[{"code":"UNAUTHORIZED"}]}');
+      return true;
+    }
+  });
+  const port = new URL(reg.url).port;
+  const credentials = { username: 'u', password: new Secret('p4ssw0rd-secret'), source: 'test' };
+  try {
+    // The same server, named so that it is not recognisably this machine (an IPv4-mapped
+    // IPv6 address: the connection still goes to 127.0.0.1): no credentials sent.
+    realm = `http://[::ffff:127.0.0.1]:${port}/token`;
+    const elsewhere = new RegistryClient(endpoint(reg.url), { credentials });
+    await elsewhere.listTags('app' as Repository);
+    await elsewhere.close();
+    assert.deepEqual(seen, [undefined], 'no Authorization header to a plain-HTTP realm on another host');
+    // Named as this machine: Basic credentials are sent.
+    realm = `http://127.0.0.1:${port}/token`;
+    const local = new RegistryClient(endpoint(reg.url), { credentials });
+    await local.listTags('app' as Repository);
+    await local.close();
+    assert.match(seen[1] ?? '', /^Basic /);
+  } finally {
+    await reg.close();
+  }
+});
