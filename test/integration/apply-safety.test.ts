@@ -309,3 +309,25 @@ test('a copy whose target already has the digest is done without copying', async
   assert.match(cap.stdout(), /^present +dst\/mirror\/app-\d+:v1\.0 already has sha256:/m);
   assert.equal(dp.count(changing), 0);
 });
+
+test('a delete whose image failed to copy in the same apply is held: the source may be its only copy', async () => {
+  const w = await world({ dev: 1, versions: 0 });
+  // v2-dev is both synced (filter ^v) and deleted (key dev): copied first, then deleted.
+  const both = await pushImage(src, w.repo, ['v2-dev'], { seed: `${w.repo}-v2-dev` });
+  writeFileSync(w.config, readFileSync(w.config, 'utf8').replaceAll('dry-run: true', 'dry-run: false'));
+  const p = await plan(w.config, w.planFile);
+  assert.ok(p.actions.some((a) => a.type === 'copy' && a.source.tag === 'v2-dev'));
+  assert.ok(p.actions.some((a) => a.type === 'delete' && a.tags.includes('v2-dev')));
+  // The target refuses every push into this repository: the copy fails.
+  dp.inject((r) => (r.method === 'POST' || r.method === 'PUT') && (r.url ?? '').includes(`/mirror/${w.repo}/`), { status: 500 }, Infinity);
+  try {
+    const cap = captureIO();
+    const code = await applyCommand({ plan: w.planFile }, cap.io);
+    assert.equal(code, 1, cap.stdout());
+    assert.match(cap.stdout(), new RegExp(`^blocked +src/${w.repo}@${both}: its copy failed in this apply; not deleted$`, 'm'));
+    assert.equal((await readTags(src, w.repo))['v2-dev'], both, 'the image is still in the source');
+    assert.equal((await readTags(src, w.repo))['dev-0'], undefined, 'the other delete went ahead');
+  } finally {
+    dp.clear();
+  }
+});
