@@ -5,7 +5,7 @@ import { appendFileSync, chmodSync, chownSync, mkdirSync, readFileSync, writeFil
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { proxiedSuite } from '../helpers/suite.js';
-import { pushImage, readTags } from '../helpers/images.js';
+import { pushImage, readTags, tagDigest } from '../helpers/images.js';
 import { captureIO, writeFile } from '../helpers/io.js';
 import { runCli } from '../helpers/cli.js';
 import { planCommand } from '../../src/commands/plan.js';
@@ -196,4 +196,32 @@ test('restore after kill -9 right as a DELETE left: the half-done action is rest
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /Restore complete: 1 restored/);
   assert.deepEqual(await readTags(suite.env.reg, w.repo), before);
+});
+
+test('a tag another client moves during an untag (after the placeholder PUT) is left where that client put it; the placeholder is cleaned up', async () => {
+  const repo = `trust/untag-race-${++n}`;
+  const shared = await pushImage(suite.env.reg, repo, ['dev-shared', 'keep-x'], { seed: `${repo}-shared` });
+  const theirs = await pushImage(suite.env.reg, repo, [], { seed: `${repo}-theirs` });
+  const dir = join(tmp.dir, `ur${n}`);
+  mkdirSync(dir);
+  const config = writeFile(dir, 'config.yml', `registries:\n  reg:\n    registry: ${suite.env.proxy.url}\n    repositories: [${repo}]\ndelete-policy:\n  registries: [reg]\n  mix-count: 0\n  tags:\n    include:\n      keys: dev\n`);
+  const planFile = join(dir, 'plan.json');
+  assert.equal(await planCommand({ config, out: planFile }, captureIO().io), 0);
+  // Once the placeholder is PUT on dev-shared, the next read of that tag finds another
+  // client's image there: it moved the tag in between.
+  let placeholder = '';
+  suite.env.proxy.inject((r) => r.method === 'PUT' && (r.url ?? '').endsWith(`/${repo}/manifests/dev-shared`), { before: async () => void (placeholder = 'put') });
+  suite.env.proxy.inject((r) => placeholder === 'put' && r.method === 'HEAD' && (r.url ?? '').endsWith(`/${repo}/manifests/dev-shared`), {
+    before: async () => {
+      placeholder = (await readTags(suite.env.reg, repo))['dev-shared'];
+      await tagDigest(suite.env.reg, repo, 'dev-shared', theirs);
+    },
+  });
+  const cap = captureIO();
+  assert.equal(await applyCommand({ plan: planFile }, cap.io), 3, cap.stdout());
+  suite.env.proxy.clear();
+  assert.match(cap.stdout(), new RegExp(`^drifted +reg/${repo}:dev-shared was moved to ${theirs} by another client during the untag; left there$`, 'm'));
+  assert.deepEqual(await readTags(suite.env.reg, repo), { 'dev-shared': theirs, 'keep-x': shared });
+  const head = await fetch(`${suite.env.reg.url}/v2/${repo}/manifests/${placeholder}`, { method: 'HEAD', headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
+  assert.equal(head.status, 404, "regmgr's placeholder is deleted");
 });
