@@ -225,3 +225,23 @@ test('a tag another client moves during an untag (after the placeholder PUT) is 
   const head = await fetch(`${suite.env.reg.url}/v2/${repo}/manifests/${placeholder}`, { method: 'HEAD', headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
   assert.equal(head.status, 404, "regmgr's placeholder is deleted");
 });
+
+test('a tag lost to a DELETE whose put-back fails is reported as LOST with what to run; restore then brings it back from the journal', async () => {
+  const w = await planned();
+  const digests = await readTags(suite.env.reg, w.repo);
+  // release-x exists on an image of its own (the plan does not name it); another client
+  // moves it onto dev-1's digest just before that DELETE lands, and the registry refuses
+  // regmgr's PUT that would put release-x back.
+  await pushImage(suite.env.reg, w.repo, ['release-x'], { seed: `${w.repo}-release-x` });
+  suite.env.proxy.inject((r) => r.method === 'DELETE' && (r.url ?? '').endsWith(`/manifests/${digests['dev-1']}`), { before: () => tagDigest(suite.env.reg, w.repo, 'release-x', digests['dev-1']) });
+  suite.env.proxy.inject((r) => r.method === 'PUT' && (r.url ?? '').endsWith('/manifests/release-x'), { status: 500 }, Infinity);
+  const a = captureIO();
+  assert.equal(await applyCommand({ plan: w.planFile }, a.io), 1, a.stdout());
+  suite.env.proxy.clear();
+  assert.match(a.stdout(), /^failed +reg\/trust\/resume-\d+@sha256:\w+: LOST release-x: it was moved onto sha256:\w+ during apply and the DELETE removed it; putting it back failed: .*500.*; run `regmgr restore` on this plan with credentials that may push$/m);
+  assert.equal((await readTags(suite.env.reg, w.repo))['release-x'], undefined, 'lost for now');
+  const r = await runCli(['restore', w.planFile, '-auto-approve']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /^ {2}\+ reg\/trust\/resume-\d+:release-x lost to the DELETE during apply; back on sha256:\w+$/m);
+  assert.equal((await readTags(suite.env.reg, w.repo))['release-x'], digests['dev-1']);
+});
