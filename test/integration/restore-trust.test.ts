@@ -43,6 +43,16 @@ async function applied() {
   return { repo, dir, config, planFile, plan, journal: journalPath(planFile, plan.sha256) };
 }
 
+/** A plan of `repo` in its own folder (prefix + n) whose policy deletes every `dev` tag; the plan file's path. */
+async function planDevDeletes(repo: string, prefix: string): Promise<string> {
+  const dir = join(tmp.dir, `${prefix}${n}`);
+  mkdirSync(dir);
+  const config = writeFile(dir, 'config.yml', `registries:\n  reg:\n    registry: ${suite.env.proxy.url}\n    repositories: [${repo}]\ndelete-policy:\n  registries: [reg]\n  mix-count: 0\n  tags:\n    include:\n      keys: dev\n`);
+  const planFile = join(dir, 'plan.json');
+  assert.equal(await planCommand({ config, out: planFile }, captureIO().io), 0);
+  return planFile;
+}
+
 /**
  * Runs `regmgr apply PLAN` and kills it (-9) as its first DELETE matching `path` leaves;
  * `carriedOut`: the registry still does that DELETE (the test sends it), else it never
@@ -140,11 +150,7 @@ test('a journal that others may write, or that another user owns, is refused by 
 test("restore finishes an untag cut short by kill -9 between its placeholder PUT and the placeholder's DELETE", async () => {
   const repo = `trust/untag-${++n}`;
   const shared = await pushImage(suite.env.reg, repo, ['dev-shared', 'keep-x'], { seed: `${repo}-shared` });
-  const dir = join(tmp.dir, `u${n}`);
-  mkdirSync(dir);
-  const config = writeFile(dir, 'config.yml', `registries:\n  reg:\n    registry: ${suite.env.proxy.url}\n    repositories: [${repo}]\ndelete-policy:\n  registries: [reg]\n  mix-count: 0\n  tags:\n    include:\n      keys: dev\n`);
-  const planFile = join(dir, 'plan.json');
-  assert.equal(await planCommand({ config, out: planFile }, captureIO().io), 0);
+  const planFile = await planDevDeletes(repo, 'u');
   // The placeholder's DELETE is the untag's only DELETE: the apply is killed as it sends
   // it, and the request never reaches the registry.
   await applyKilledAtDelete(planFile, /\/manifests\//, false);
@@ -162,11 +168,7 @@ test("restore finishes an untag cut short by kill -9 between its placeholder PUT
 async function planned() {
   const repo = `trust/resume-${++n}`;
   for (const t of ['dev-1', 'dev-2', 'v1']) await pushImage(suite.env.reg, repo, [t], { seed: `${repo}-${t}` });
-  const dir = join(tmp.dir, `r${n}`);
-  mkdirSync(dir);
-  const config = writeFile(dir, 'config.yml', `registries:\n  reg:\n    registry: ${suite.env.proxy.url}\n    repositories: [${repo}]\ndelete-policy:\n  registries: [reg]\n  mix-count: 0\n  tags:\n    include:\n      keys: dev\n`);
-  const planFile = join(dir, 'plan.json');
-  assert.equal(await planCommand({ config, out: planFile }, captureIO().io), 0);
+  const planFile = await planDevDeletes(repo, 'r');
   return { repo, planFile };
 }
 
@@ -202,11 +204,7 @@ test('a tag another client moves during an untag (after the placeholder PUT) is 
   const repo = `trust/untag-race-${++n}`;
   const shared = await pushImage(suite.env.reg, repo, ['dev-shared', 'keep-x'], { seed: `${repo}-shared` });
   const theirs = await pushImage(suite.env.reg, repo, [], { seed: `${repo}-theirs` });
-  const dir = join(tmp.dir, `ur${n}`);
-  mkdirSync(dir);
-  const config = writeFile(dir, 'config.yml', `registries:\n  reg:\n    registry: ${suite.env.proxy.url}\n    repositories: [${repo}]\ndelete-policy:\n  registries: [reg]\n  mix-count: 0\n  tags:\n    include:\n      keys: dev\n`);
-  const planFile = join(dir, 'plan.json');
-  assert.equal(await planCommand({ config, out: planFile }, captureIO().io), 0);
+  const planFile = await planDevDeletes(repo, 'ur');
   // Once the placeholder is PUT on dev-shared, the next read of that tag finds another
   // client's image there: it moved the tag in between.
   let placeholder = '';
