@@ -56,6 +56,7 @@ export async function deleteStep(a: PlanDelete, view: LiveView, journal: Journal
       // The platform manifests that go with an index come after its DELETE: finish them.
       const saved = journal.saved.get(a.id);
       const rest = a.children?.length && saved ? await deleteChildren(a, saved.bytes, view, journal, allowedChildren) : [];
+      if (a.referrers?.length) rest.push(...(await deleteReferrers(a, view, journal)));
       return record('deleted', `${where} (completed before an interruption)${rest.length ? `; ${rest.join('; ')}` : ''}`);
     }
     if (!still) return record('gone', `${where}: already deleted (tags ${a.tags.join(', ')} and the manifest are gone: another apply or client deleted them)`);
@@ -73,7 +74,7 @@ export async function deleteStep(a: PlanDelete, view: LiveView, journal: Journal
   journal.append(a.id, 'start');
   // A DELETE that failed in transit (reset, timeout) may still have been carried out:
   // the listing and repair below run whatever it answered.
-  const sent = await client.deleteManifest(repo, a.digest).then(
+  const sent = await view.dialect.deleteImage(repo, a.digest).then(
     () => undefined,
     (e: Error) => e,
   );
@@ -114,6 +115,7 @@ export async function deleteStep(a: PlanDelete, view: LiveView, journal: Journal
   if (sent && survived.length) throw sent;
   if (survived.length) return record('failed', `${where}: tags ${survived.join(', ')} still resolve after the delete`);
   if (a.children?.length) notes.push(...(await deleteChildren(a, saved.bytes, view, journal, allowedChildren)));
+  if (a.referrers?.length) notes.push(...(await deleteReferrers(a, view, journal)));
   const head = `${where} (${a.tags.join(', ')})`;
   if (lost.length) return record('restored', `${head}; ${notes.join('; ')}`);
   return record('deleted', notes.length ? `${head}; ${notes.join('; ')}` : head);
@@ -133,16 +135,18 @@ export function childId(a: PlanDelete, child: string): string {
   return `${a.id} child ${child}`;
 }
 
+/** The journal id of an untagged referrer deleted with its subject. */
+export function referrerId(a: PlanDelete, digest: string): string {
+  return `${a.id} referrer ${digest}`;
+}
+
 /**
  * After an index's DELETE: its planned platform manifests, each only if the saved index
  * (digest-checked) lists it, the live policy lets it go too (the re-check), and no tag
- * points at it now. Each one's bytes are journaled before its DELETE, and a tag another
- * client moved onto it meanwhile is put back, as for the index. Returns notes for the
- * outcome line; a child left alone is said, never an error.
+ * points at it now. Returns notes for the outcome line; a child left alone is said,
+ * never an error.
  */
 async function deleteChildren(a: PlanDelete, indexBytes: Buffer, view: LiveView, journal: Journal, allowed: ReadonlySet<string> | undefined): Promise<string[]> {
-  const client = view.client;
-  const repo = a.repository as Repository;
   let listed: Set<string>;
   try {
     const json = JSON.parse(indexBytes.toString('utf8'));
@@ -169,39 +173,84 @@ async function deleteChildren(a: PlanDelete, indexBytes: Buffer, view: LiveView,
       left.push(`${child.slice(0, 19)} (the live re-check did not confirm that no tag or kept index uses it)`);
       continue;
     }
-    // The view's digests (kept fresh as for every delete), and a listing right before
-    // the DELETE: a tag moved onto the child after it is caught by the listing after.
-    await view.ensureFresh();
-    const onIt = [...view.tags].filter(([, d]) => d === child).map(([t]) => t);
-    const before = await view.list();
-    if (onIt.length) {
-      left.push(`${child.slice(0, 19)} (tag ${onIt.join(', ')} points at it now)`);
-      continue;
-    }
-    let saved = journal.saved.get(id);
-    if (!saved) {
-      const m = await client.getManifest(repo, child);
-      if (!m) {
-        done++; // gone already: what the plan wanted
-        continue;
-      }
-      saved = { bytes: m.bytes, mediaType: m.mediaType };
-      journal.save(id, saved);
-    }
-    journal.append(id, 'start');
-    await client.deleteManifest(repo, child as Digest);
-    const after = await view.list();
-    for (const t of [...before].filter((x) => !after.has(x)).sort()) {
-      journal.append(id, 'lost', `${t} vanished with the DELETE of ${child}`, { tag: t });
-      await putBack(client, repo, t, child as Digest, saved.bytes, saved.mediaType);
-      journal.append(id, 'restored', `${t} put back on ${child}`, { tag: t });
-      notes.push(`restored ${t}: it was moved onto platform manifest ${child} during apply; it points at it again`);
-    }
-    journal.append(id, 'done');
-    done++;
+    const r = await deleteDependent(id, child as Digest, 'platform manifest', view, journal, () => undefined);
+    if (typeof r === 'string') left.push(`${child.slice(0, 19)} (${r})`);
+    else (done++, notes.push(...r));
   }
   view.namesCurrent = false;
   if (done) notes.push(`with ${done} platform manifest${done === 1 ? '' : 's'}`);
   if (left.length) notes.push(`platform manifest${left.length === 1 ? '' : 's'} left in place: ${left.join(', ')}`);
+  return notes;
+}
+
+/**
+ * After the subject's DELETE (and its children's): the untagged manifests the plan says
+ * refer to it (OCI 1.1 referrers), each only if its own manifest names the planned
+ * subject (a plan file is anyone's to edit: a digest of some kept image listed here
+ * names no such subject) and no tag points at it now.
+ */
+async function deleteReferrers(a: PlanDelete, view: LiveView, journal: Journal): Promise<string[]> {
+  const notes: string[] = [];
+  const left: string[] = [];
+  let done = 0;
+  for (const r of a.referrers ?? []) {
+    const id = referrerId(a, r.digest);
+    if (journal.isDone(id)) {
+      done++;
+      continue;
+    }
+    const confirm = (json: any) => (json?.subject?.digest === r.subject ? undefined : `its manifest does not name ${r.subject.slice(0, 19)} as subject: the plan was edited or the registry changed`);
+    const out = await deleteDependent(id, r.digest, 'referrer', view, journal, confirm);
+    if (typeof out === 'string') left.push(`${r.digest.slice(0, 19)} (${out})`);
+    else (done++, notes.push(...out));
+  }
+  view.namesCurrent = false;
+  if (done) notes.push(`with ${done} referrer${done === 1 ? '' : 's'}`);
+  if (left.length) notes.push(`referrer${left.length === 1 ? '' : 's'} left in place: ${left.join(', ')}`);
+  return notes;
+}
+
+/**
+ * Deletes one untagged manifest that goes with a deleted one, as safely as the main
+ * DELETE: no tag on it now (the view's digests, kept fresh), its bytes journaled before
+ * the DELETE, a listing on each side, and a tag another client moved onto it meanwhile
+ * put back at once. Returns why it was left, or the notes of its deletion.
+ */
+async function deleteDependent(id: string, digest: Digest, what: string, view: LiveView, journal: Journal, confirm: (json: any) => string | undefined): Promise<string | string[]> {
+  const client = view.client;
+  const repo = view.repo;
+  await view.ensureFresh();
+  const onIt = [...view.tags].filter(([, d]) => d === digest).map(([t]) => t);
+  const before = await view.list();
+  if (onIt.length) return `tag ${onIt.join(', ')} points at it now`;
+  let saved = journal.saved.get(id);
+  if (!saved) {
+    const m = await client.getManifest(repo, digest);
+    if (!m) return []; // gone already: what the plan wanted
+    const why = confirm(m.json);
+    if (why) return why;
+    saved = { bytes: m.bytes, mediaType: m.mediaType };
+    journal.save(id, saved);
+  } else {
+    let json: unknown;
+    try {
+      json = JSON.parse(saved.bytes.toString('utf8'));
+    } catch {
+      json = undefined;
+    }
+    const why = confirm(json);
+    if (why) return why;
+  }
+  journal.append(id, 'start');
+  await view.dialect.deleteImage(repo, digest);
+  const after = await view.list();
+  const notes: string[] = [];
+  for (const t of [...before].filter((x) => !after.has(x)).sort()) {
+    journal.append(id, 'lost', `${t} vanished with the DELETE of ${digest}`, { tag: t });
+    await putBack(client, repo, t, digest, saved.bytes, saved.mediaType);
+    journal.append(id, 'restored', `${t} put back on ${digest}`, { tag: t });
+    notes.push(`restored ${t}: it was moved onto ${what} ${digest} during apply; it points at it again`);
+  }
+  journal.append(id, 'done');
   return notes;
 }

@@ -111,6 +111,7 @@ export async function execute(plan: Plan, clients: Clients, journal: Journal, sk
     const client = clients.get(group[0].registry);
     const repo = group[0].repository as Repository;
     const view = new LiveView(client, repo, opts.maxViewAgeMs ?? MAX_VIEW_AGE_MS);
+    view.dialect = clients.dialect(group[0].registry);
     // A tag lost to a concurrent re-tag is put back at once, which takes push: prove it
     // before the first DELETE rather than find out with a tag missing.
     const seen = opts.freshRead?.snapshot[group[0].registry]?.[repo];

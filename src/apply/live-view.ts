@@ -1,4 +1,6 @@
 import type { RegistryClient } from '../registry/client.js';
+import type { Dialect } from '../registry/dialect.js';
+import { dialectFor } from '../registry/oci-dialect.js';
 import type { Digest, Repository } from '../oci/names.js';
 import { mapLimit } from '../util/limit.js';
 
@@ -56,13 +58,18 @@ export class LiveView {
   #timer: NodeJS.Timeout | undefined;
   #wake: (() => void) | undefined;
 
+  /** How this registry deletes (the OCI API, or a vendor's where the OCI API cannot). */
+  dialect: Dialect;
+
   constructor(
     readonly client: RegistryClient,
     readonly repo: Repository,
     /** The floor of the age bound; 0 re-reads before every DELETE, Infinity never. */
     readonly minAgeMs = MAX_VIEW_AGE_MS,
     readonly now: () => number = () => performance.now(),
-  ) {}
+  ) {
+    this.dialect = dialectFor(client);
+  }
 
   get age(): number {
     return this.now() - this.#fullReadAt;

@@ -5,7 +5,7 @@ import type { RegistryClient } from '../registry/client.js';
 import { isIndex } from '../oci/media-types.js';
 import { isDigest, type Digest, type Repository } from '../oci/names.js';
 import type { JournalRead } from './journal.js';
-import { childId, putBack } from './delete-step.js';
+import { childId, referrerId, putBack } from './delete-step.js';
 
 /** One tag's fate in a restore: `restore` is what it will do, before it is done. */
 export interface RestoreOutcome {
@@ -19,13 +19,17 @@ export interface RestoreOutcome {
   /** The action it belongs to, and (an untag cut short) regmgr's own placeholder on the tag now. */
   action: string;
   placeholder?: Digest;
-  /** A platform manifest deleted with its index (no tag: `tag` holds its digest); put back before the index. */
-  platform?: true;
+  /**
+   * Untagged, put back by digest (`tag` holds its digest): a platform manifest deleted
+   * with its index (back before the index), or a referrer deleted with its subject (back
+   * after it).
+   */
+  untagged?: 'platform manifest' | 'referrer';
 }
 
 /** How a restore line names what it puts back. */
 export function restoredRef(o: RestoreOutcome): string {
-  return o.platform ? `${o.registry}/${o.repository}@${o.digest} (platform manifest)` : `${o.registry}/${o.repository}:${o.tag}`;
+  return o.untagged ? `${o.registry}/${o.repository}@${o.digest} (${o.untagged})` : `${o.registry}/${o.repository}:${o.tag}`;
 }
 
 /**
@@ -42,7 +46,26 @@ export function restoredRef(o: RestoreOutcome): string {
  */
 export async function planRestore(plan: Plan, journal: JournalRead, clients: Clients): Promise<RestoreOutcome[]> {
   const out: RestoreOutcome[] = [];
+  // Referrers come back after every subject: a registry may refuse a subject it lacks.
+  const referrers: RestoreOutcome[] = [];
   const deletes = plan.actions.filter((a): a is PlanDelete => a.type === 'delete' && journal.started.has(a.id));
+  for (const a of deletes) {
+    const client = clients.get(a.registry);
+    const repo = a.repository as Repository;
+    for (const r of a.referrers ?? []) {
+      const id = referrerId(a, r.digest);
+      const bytes = journal.saved.get(id);
+      if (!journal.started.has(id) || !bytes) continue;
+      const item = (result: RestoreOutcome['result'], detail: string) => referrers.push({ registry: a.registry, repository: a.repository, tag: r.digest, digest: r.digest, mediaType: bytes.mediaType, result, detail, action: id, untagged: 'referrer' });
+      if (`sha256:${createHash('sha256').update(bytes.bytes).digest('hex')}` !== r.digest) item('failed', `the journal's saved referrer does not hash to ${r.digest}: the journal was altered`);
+      else if (await client.headManifest(repo, r.digest)) item('present', 'already there');
+      else {
+        const gone = await missingContent(client, repo, bytes.bytes, bytes.mediaType);
+        if (gone.length) item('gone', `cannot come back: garbage collection already removed what it needs (${gone.slice(0, 3).join(', ')})`);
+        else item('restore', `deleted with its subject ${r.subject.slice(0, 19)}; back by digest`);
+      }
+    }
+  }
   for (const a of deletes) {
     const client = clients.get(a.registry);
     const repo = a.repository as Repository;
@@ -66,7 +89,7 @@ export async function planRestore(plan: Plan, journal: JournalRead, clients: Cli
       const id = childId(a, child);
       const bytes = journal.saved.get(id);
       if (!journal.started.has(id) || !bytes) continue;
-      const item = (result: RestoreOutcome['result'], detail: string) => out.push({ registry: a.registry, repository: a.repository, tag: child, digest: child, mediaType: bytes.mediaType, result, detail, action: id, platform: true });
+      const item = (result: RestoreOutcome['result'], detail: string) => out.push({ registry: a.registry, repository: a.repository, tag: child, digest: child, mediaType: bytes.mediaType, result, detail, action: id, untagged: 'platform manifest' });
       if (`sha256:${createHash('sha256').update(bytes.bytes).digest('hex')}` !== child) item('failed', `the journal's saved platform manifest does not hash to ${child}: the journal was altered`);
       else if (await client.headManifest(repo, child)) item('present', 'already there');
       else {
@@ -96,7 +119,7 @@ export async function planRestore(plan: Plan, journal: JournalRead, clients: Cli
       note(m.tag, 'restore', `${why}; back on ${a.digest}`, m.placeholder);
     }
   }
-  return out;
+  return [...out, ...referrers];
 }
 
 /** Carries out the `restore` items of planRestore: each becomes `restored` or `failed`. */
@@ -110,7 +133,7 @@ export async function carryOutRestore(items: readonly RestoreOutcome[], journal:
       await putBack(client, repo, item.tag, item.digest, saved.bytes, saved.mediaType);
       // The placeholder is regmgr's own (a random annotation nobody else knows) and no
       // tag's now that the PUT replaced it: delete it, as the untag would have.
-      if (item.placeholder) await client.deleteManifest(repo, item.placeholder);
+      if (item.placeholder) await clients.dialect(item.registry).deleteImage(repo, item.placeholder);
       out.push({ ...item, result: 'restored', detail: `points at ${item.digest} again${item.placeholder ? `; regmgr's placeholder ${item.placeholder.slice(0, 19)} deleted` : ''}` });
     } catch (e) {
       out.push({ ...item, result: 'failed', detail: (e as Error).message });

@@ -47,7 +47,7 @@ export async function untagStep(a: PlanDelete, view: LiveView, journal: Journal,
 
   if (a.method === 'oci') {
     journal.append(a.id, 'start');
-    const res = await client.deleteTag(repo, tag);
+    const res = await view.dialect.deleteTag(repo, tag);
     if (res === 'unsupported') return record('failed', `${where}: the registry refuses to delete a tag by name; set registries.${a.registry}.tag-delete: untag`);
     return verify(undefined);
   }
@@ -73,10 +73,10 @@ export async function untagStep(a: PlanDelete, view: LiveView, journal: Journal,
     const on = await client.headManifest(repo, tag);
     if (on && on.digest !== unique) {
       // Someone moved the tag between our PUT and now: theirs stands. Clean up our manifest.
-      await client.deleteManifest(repo, unique);
+      await view.dialect.deleteImage(repo, unique);
       return record('drifted', `${where} was moved to ${on.digest} by another client during the untag; left there`);
     }
-    await client.deleteManifest(repo, unique);
+    await view.dialect.deleteImage(repo, unique);
     return verify(unique);
   }
 

@@ -1,6 +1,6 @@
 import { loadConfig } from '../config/load.js';
 import { connect } from '../registry/connect.js';
-import { readRegistry, selectedRepositories, Counter } from '../snapshot/read.js';
+import { readRegistry, Counter } from '../snapshot/read.js';
 import type { RegistrySnapshot } from '../snapshot/model.js';
 import { shortDigest, shortMediaType, table } from '../util/table.js';
 import { progressLine } from '../util/progress.js';
@@ -24,7 +24,7 @@ export async function listCommand(args: ListArgs, io: IO): Promise<number> {
     const snapshots: RegistrySnapshot[] = [];
     for (const name of names) {
       const client = clients.get(name);
-      const { repositories, source } = await selectedRepositories(client);
+      const { repositories, source } = await clients.dialect(name).listRepositories();
       const snap = await readRegistry(client, repositories, source, counter);
       // `repo:tag` entries select that image only.
       const only = new Map<string, Set<string>>();

@@ -3,7 +3,7 @@ import { loadConfig } from '../config/load.js';
 import { PlanFileError, readPlanFile } from '../plan/file.js';
 import { preflight } from '../apply/preflight.js';
 import { journalPath, readJournal } from '../apply/journal.js';
-import { childId } from '../apply/delete-step.js';
+import { childId, referrerId } from '../apply/delete-step.js';
 import { connect } from '../registry/connect.js';
 import { RegistryError } from '../registry/errors.js';
 import { manifestSizes, type ManifestSizes } from '../oci/manifest-facts.js';
@@ -42,7 +42,7 @@ export async function reclaimCommand(args: ReclaimArgs, io: IO): Promise<number>
   const deleted: Array<{ registry: string; repository: Repository; sizes: ManifestSizes }> = [];
   for (const a of plan.actions) {
     if (a.type !== 'delete' || a.method !== 'manifest') continue;
-    for (const id of [a.id, ...(a.children ?? []).map((c) => childId(a, c))]) {
+    for (const id of [a.id, ...(a.children ?? []).map((c) => childId(a, c)), ...(a.referrers ?? []).map((r) => referrerId(a, r.digest))]) {
       const saved = journal.saved.get(id);
       if (!journal.started.has(id) || !saved) continue;
       let json: unknown;

@@ -91,7 +91,7 @@ export async function restoreCommand(args: RestoreArgs, io: IO): Promise<number>
 /** The state gets the tags back, under a new serial; its history names the repositories. */
 function recordRestored(statePath: string, planSha: string, outcomes: RestoreOutcome[]): void {
   // Tags only: a platform manifest has no tag for the snapshot to hold.
-  const back = outcomes.filter((o) => o.result === 'restored' && !o.platform);
+  const back = outcomes.filter((o) => o.result === 'restored' && !o.untagged);
   const prev = readState(statePath);
   if (!prev || !back.length) return;
   const snapshot = structuredClone(prev.snapshot);

@@ -3,7 +3,7 @@ import { loadConfig } from '../config/load.js';
 import { connect } from '../registry/connect.js';
 import type { Repository } from '../oci/names.js';
 import { acquireLock } from '../apply/lock.js';
-import { Counter, readRegistry, selectedRepositories } from '../snapshot/read.js';
+import { Counter, readRegistry } from '../snapshot/read.js';
 import type { RegistrySnapshot } from '../snapshot/model.js';
 import { readState, writeState, StateFileError } from '../state/file.js';
 import type { State, StateSnapshot } from '../state/model.js';
@@ -63,7 +63,7 @@ export async function stateRefreshCommand(args: StateArgs & { config: string }, 
     snaps = await Promise.all(
       names.map(async (n) => {
         const client = clients.get(n);
-        const { repositories, source } = await selectedRepositories(client);
+        const { repositories, source } = await clients.dialect(n).listRepositories();
         return readRegistry(client, repositories, source, new Counter(progress.update));
       }),
     );

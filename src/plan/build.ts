@@ -51,6 +51,7 @@ export function buildPlan(config: Config, c: Collected, meta: BuildMeta): Plan {
         ...(a.keptBy ? { kept_by: [...a.keptBy].sort() } : {}),
         ...(a.attachmentOf ? { attachment_of: a.attachmentOf } : {}),
         ...(a.children ? { children: [...a.children].sort() } : {}),
+        ...(a.referrers ? { referrers: a.referrers.map((r) => ({ digest: r.digest, subject: r.subject, artifact_type: r.artifactType })) } : {}),
         reasons: a.reasons,
       });
     }
@@ -145,7 +146,7 @@ function freedBy(deletes: readonly PlanDelete[], sizes: NonNullable<Collected['s
   return bytesFreed({
     tags: new Map([...new Set([...c.repos.keys(), ...(c.references?.keys() ?? [])])].map((reg) => [reg, tags(reg)])),
     sizes,
-    deletes: deletes.filter((d) => d.method === 'manifest').flatMap((d) => [d, ...(d.children ?? []).map((digest) => ({ registry: d.registry, repository: d.repository, digest }))]),
+    deletes: deletes.filter((d) => d.method === 'manifest').flatMap((d) => [d, ...[...(d.children ?? []), ...(d.referrers ?? []).map((r) => r.digest)].map((digest) => ({ registry: d.registry, repository: d.repository, digest }))]),
     partial,
   });
 }

@@ -34,6 +34,8 @@ export interface PlanDelete {
   attachment_of?: { subject: Digest; orphaned: boolean };
   /** manifest, of an index: its platform manifests that go with it (no tag or kept index uses them). */
   children?: Digest[];
+  /** manifest: untagged manifests that name it (or a child, or one of these) as subject (OCI 1.1 referrers), deleted after it. */
+  referrers?: Array<{ digest: Digest; subject: Digest; artifact_type: string }>;
   reasons: Record<string, string>;
 }
 

@@ -49,6 +49,10 @@ export function groups(plan: Plan, explain: boolean): Map<string, Line[]> {
       for (const t of a.tags) {
         add(`${a.registry} ${a.repository}`, { sign: '-', text: `${how}${t} (${shortDigest(a.digest)}${kept}${bytes})`, reason: a.reasons[t] ?? '', digest: a.digest, under: a.attachment_of?.subject });
       }
+      // Untagged attachments (OCI 1.1 referrers) have no tag to show: one line each, by digest.
+      for (const r of a.referrers ?? []) {
+        add(`${a.registry} ${a.repository}`, { sign: '-', text: `referrer ${shortDigest(r.digest)} (${r.artifact_type || 'no artifact type'}, untagged)`, reason: `refers to ${shortDigest(r.subject)}; deleted with it`, digest: r.digest, under: r.subject });
+      }
     }
   }
   for (const b of plan.blocked) {

@@ -7,9 +7,10 @@ import { computeScope, createdWantedFor, evaluate, type Evaluation, type RepoMap
 import { manifestFacts, manifestSizes, type ManifestFacts, type ManifestSizes } from '../oci/manifest-facts.js';
 import { groupBy } from '../util/group.js';
 import { ContentCache } from '../snapshot/content-cache.js';
-import { probeCapabilities, type Capabilities } from '../registry/capabilities.js';
+import type { Capabilities } from '../registry/capabilities.js';
 import { mapLimit } from '../util/limit.js';
-import { Counter, readRegistry, selectedRepositories } from '../snapshot/read.js';
+import { Counter, readRegistry } from '../snapshot/read.js';
+import { attachReferrers, REFERRER_DEPTH, type FoundReferrer } from '../policy/referrers.js';
 
 export interface Collected {
   scope: Scope;
@@ -36,7 +37,7 @@ export async function collect(config: Config, clients: Clients, targets: string[
   const sources = new Map<string, 'config' | 'catalog'>();
   await Promise.all(
     [...listed].map(async (name) => {
-      const { repositories, source } = await selectedRepositories(clients.get(name));
+      const { repositories, source } = await clients.dialect(name).listRepositories();
       selected.set(name, repositories);
       sources.set(name, source);
     }),
@@ -80,7 +81,7 @@ export async function collect(config: Config, clients: Clients, targets: string[
     await Promise.all(
       [...new Set(scope.delete.map((d) => d.registry))].map(async (registry) => {
         const first = scope.delete.find((d) => d.registry === registry)!;
-        capabilities.set(registry, await probeCapabilities(clients.get(registry), first.repository as Repository));
+        capabilities.set(registry, await clients.dialect(registry).capabilities(first.repository as Repository));
       }),
     );
   }
@@ -91,8 +92,9 @@ export async function collect(config: Config, clients: Clients, targets: string[
     if (!evaluation.needs.length) {
       for (const d of scope.delete) cache.markSeen(`${clients.get(d.registry).endpoint.origin}/${d.repository}`);
       if (opts.sizes === false) return { scope, repos, evaluation, sources };
+      await readReferrers(evaluation, repos, clients, capabilities);
       const references = await readReferences(config, clients, repos, counter, sizes, cache);
-      await readSizes(config, clients, repos, sizes, cache, evaluation.syncs);
+      await readSizes(config, clients, repos, sizes, cache, evaluation.syncs, evaluation.deletes);
       await readSizes(config, clients, references, sizes, cache);
       return { scope, repos, evaluation, sources, sizes, references, capabilities };
     }
@@ -153,7 +155,7 @@ export async function collect(config: Config, clients: Clients, targets: string[
  * target repositories hold, for the bytes copies send. From the content cache when known
  * (a second plan sends no request for them), else one GET each, cached.
  */
-async function readSizes(config: Config, clients: Clients, repos: RepoMap, sizes: Map<Digest, ManifestSizes>, cache: ContentCache, syncs: Evaluation['syncs'] = []): Promise<void> {
+async function readSizes(config: Config, clients: Clients, repos: RepoMap, sizes: Map<Digest, ManifestSizes>, cache: ContentCache, syncs: Evaluation['syncs'] = [], deletes: Evaluation['deletes'] = []): Promise<void> {
   const seeds = new Map<string, Map<Digest, Repository>>();
   const seed = (registry: string, digest: Digest, repo: string) => {
     const m = seeds.get(registry) ?? new Map<Digest, Repository>();
@@ -161,6 +163,7 @@ async function readSizes(config: Config, clients: Clients, repos: RepoMap, sizes
     if (!m.has(digest)) m.set(digest, repo as Repository);
   };
   for (const registry of config.deletePolicy?.registries ?? []) for (const [name, r] of repos.get(registry) ?? []) for (const t of r.tags) seed(registry, t.digest, name);
+  for (const d of deletes) for (const a of d.result.actions) for (const r of a.referrers ?? []) seed(d.registry, r.digest, d.repository);
   for (const s of syncs) {
     for (const a of s.actions) seed(a.source.registry, a.source.digest, a.source.repository);
     const target = s.actions[0]?.target;
@@ -189,6 +192,32 @@ async function readSizes(config: Config, clients: Clients, repos: RepoMap, sizes
 }
 
 /**
+ * Where a registry answers the referrers API: the untagged manifests that refer to each
+ * deleted manifest (and to those, a few levels down), so that they go with it
+ * (policy/referrers.ts decides). One GET per deleted digest; kept images' are not read.
+ */
+async function readReferrers(evaluation: Evaluation, repos: RepoMap, clients: Clients, capabilities: ReadonlyMap<string, Capabilities>): Promise<void> {
+  const found = new Map<string, Map<Digest, FoundReferrer[]>>();
+  const hasApi = (registry: string) => capabilities.get(registry)?.referrers === true;
+  for (let round = 0; round <= REFERRER_DEPTH; round++) {
+    const needs = attachReferrers(evaluation, repos, hasApi, found);
+    if (!needs.length) return;
+    await Promise.all(
+      [...groupBy(needs, (n) => n.registry)].map(async ([registry, list]) => {
+        const dialect = clients.dialect(registry);
+        await mapLimit(list, clients.get(registry).endpoint.concurrency, async (n) => {
+          const key = `${n.registry}/${n.repository}`;
+          const m = found.get(key) ?? new Map<Digest, FoundReferrer[]>();
+          found.set(key, m);
+          m.set(n.digest, await dialect.attachments(n.repository as Repository, n.digest));
+        });
+      }),
+    );
+  }
+  throw new Error('internal: referrers kept asking for more data');
+}
+
+/**
  * reclaim-scope: registry: every repository of the catalog the plan did not read, read
  * for what it references (its tags' manifests), so that a blob it shares with a deleted
  * image counts as staying. Nothing is decided there.
@@ -200,7 +229,7 @@ async function readReferences(config: Config, clients: Clients, repos: RepoMap, 
     if (client.endpoint.reclaimScope !== 'registry') continue;
     let names: string[];
     try {
-      names = await client.catalog();
+      names = await clients.dialect(registry).allRepositories();
     } catch (e) {
       if (e instanceof RegistryError) throw new RegistryError(e.kind, e.registry, e.method, e.url, `${e.detail}; registries.${registry}.reclaim-scope: registry needs the catalog (to count bytes freed over every repository): set it to repositories`, e.status, e.codes);
       throw e;

@@ -33,6 +33,11 @@ export interface DeleteAction {
    * a repository, so left alone they would keep their layers for ever).
    */
   children?: Digest[];
+  /**
+   * Untagged manifests whose `subject` is this digest, one of its children, or another
+   * of these (OCI 1.1 referrers: signatures, SBOMs, attestations), deleted with it.
+   */
+  referrers?: Array<{ digest: Digest; subject: Digest; artifactType: string }>;
   reasons: Record<string, string>;
 }
 

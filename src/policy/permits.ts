@@ -48,6 +48,18 @@ function deleteProblem(a: PlanDelete, config: Config, deletedSubjects: ReadonlyS
   }
   if (a.method !== 'manifest' && a.tags.length !== 1) return `a ${a.method} action removes exactly one tag, not ${a.tags.length}`;
   if (a.children?.length && (a.method !== 'manifest' || !isIndex(a.media_type))) return 'only the delete of a multi-arch index may take platform manifests (children) with it';
+  if (a.referrers?.length) {
+    if (a.method !== 'manifest') return 'only a manifest delete may take untagged referrers with it';
+    // Each names as subject the deleted digest, a child that goes with it, or an earlier
+    // referrer: a chain rooted in what this action deletes (apply reads each manifest's
+    // subject before its DELETE).
+    const chain = new Set<string>([a.digest, ...(a.children ?? [])]);
+    for (const r of a.referrers) {
+      if (!chain.has(r.subject)) return `referrer ${r.digest} names subject ${r.subject}, which this action does not delete`;
+      if (chain.has(r.digest)) return `referrer ${r.digest} is listed twice or is the deleted manifest itself`;
+      chain.add(r.digest);
+    }
+  }
   if (a.method !== 'manifest' && !a.kept_by?.length) return `a ${a.method} action must name the tags that keep the digest (kept_by)`;
   if (a.method === 'oci' && !['oci', 'auto'].includes(config.registries.get(a.registry)!.tagDelete)) return `registries.${a.registry}.tag-delete is ${config.registries.get(a.registry)!.tagDelete}, so regmgr does not delete tags by name there`;
   if (a.method === 'untag' && config.registries.get(a.registry)!.tagDelete === 'never') return `registries.${a.registry}.tag-delete is never`;

@@ -17,6 +17,15 @@ export interface ManifestRef {
   size?: number;
 }
 
+/** A manifest that names another as its subject, as the referrers API lists it. */
+export interface Referrer {
+  digest: Digest;
+  mediaType: string;
+  size: number;
+  /** The descriptor's artifactType ('' when none was given). */
+  artifactType: string;
+}
+
 export interface Manifest extends ManifestRef {
   bytes: Buffer;
   json: any;
@@ -81,6 +90,22 @@ export class RegistryClient {
       if (tagProblem(t)) throw new RegistryError('protocol', this.name, 'GET', this.#t.url(path), `repository ${repo} lists an invalid tag: ${tagProblem(t)}; no plan from data regmgr cannot trust`);
     }
     return tags;
+  }
+
+  /**
+   * The manifests that name `digest` as their subject (OCI distribution 1.1 referrers
+   * API): signatures, SBOMs, attestations, tagged or not. Each descriptor is checked;
+   * pages are followed as for tags. Only for a registry whose probe found the API.
+   */
+  async referrers(repo: Repository, digest: Digest): Promise<Referrer[]> {
+    if (!isDigest(digest)) throw new Error(`refusing to ask for referrers of ${quoted(digest)}: not a digest`);
+    const path = `/v2/${this.#repo(repo)}/referrers/${digest}`;
+    const list = await this.#pages(path, pull(repo), 'manifests', (d): d is { digest: Digest; mediaType: string; size: number; artifactType?: string } => {
+      const x = d as Record<string, unknown> | null;
+      return typeof x === 'object' && x !== null && typeof x.digest === 'string' && isDigest(x.digest) && typeof x.mediaType === 'string' && !mediaTypeProblem(x.mediaType) && typeof x.size === 'number' && Number.isSafeInteger(x.size) && x.size >= 0 && (x.artifactType === undefined || (typeof x.artifactType === 'string' && !mediaTypeProblem(x.artifactType)));
+    });
+    const seen = new Set<string>();
+    return list.filter((d) => !seen.has(d.digest) && seen.add(d.digest)).map((d) => ({ digest: d.digest, mediaType: d.mediaType, size: d.size, artifactType: d.artifactType ?? '' }));
   }
 
   /** Digest and media type of a manifest, or undefined when the registry says 404. */
@@ -301,7 +326,11 @@ export class RegistryClient {
   }
 
   async #paginate(firstPath: string, scope: string, key: 'repositories' | 'tags'): Promise<string[]> {
-    const out: string[] = [];
+    return this.#pages<string>(firstPath, scope, key, (t): t is string => typeof t === 'string');
+  }
+
+  async #pages<T>(firstPath: string, scope: string, key: 'repositories' | 'tags' | 'manifests', valid: (item: unknown) => item is T): Promise<T[]> {
+    const out: T[] = [];
     const seen = new Set<string>();
     let path: string | undefined = firstPath;
     let pages = 0;
@@ -321,13 +350,13 @@ export class RegistryClient {
       }
       const items = body?.[key];
       // 2.8 answers `"tags": null` for a repository whose manifests were all deleted.
-      if (items !== null && !(Array.isArray(items) && items.every((t) => typeof t === 'string'))) {
-        throw this.#t.protocol(res, 'GET', `answer has no '${key}' list`);
+      if (items !== null && !(Array.isArray(items) && items.every(valid))) {
+        throw this.#t.protocol(res, 'GET', `answer has no valid '${key}' list`);
       }
       // One element at a time: spreading a list of 100,000s onto the stack overflows it.
       if (items) for (const item of items) out.push(item);
       if (out.length > limit) {
-        throw this.#t.protocol(res, 'GET', `more than ${limit} ${key === 'tags' ? 'tags in one repository' : 'repositories'} (registries.${this.name}.max-tags); raise it if this is real, or check the registry`);
+        throw this.#t.protocol(res, 'GET', `more than ${limit} ${key === 'tags' ? 'tags in one repository' : key === 'manifests' ? 'referrers of one manifest' : 'repositories'} (registries.${this.name}.max-tags); raise it if this is real, or check the registry`);
       }
       path = this.#sameOriginPath(res, nextLink(res.headers.link));
       // The next page of the same list: another repository's tags (or any other route of

@@ -3,6 +3,8 @@ import { resolveCredentials } from '../config/credentials.js';
 import { RegistryClient, type RetryOptions } from './client.js';
 import type { Logger } from '../util/log.js';
 import type { Credentials } from '../util/secret.js';
+import type { Dialect } from './dialect.js';
+import { dialectFor } from './oci-dialect.js';
 
 export interface ConnectOptions {
   env?: NodeJS.ProcessEnv;
@@ -24,6 +26,7 @@ export async function connect(config: Config, names: Iterable<string>, opts: Con
 }
 
 export class Clients {
+  readonly #dialects = new Map<string, Dialect>();
   constructor(
     readonly byName: Map<string, RegistryClient>,
     readonly creds: Map<string, Credentials | undefined> = new Map(),
@@ -36,6 +39,12 @@ export class Clients {
     const c = this.byName.get(name);
     if (!c) throw new Error(`no client for registry '${name}'`);
     return c;
+  }
+  /** What differs at this registry (listing, deletes, attachments, capabilities). */
+  dialect(name: string): Dialect {
+    let d = this.#dialects.get(name);
+    if (!d) this.#dialects.set(name, (d = dialectFor(this.get(name))));
+    return d;
   }
   async close() {
     await Promise.all([...this.byName.values()].map((c) => c.close()));

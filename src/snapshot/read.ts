@@ -5,26 +5,6 @@ import { manifestFacts, manifestSizes, type ManifestFacts, type ManifestSizes } 
 import { mapLimit } from '../util/limit.js';
 import { byName, type RegistrySnapshot, type RepoSnapshot, type TagEntry } from './model.js';
 
-/** The repositories a registry's config selects: the explicit list, else the catalog. */
-export async function selectedRepositories(client: RegistryClient): Promise<{ repositories: Repository[]; source: 'config' | 'catalog' }> {
-  const explicit = client.endpoint.repositories;
-  if (explicit) {
-    return { repositories: [...new Set(explicit.map((s) => s.repository))].sort() as Repository[], source: 'config' };
-  }
-  let names: string[];
-  try {
-    names = await client.catalog();
-  } catch (e) {
-    // Docker Hub, GHCR and ACR have no catalog, and Harbor shows it to admins only.
-    // Not for wrong credentials (a 401 with credentials sent): their message says it all.
-    if (e instanceof RegistryError && (['not-found', 'denied', 'unsupported'].includes(e.kind) || (e.kind === 'auth' && !client.hasCredentials))) {
-      throw new RegistryError(e.kind, e.registry, e.method, e.url, `${e.detail}; this registry does not list its repositories to these credentials: name them in registries.${client.name}.repositories`, e.status, e.codes);
-    }
-    throw e;
-  }
-  return { repositories: [...new Set(names)].sort() as Repository[], source: 'catalog' };
-}
-
 /**
  * Reads every tag of a repository with its digest and media type. A failed or partial
  * listing throws: no plan may be computed from partial data.

@@ -15,6 +15,8 @@ export type Fault =
    * reaches the registry (the client was killed before it was sent, say).
    */
   | { before: (req: IncomingMessage) => Promise<void>; dropAnswer?: boolean; dropRequest?: boolean }
+  /** Answers the request itself (an emulated API in front of the real registry). */
+  | { respond: (req: IncomingMessage, res: ServerResponse) => void }
   | { rewrite: (res: { status: number; headers: Record<string, any>; body: Buffer }, req: IncomingMessage) => { status: number; headers: Record<string, any>; body: Buffer } };
 
 interface Rule {
@@ -87,6 +89,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       return;
     }
     if ('rewrite' in f) return forward(req, res, f.rewrite);
+    if ('respond' in f) return f.respond(req, res);
     if ('before' in f) {
       // Hold the request body until the action is done, then forward it unchanged.
       req.pause();

@@ -151,3 +151,27 @@ export async function readTags(reg: TestRegistry, repo: string): Promise<Record<
   }
   return out;
 }
+
+/**
+ * Pushes an untagged OCI 1.1 artifact (an SBOM, a signature...) whose `subject` is
+ * `subjectDigest` (OCI image spec 1.1 "artifact" guidance: empty config, the payload as
+ * its one layer). Returns its digest.
+ */
+export async function pushReferrer(reg: TestRegistry, repo: string, subjectDigest: string, artifactType: string, payload: string): Promise<string> {
+  const empty = Buffer.from('{}');
+  const emptyDigest = await pushBlob(reg, repo, empty);
+  const body = Buffer.from(payload);
+  const layer = await pushBlob(reg, repo, body);
+  const subject = await call(reg, 'HEAD', `${reg.url}/v2/${repo}/manifests/${subjectDigest}`, repo, undefined, { accept: [OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST].join(', ') });
+  if (subject.status !== 200) throw new Error(`subject ${subjectDigest}: ${subject.status}`);
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: OCI_MANIFEST,
+    artifactType,
+    config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: emptyDigest, size: 2 },
+    layers: [{ mediaType: artifactType, digest: layer, size: body.length }],
+    subject: { mediaType: String(subject.headers['content-type']), digest: subjectDigest, size: Number(subject.headers['content-length']) },
+  };
+  const bytes = Buffer.from(JSON.stringify(manifest));
+  return putManifest(reg, repo, sha(bytes), OCI_MANIFEST, bytes);
+}

@@ -4,6 +4,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startRegistry } from '../helpers/registry.js';
 import { startFaultProxy } from '../helpers/fault-proxy.js';
+import { startOci11Registry } from '../helpers/oci11-registry.js';
 import { pushImage, readTags } from '../helpers/images.js';
 import { captureIO, writeFile } from '../helpers/io.js';
 import { tempDir } from '../helpers/processes.js';
@@ -69,22 +70,22 @@ test('distribution 2.8 with deletes off: every delete is blocked in the plan wit
   }
 });
 
-test('a registry that deletes tags and answers referrers (distribution 3, zot, as the OCI 1.1 spec says): tag-delete auto deletes the tag by name', async () => {
-  const reg = await startRegistry();
-  // In front of 2.8: the answers of a registry with OCI 1.1 tag delete and the referrers
-  // API, for the probes' impossible names (spec 1.1: a 404 for a tag it does not have; an
-  // empty image index for the referrers of a digest it does not have).
-  const proxy = await startFaultProxy(reg.url);
-  proxy.inject((r) => r.method === 'DELETE' && /\/manifests\/regmgr-probe-[0-9a-f]{16}$/.test(r.url ?? ''), { status: 404, body: '{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}' }, Infinity);
-  proxy.inject((r) => r.method === 'GET' && /\/referrers\/sha256:0{64}$/.test(r.url ?? ''), { status: 200, headers: { 'content-type': 'application/vnd.oci.image.index.v1+json' }, body: '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}' }, Infinity);
+test('a registry that deletes tags and answers referrers (OCI 1.1, as distribution 3 and zot do): tag-delete auto deletes the tag by name, and apply does', async () => {
+  // test/helpers/oci11-registry.ts: tag delete and the referrers API from the OCI
+  // distribution spec 1.1, in front of a real 2.8 for everything else.
+  const oci = await startOci11Registry();
   try {
-    await pushImage(reg, 'cap/oci', ['dev-1', 'v1'], { seed: 'oci-shared' });
-    const { plan, out } = await planFor(proxy.url, 'cap/oci');
+    const digest = await pushImage(oci.reg, 'cap/oci', ['dev-1', 'v1'], { seed: 'oci-shared' });
+    const { plan, planFile, out } = await planFor(oci.url, 'cap/oci');
     assert.deepEqual(plan.capabilities, { r: { delete: true, tag_delete: true, referrers: true } });
     assert.deepEqual(plan.actions.map((a) => (a.type === 'delete' ? [a.method, a.tags] : [])), [['oci', ['dev-1']]]);
     assert.match(out, /^ {2}- delete tag dev-1 \(sha256:\w+, digest kept by v1\) /m);
+    oci.proxy.log.length = 0;
+    const a = captureIO();
+    assert.equal(await applyCommand({ plan: planFile }, a.io), 0, a.stdout());
+    assert.deepEqual(oci.proxy.log.filter((l) => l.startsWith('DELETE') || l.startsWith('PUT')), ['DELETE /v2/cap/oci/manifests/dev-1'], 'one DELETE by tag, no placeholder PUT');
+    assert.deepEqual(await readTags(oci.reg, 'cap/oci'), { v1: digest });
   } finally {
-    await proxy.close();
-    await reg.stop();
+    await oci.stop();
   }
 });

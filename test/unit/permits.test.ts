@@ -63,3 +63,13 @@ test('ids must say what the action does, once', () => {
   assert.match(refusedActions([{ ...a, id: 'delete h/team/b@sha256:other' }], config)[0], /its id does not match what it does \(expected "delete h\/team\/b@sha256:a+"\)/);
   assert.match(refusedActions([a, a], config)[0], /listed twice/);
 });
+
+test('an edited plan: referrers only on a manifest delete, each rooted in what the action deletes', () => {
+  const R = (c: string) => `sha256:${c.repeat(64)}` as Digest;
+  const base = del('h', 'team/b', ['dev-1']);
+  assert.deepEqual(refused({ ...base, referrers: [{ digest: R('b'), subject: D, artifact_type: 't' }, { digest: R('c'), subject: R('b'), artifact_type: 't' }] }), [], 'a chain: the image, then its SBOM');
+  assert.match(refused({ ...base, referrers: [{ digest: R('b'), subject: R('e'), artifact_type: 't' }] })[0], /referrer sha256:b+ names subject sha256:e+, which this action does not delete/);
+  assert.match(refused({ ...base, referrers: [{ digest: R('c'), subject: R('b'), artifact_type: 't' }, { digest: R('b'), subject: D, artifact_type: 't' }] })[0], /names subject sha256:b+, which this action does not delete/, 'a subject must come first');
+  assert.match(refused({ ...base, referrers: [{ digest: D, subject: D, artifact_type: 't' }] })[0], /is listed twice or is the deleted manifest itself/);
+  assert.match(refused({ ...base, method: 'untag', kept_by: ['v1'], referrers: [{ digest: R('b'), subject: D, artifact_type: 't' }] })[0], /only a manifest delete may take untagged referrers with it/);
+});

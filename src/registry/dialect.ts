@@ -1,0 +1,33 @@
+import type { Digest, Repository } from '../oci/names.js';
+import type { Capabilities } from './capabilities.js';
+import type { Referrer } from './client.js';
+
+/** The repositories a registry's config selects, and where the list came from. */
+export interface RepositoryList {
+  repositories: Repository[];
+  source: 'config' | 'catalog';
+}
+
+/**
+ * What differs between registries. The OCI distribution API does everything it can
+ * (oci-dialect.ts); a vendor whose OCI API falls short (no catalog, no DELETE) would
+ * answer these through its own API. The rest of regmgr (reads of tags and manifests,
+ * copies with skopeo) is plain OCI everywhere. Policy, plan and apply see what a dialect
+ * answers and its capabilities, never which one it is.
+ */
+export interface Dialect {
+  /** How it talks to the registry, for messages only ("the OCI distribution API"). */
+  readonly via: string;
+  /** The repositories the config selects: its explicit list, else every one the registry lists. */
+  listRepositories(): Promise<RepositoryList>;
+  /** Every repository the registry lists to these credentials, whatever the config selects. */
+  allRepositories(): Promise<Repository[]>;
+  /** What the registry can do, probed with requests that change nothing. */
+  capabilities(repo: Repository): Promise<Capabilities>;
+  /** Untagged manifests that name `digest` as subject; only where capabilities say `referrers`. */
+  attachments(repo: Repository, digest: Digest): Promise<Referrer[]>;
+  /** Deletes a manifest by digest (every tag on it goes with it). */
+  deleteImage(repo: Repository, digest: Digest): Promise<'deleted' | 'absent'>;
+  /** Deletes one tag, its manifest staying; 'unsupported' where the registry cannot. */
+  deleteTag(repo: Repository, tag: string): Promise<'deleted' | 'absent' | 'unsupported'>;
+}
