@@ -176,7 +176,8 @@ export async function buildCli(argv: string[]) {
           .option('target', { type: 'string', array: true, describe: 'only REGISTRY or REGISTRY/REPOSITORY (repeatable)' })
           .option('check', { type: 'string', describe: 'compare a committed plan file with a fresh plan: exit 0 same actions, 2 differ (a diff is printed)' })
           .conflicts('check', 'out')
-          .option('strict', { type: 'boolean', describe: 'warnings (a repository, rule or filter that selects nothing) are errors: exit 1, no plan file' })
+          .option('strict', { type: 'boolean', describe: 'warnings (a repository, rule or filter that selects nothing; a guard that blocked deletes) are errors: exit 1, no plan file' })
+          .option('in-use', { type: 'string', array: true, describe: 'a file saying what is deployed (kubectl get pods -A -o json, docker inspect, or a list of references): those images are kept (repeatable)' })
           .conflicts('json', 'markdown'),
       run(commands.plan),
     )
@@ -200,7 +201,8 @@ export async function buildCli(argv: string[]) {
           .positional('plan', { type: 'string', describe: 'plan file written by regmgr plan -out' })
           .option('config', { alias: 'c', type: 'string', describe: 'config for credentials (default: the one the plan was made from)' })
           .option('parallelism', { type: 'number', describe: `actions in flight at once (default 4)` })
-          .option('auto-approve', { type: 'boolean', describe: 'with -c and no plan file: do not ask for confirmation' }),
+          .option('auto-approve', { type: 'boolean', describe: 'with -c and no plan file: do not ask for confirmation' })
+          .option('in-use', { type: 'string', array: true, describe: "what is deployed now, for apply's re-check on live data (as plan --in-use)" }),
       run(commands.apply),
     )
     .command(

@@ -26,6 +26,19 @@ function copyUnwanted(a: PlanCopy, fresh: Plan): string | undefined {
 }
 
 function deleteUnwanted(a: PlanDelete, fresh: Plan): string | undefined {
+  if (a.prune) {
+    // Prune needs the live source's word: a tag back in the source, or a sync that no
+    // longer covers this repository, stops it (a tag gone from the target is the step's).
+    const repo = fresh.decisions.prune?.[a.registry]?.[a.repository];
+    const present = fresh.snapshot[a.registry]?.[a.repository]?.tags ?? {};
+    const stop = a.tags.flatMap((t) => {
+      if (!Object.hasOwn(present, t)) return [];
+      const d = repo && Object.hasOwn(repo, t) ? repo[t] : undefined;
+      if (!d) return [`${t} is no longer covered by sync-policy.prune`];
+      return d.verdict === 'delete' ? [] : [`${t} is now ${d.verdict === 'blocked' ? 'blocked' : 'kept'}: ${d.reason}`];
+    });
+    return stop.length ? `the sync policy no longer prunes this: ${stop.join('; ')}` : undefined;
+  }
   const repo = fresh.decisions.delete[a.registry]?.[a.repository] ?? {};
   const kept = a.tags.flatMap((t) => {
     const d = Object.hasOwn(repo, t) ? repo[t] : undefined;

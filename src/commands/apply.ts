@@ -30,6 +30,8 @@ export interface ApplyArgs {
   config?: string;
   parallelism?: number;
   autoApprove?: boolean;
+  /** --in-use FILE: what is deployed now, for the live re-check (beside delete-policy.keep-in-use). */
+  inUse?: string[];
 }
 
 export const DEFAULT_PARALLELISM = 4;
@@ -58,7 +60,7 @@ export async function applyCommand(args: ApplyArgs, io: IO, deps: ApplyDeps = {}
     }
     const config = loadConfig(args.config ?? plan.config.file, io.env, { statePath: args.state, notice: notify(io) });
     preflight(args.plan, plan, config);
-    return applyPlan(args.plan, plan, config, io, { parallelism: args.parallelism, recheck: true, ...deps });
+    return applyPlan(args.plan, plan, config, io, { parallelism: args.parallelism, recheck: true, inUse: args.inUse, ...deps });
   }
   if (!args.config) throw new Error('apply needs a plan file (regmgr apply plan.json) or a config (regmgr apply -c config.yml)');
   const config = loadConfig(args.config, io.env, { statePath: args.state, notice: notify(io) });
@@ -69,11 +71,11 @@ export async function applyCommand(args: ApplyArgs, io: IO, deps: ApplyDeps = {}
  * Plans again, now, the repositories the plan touches, with the config as it is: the
  * plan's actions that this fresh plan does not have are left alone (recheck.ts).
  */
-async function recheckPolicy(plan: Plan, config: Config, io: IO): Promise<{ drift: Map<string, string>; read: FreshRead }> {
+async function recheckPolicy(plan: Plan, config: Config, io: IO, inUse?: string[]): Promise<{ drift: Map<string, string>; read: FreshRead }> {
   const touched = new Set(plan.actions.map((a) => (a.type === 'copy' ? `${a.source.registry}/${a.source.repository}` : `${a.registry}/${a.repository}`)));
   const policies: PolicyChoice = plan.policies.delete && plan.policies.sync ? 'both' : plan.policies.delete ? 'delete' : 'sync';
   const at = performance.now();
-  const fresh = await makePlan(config, io, { targets: [...touched], policies, quiet: true });
+  const fresh = await makePlan(config, io, { targets: [...touched], policies, quiet: true, inUse });
   // Every tag of the touched repositories, read just now: the deletes' first view.
   // The platform manifests that may go with each index: those the live policy lets go too.
   const children = new Map(fresh.actions.flatMap((a) => (a.type === 'delete' && a.children ? [[a.id, new Set<string>(a.children)] as const] : [])));
@@ -101,7 +103,7 @@ export async function planAndApply(config: Config, io: IO, o: { policies: Policy
   return applyPlan(file, plan, config, io, { parallelism: o.parallelism, skopeo: o.skopeo });
 }
 
-export async function applyPlan(planFile: string, plan: Plan, config: Config, io: IO, o: { parallelism?: number } & ApplyDeps): Promise<number> {
+export async function applyPlan(planFile: string, plan: Plan, config: Config, io: IO, o: { parallelism?: number; inUse?: string[] } & ApplyDeps): Promise<number> {
   const jpath = journalPath(planFile, plan.sha256);
   // The journal's key is found in the process's real environment (io.env holds credentials variables).
   const done = readDone(jpath, plan.sha256);
@@ -122,7 +124,7 @@ export async function applyPlan(planFile: string, plan: Plan, config: Config, io
   }
 }
 
-async function lockedApply(planFile: string, plan: Plan, config: Config, io: IO, o: { parallelism?: number } & ApplyDeps, done: ReadonlySet<string>, interrupts: Interrupts): Promise<number> {
+async function lockedApply(planFile: string, plan: Plan, config: Config, io: IO, o: { parallelism?: number; inUse?: string[] } & ApplyDeps, done: ReadonlySet<string>, interrupts: Interrupts): Promise<number> {
   const jpath = journalPath(planFile, plan.sha256);
   // Before the lock and the state are touched: a refused private folder, or no skopeo, changes nothing.
   const skopeo = o.skopeo ?? (plan.actions.some((a) => a.type === 'copy' && !done.has(a.id)) ? new SkopeoRunner(io.env.REGMGR_SKOPEO || 'skopeo') : undefined);
@@ -142,7 +144,10 @@ async function lockedApply(planFile: string, plan: Plan, config: Config, io: IO,
     const note = describeSince(since, planFile, config.file);
     if (note) io.out(`${note}\n`);
     // Before anything is marked: a failed read changes nothing.
-    const recheck = o.recheck ? await recheckPolicy(plan, config, io) : undefined;
+    if (plan.in_use?.length && !o.inUse?.length && !config.deletePolicy?.keepInUse.length) {
+      io.err(`note: the plan kept the images in use per ${plan.in_use.map((u) => u.file).join(', ')}; this apply was given no in-use input, so its re-check cannot see what was deployed since (pass --in-use FILE)\n`);
+    }
+    const recheck = o.recheck ? await recheckPolicy(plan, config, io, o.inUse) : undefined;
     // Mark the state at once: the history then shows an apply in progress.
     const base = overlay(prev?.snapshot ?? {}, stateViewOf(plan.snapshot));
     const registries = { ...(prev?.registries ?? {}), ...Object.fromEntries(Object.entries(plan.registries).map(([n, r]) => [n, { url: r.url }])) };

@@ -1,3 +1,4 @@
+import { loadInUse } from './in-use-input.js';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { loadConfig } from '../config/load.js';
@@ -37,12 +38,14 @@ export interface PlanArgs {
   check?: string;
   /** The plan's time, for tests (keep-within ages are measured against it). */
   now?: () => Date;
+  /** --in-use FILE: what is deployed (kept), beside delete-policy.keep-in-use. */
+  inUse?: string[];
 }
 
 export type PolicyChoice = 'both' | 'delete' | 'sync';
 
 /** Reads the registries and computes a plan; changes nothing. */
-export async function makePlan(config: Config, io: IO, opts: { targets?: string[]; policies?: PolicyChoice; now?: () => Date; quiet?: boolean } = {}): Promise<Plan> {
+export async function makePlan(config: Config, io: IO, opts: { targets?: string[]; policies?: PolicyChoice; now?: () => Date; quiet?: boolean; inUse?: string[] } = {}): Promise<Plan> {
   const c: Config = {
     ...config,
     deletePolicy: opts.policies === 'sync' ? undefined : config.deletePolicy,
@@ -56,18 +59,21 @@ export async function makePlan(config: Config, io: IO, opts: { targets?: string[
     const reg = t.split('/')[0];
     if (!c.registries.has(reg)) throw new Error(`--target ${t}: unknown registry '${reg}'; known: ${[...c.registries.keys()].join(', ')}`);
   }
+  // One time for the whole plan: ages are measured against it, and it is recorded.
+  const now = opts.now?.() ?? new Date();
+  // What is deployed, read before any request: a bad file stops the plan with nothing sent.
+  const inUse = loadInUse([...(config.deletePolicy?.keepInUse ?? []), ...(opts.inUse ?? [])], now);
   const names = new Set([...(c.deletePolicy?.registries ?? []), ...(c.syncPolicy ? [c.syncPolicy.from, c.syncPolicy.to] : [])]);
   const clients = await connect(c, names, { env: io.env, logger: io.logger });
   const progress = progressLine(io, opts.quiet ? 're-checking the policy on live data' : 'reading registries');
   // plan never writes the state: it records which one it was made from.
   const state = readState(config.statePath);
-  // One time for the whole plan: ages are measured against it, and it is recorded.
-  const createdAt = (opts.now?.() ?? new Date()).toISOString();
+  const createdAt = now.toISOString();
   // The cache only saves requests: trouble with it is for --debug, not a warning.
   const cache = loadCache(cacheFile(io.env), (m) => io.logger.debug(m));
   try {
     // apply's re-check (quiet) needs decisions, not the bytes a plan frees: no manifest reads for them.
-    const collected = await collect(c, clients, opts.targets, new Counter(progress.update), Date.parse(createdAt), cache, { sizes: !opts.quiet });
+    const collected = await collect(c, clients, opts.targets, new Counter(progress.update), Date.parse(createdAt), cache, { sizes: !opts.quiet, ...(inUse ? { inUse: inUse.inUse } : {}) });
     cache.save((m) => io.logger.debug(m));
     collectGarbage(); // the answers read are garbage now
     return buildPlan(c, collected, {
@@ -79,6 +85,7 @@ export async function makePlan(config: Config, io: IO, opts: { targets?: string[
       targets: opts.targets,
       recorded: state?.snapshot,
       deleted: state?.deleted_tags,
+      ...(inUse ? { inUse: inUse.record } : {}),
     });
   } finally {
     progress.done();
@@ -99,7 +106,7 @@ export function printPlan(plan: Plan, args: { json?: boolean; markdown?: boolean
 export async function planCommand(args: PlanArgs, io: IO): Promise<number> {
   const config = loadConfig(args.config, io.env, { statePath: args.state, notice: notify(io) });
   if (args.check) return checkCommitted(args.check, config, args, io);
-  const plan = await makePlan(config, io, { targets: args.target, now: args.now });
+  const plan = await makePlan(config, io, { targets: args.target, now: args.now, inUse: args.inUse });
   collectGarbage(); // what the policy computed is in the plan now, or garbage
   printPlan(plan, { ...args, planFile: args.out }, io);
   if (strictFailure(plan, args, io)) return EXIT.error;
@@ -137,7 +144,7 @@ function strictFailure(plan: Plan, args: PlanArgs, io: IO): boolean {
  */
 async function checkCommitted(file: string, config: Config, args: PlanArgs, io: IO): Promise<number> {
   const committed = readPlanFile(file);
-  const fresh = await makePlan(config, io, { targets: args.target ?? committed.policies.target ?? undefined, now: args.now });
+  const fresh = await makePlan(config, io, { targets: args.target ?? committed.policies.target ?? undefined, now: args.now, inUse: args.inUse });
   const strict = strictFailure(fresh, args, io);
   if (JSON.stringify(canonical(committed.actions)) === JSON.stringify(canonical(fresh.actions))) {
     io.out(`${file} is current: a fresh plan has the same ${fresh.actions.length} action${fresh.actions.length === 1 ? '' : 's'}.\n`);

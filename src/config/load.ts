@@ -177,6 +177,7 @@ class Normaliser {
       maxTags: reg['max-tags'] ?? DEFAULT_MAX_TAGS,
       // auto: oci where the plan's probe finds tag delete, else untag (which works wherever manifest deletion does).
       tagDelete: reg['tag-delete'] ?? 'auto',
+      allowEmpty: reg['allow-empty-repository'] ?? false,
       reclaimScope: reg['reclaim-scope'] === 'registry' ? 'registry' : 'repositories',
       repositories,
       configured: username ? { username, password: password === undefined ? undefined : new Secret(password) } : undefined,
@@ -317,6 +318,8 @@ class Normaliser {
       semVer: p['sem-ver'] ?? false,
       include: this.tagRules(['delete-policy', 'tags', 'include'], p.tags?.include),
       exclude: this.tagRules(['delete-policy', 'tags', 'exclude'], p.tags?.exclude),
+      allowEmpty: p['allow-empty-repository'] ?? false,
+      keepInUse: (typeof p['keep-in-use'] === 'string' ? [p['keep-in-use']] : (p['keep-in-use'] ?? [])).map((f) => resolve(dirname(resolve(this.src.file)), f)),
     };
   }
 
@@ -343,6 +346,8 @@ class Normaliser {
       force: p.force ?? false,
       replace,
       filters: this.regexes(['sync-policy', 'filters'], p.filters ?? []),
+      prune: p.prune ?? false,
+      allowEmpty: p['allow-empty-repository'] ?? false,
     };
   }
 }

@@ -24,6 +24,8 @@ export interface RegistryEndpoint {
   tagDelete: TagDeleteMethod | 'auto';
   /** registry: bytes freed are counted over every repository of the catalog, not only those planned. */
   reclaimScope: 'repositories' | 'registry';
+  /** allow-empty-repository: plans may delete every tag of a repository here. */
+  allowEmpty?: boolean;
   /** Explicit repository selection; undefined means "read the catalog". */
   repositories?: RepoSelector[];
   /** username/password as written in the config (after ${VAR}); auth files are read later. */
@@ -58,6 +60,10 @@ export interface DeletePolicy {
   semVer: boolean;
   include: TagRules;
   exclude: TagRules;
+  /** allow-empty-repository. */
+  allowEmpty: boolean;
+  /** keep-in-use: files saying what is deployed, resolved against the config's folder. */
+  keepInUse: string[];
 }
 
 export interface ReplaceRule {
@@ -74,6 +80,9 @@ export interface SyncPolicy {
   replace: ReplaceRule[];
   /** Empty means every tag. */
   filters: CompiledRegex[];
+  /** Delete target tags (matching the filters) that are gone from the source. */
+  prune: boolean;
+  allowEmpty: boolean;
 }
 
 export interface Config {

@@ -96,6 +96,10 @@ export interface Registry {
    */
   'reclaim-scope'?: 'repositories' | 'registry';
   /**
+   * regmgr addition: allow plans to delete every tag of a repository of this registry, or every keep-like tag (latest, stable, main, master, prod, production, release). Off: such deletes are blocked in the plan with the reason.
+   */
+  'allow-empty-repository'?: boolean;
+  /**
    * regmgr addition: a PEM file of CA certificates that this registry's TLS certificate is checked against (for a private CA or a self-signed certificate), instead of turning verification off. Relative paths are relative to the config file.
    */
   'ca-file'?: string;
@@ -128,6 +132,14 @@ export interface DeletePolicy {
     exclude?: TagRules;
   } | null;
   'keep-within'?: Duration;
+  /**
+   * regmgr addition: allow the delete policy to delete every tag of a repository, or every keep-like tag (latest, stable, main, master, prod, production, release). Off: such deletes are blocked in the plan with the reason.
+   */
+  'allow-empty-repository'?: boolean;
+  /**
+   * regmgr addition: files that say what is deployed; an image in use is never deleted. Each is the JSON of `kubectl get pods -A -o json`, of `docker inspect` or `docker ps --format '{{json .}}'`, or a list of references (host/repo:tag or host/repo@sha256:...), one per line. Relative paths are relative to the config file. A missing or unreadable file fails the plan.
+   */
+  'keep-in-use'?: string | [string, ...string[]];
   /**
    * regmgr addition: ordered retention rules; a candidate belongs to the first rule whose selector matches it.
    */
@@ -165,6 +177,14 @@ export interface SyncPolicy {
    * Copy every selected tag even when the target already has its digest.
    */
   force?: boolean;
+  /**
+   * regmgr addition: delete from each target repository the tags that match the filters and are no longer in the source, so the mirror converges. Tags outside the filters are never touched. Prune deletes get the same safety as policy deletes.
+   */
+  prune?: boolean;
+  /**
+   * regmgr addition: allow prune to delete every tag of a target repository (or every keep-like tag). Off: such deletes are blocked in the plan.
+   */
+  'allow-empty-repository'?: boolean;
   replace?:
     | {
         old: string | null;

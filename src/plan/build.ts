@@ -19,6 +19,8 @@ export interface BuildMeta {
   recorded?: StateSnapshot;
   /** The tags regmgr deleted (the state's record): a rule that matched only those is done, not wrong. */
   deleted?: Deleted;
+  /** What said which images are in use (they were kept). */
+  inUse?: Plan['in_use'];
 }
 
 /** Turns decisions into the plan file: pure, deterministic (sorted), hashed. */
@@ -37,8 +39,14 @@ export function buildPlan(config: Config, c: Collected, meta: BuildMeta): Plan {
   }
   const deletes: PlanDelete[] = [];
   const blocked: PlanBlocked[] = [];
-  for (const d of c.evaluation.deletes) {
+  const policyIds = new Set<string>();
+  const guardWarnings: string[] = [];
+  for (const d of [...c.evaluation.deletes.map((x) => ({ ...x, prune: false })), ...c.evaluation.prunes.map((x) => ({ ...x, prune: true }))]) {
+    guardWarnings.push(...(d.result.warnings ?? []));
     for (const a of d.result.actions) {
+      // A target repository that the delete policy covers too: its own decision stands.
+      if (d.prune && policyIds.has(deleteId(a))) continue;
+      if (!d.prune) policyIds.add(deleteId(a));
       deletes.push({
         id: deleteId(a),
         type: 'delete',
@@ -52,6 +60,7 @@ export function buildPlan(config: Config, c: Collected, meta: BuildMeta): Plan {
         ...(a.attachmentOf ? { attachment_of: a.attachmentOf } : {}),
         ...(a.children ? { children: [...a.children].sort() } : {}),
         ...(a.referrers ? { referrers: a.referrers.map((r) => ({ digest: r.digest, subject: r.subject, artifact_type: r.artifactType })) } : {}),
+        ...(d.prune ? { prune: true as const } : {}),
         reasons: a.reasons,
       });
     }
@@ -88,6 +97,10 @@ export function buildPlan(config: Config, c: Collected, meta: BuildMeta): Plan {
     const reg = (decisions.delete[d.registry] ??= {});
     reg[d.repository] = Object.fromEntries(d.result.decisions.map((x) => [x.tag, { verdict: x.verdict, reason: x.reason }]));
   }
+  for (const d of c.evaluation.prunes) {
+    const reg = ((decisions.prune ??= {})[d.registry] ??= {});
+    reg[d.repository] = Object.fromEntries(d.result.decisions.map((x) => [x.tag, { verdict: x.verdict, reason: x.reason }]));
+  }
   const sp = config.syncPolicy;
   for (const s of c.evaluation.syncs) {
     const reg = (decisions.sync[sp!.from] ??= {});
@@ -108,11 +121,12 @@ export function buildPlan(config: Config, c: Collected, meta: BuildMeta): Plan {
     policies: { delete: config.deletePolicy?.registries ?? null, sync: sp ? { from: sp.from, to: sp.to } : null, target: meta.targets?.length ? [...meta.targets].sort() : null },
     snapshot,
     decisions,
+    ...(meta.inUse?.length ? { in_use: meta.inUse } : {}),
     changed_outside: meta.recorded ? diffSnapshots(meta.recorded, stateViewOf(snapshot)) : [],
     skipped: [...c.scope.skipped].sort((a, b) => cmp(`${a.policy}/${a.registry}/${a.repository}`, `${b.policy}/${b.registry}/${b.repository}`)),
     actions,
     blocked,
-    ...selectedNothing(planWarnings(config, c.scope, c.repos, meta.targets, meta.deleted)),
+    ...selectedNothing(withGuards(planWarnings(config, c.scope, c.repos, meta.targets, meta.deleted), guardWarnings)),
     ...(config.deletePolicy && c.sizes ? { bytes: freedBy(deletes, c.sizes, c, meta.targets) } : {}),
     ...(sp && c.sizes && copies.length ? { transfer: copiedBy(copies, c.sizes, c, sp.to) } : {}),
     ...(c.capabilities?.size ? { capabilities: Object.fromEntries([...c.capabilities].sort(([a], [b]) => cmp(a, b))) } : {}),
@@ -149,6 +163,10 @@ function freedBy(deletes: readonly PlanDelete[], sizes: NonNullable<Collected['s
     deletes: deletes.filter((d) => d.method === 'manifest').flatMap((d) => [d, ...[...(d.children ?? []), ...(d.referrers ?? []).map((r) => r.digest)].map((digest) => ({ registry: d.registry, repository: d.repository, digest }))]),
     partial,
   });
+}
+
+function withGuards(w: { warnings: string[]; notes: string[] }, guards: string[]): { warnings: string[]; notes: string[] } {
+  return { warnings: [...w.warnings, ...guards], notes: w.notes };
 }
 
 /** Both lists as the plan file has always held warnings: present, possibly empty; notes only when there are some. */

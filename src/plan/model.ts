@@ -36,6 +36,8 @@ export interface PlanDelete {
   children?: Digest[];
   /** manifest: untagged manifests that name it (or a child, or one of these) as subject (OCI 1.1 referrers), deleted after it. */
   referrers?: Array<{ digest: Digest; subject: Digest; artifact_type: string }>;
+  /** sync-policy.prune: a tag of the sync target that is gone from the source. */
+  prune?: true;
   reasons: Record<string, string>;
 }
 
@@ -74,8 +76,10 @@ export interface Plan {
   registries: Record<string, { url: string; insecure: boolean }>;
   policies: { delete: string[] | null; sync: { from: string; to: string } | null; target: string[] | null };
   snapshot: Record<string, Record<string, SnapshotRepo>>;
+  /** keep-in-use / --in-use: what said which images are deployed, and how old it was. */
+  in_use?: Array<{ file: string; format: string; references: number; modified_at: string; age_seconds: number }>;
   /** Every tag's decision per policy: `decisions.delete[registry][repo][tag]`. */
-  decisions: { delete: Record<string, Record<string, Record<string, { verdict: TagVerdict; reason: string }>>>; sync: Record<string, Record<string, Record<string, { verdict: TagVerdict; reason: string }>>> };
+  decisions: { delete: Record<string, Record<string, Record<string, { verdict: TagVerdict; reason: string }>>>; sync: Record<string, Record<string, Record<string, { verdict: TagVerdict; reason: string }>>>; prune?: Record<string, Record<string, Record<string, { verdict: TagVerdict; reason: string }>>> };
   /** Tags that changed since the recorded state, i.e. outside regmgr (display only). */
   changed_outside: TagChange[];
   skipped: Array<{ policy: 'delete' | 'sync'; registry: string; repository: string; reason: string }>;

@@ -40,7 +40,8 @@ export function groups(plan: Plan, explain: boolean): Map<string, Line[]> {
       });
     } else {
       // A reviewer must see how: a whole manifest, or one tag whose digest stays.
-      const how = a.method === 'manifest' ? '' : `${a.method === 'oci' ? 'delete tag' : 'untag'} `;
+      // Prune deletes (the mirror converging) read apart from the delete policy's.
+      const how = `${a.prune ? 'prune ' : ''}${a.method === 'manifest' ? '' : `${a.method === 'oci' ? 'delete tag' : 'untag'} `}`;
       const kept = a.kept_by?.length ? `, digest kept by ${a.kept_by.join(', ')}` : a.children?.length ? `, with its ${a.children.length} platform manifest${a.children.length === 1 ? '' : 's'}` : '';
       // --explain: each image's size, and what deleting it frees that no other delete does.
       const size = plan.snapshot[a.registry]?.[a.repository]?.tags[a.tags[0]]?.size;
@@ -58,12 +59,12 @@ export function groups(plan: Plan, explain: boolean): Map<string, Line[]> {
   for (const b of plan.blocked) {
     for (const t of b.tags) {
       // The tag's decision says which rule wanted it and why it is blocked.
-      const reason = plan.decisions.delete[b.registry]?.[b.repository]?.[t]?.reason ?? `blocked: ${b.reason}`;
+      const reason = plan.decisions.delete[b.registry]?.[b.repository]?.[t]?.reason ?? plan.decisions.prune?.[b.registry]?.[b.repository]?.[t]?.reason ?? `blocked: ${b.reason}`;
       add(`${b.registry} ${b.repository}`, { sign: '!', text: `${t} (${shortDigest(b.digest)})`, reason });
     }
   }
   if (explain) {
-    for (const [policy, regs] of Object.entries(plan.decisions)) {
+    for (const [policy, regs] of Object.entries(plan.decisions) as Array<[string, Plan['decisions']['delete']]>) {
       for (const [registry, repos] of Object.entries(regs)) {
         for (const [repo, tags] of Object.entries(repos)) {
           for (const [tag, d] of Object.entries(tags)) {

@@ -10,6 +10,7 @@ import { ContentCache } from '../snapshot/content-cache.js';
 import type { Capabilities } from '../registry/capabilities.js';
 import { mapLimit } from '../util/limit.js';
 import { Counter, readRegistry } from '../snapshot/read.js';
+import type { InUse } from '../policy/in-use.js';
 import { attachReferrers, REFERRER_DEPTH, type FoundReferrer } from '../policy/referrers.js';
 
 export interface Collected {
@@ -31,7 +32,7 @@ export interface Collected {
  * and index children are read only when a decision asks for them. Any failed read
  * throws: no plan is computed from partial data.
  */
-export async function collect(config: Config, clients: Clients, targets: string[] | undefined, counter: Counter | undefined, nowMs: number, cache = new ContentCache(), opts: { sizes?: boolean } = {}): Promise<Collected> {
+export async function collect(config: Config, clients: Clients, targets: string[] | undefined, counter: Counter | undefined, nowMs: number, cache = new ContentCache(), opts: { sizes?: boolean; inUse?: InUse } = {}): Promise<Collected> {
   const listed = new Set<string>([...(config.deletePolicy?.registries ?? []), ...(config.syncPolicy ? [config.syncPolicy.from] : [])]);
   const selected = new Map<string, string[]>();
   const sources = new Map<string, 'config' | 'catalog'>();
@@ -77,24 +78,25 @@ export async function collect(config: Config, clients: Clients, targets: string[
   // Whether deletes work there, by tag too, and the referrers API: cheap requests that
   // change nothing, once per registry, in the first repository planned there.
   const capabilities = new Map<string, Capabilities>();
+  // sync-policy.prune deletes in the target registry: probe it too (in a target repository that exists).
+  const pruned: Array<readonly [string, string]> = config.syncPolicy?.prune ? scope.sync.filter((s) => repos.get(config.syncPolicy!.to)?.get(s.target)?.tags.length).map((s) => [config.syncPolicy!.to, s.target] as const).slice(0, 1) : [];
   if (opts.sizes !== false) {
     await Promise.all(
-      [...new Set(scope.delete.map((d) => d.registry))].map(async (registry) => {
-        const first = scope.delete.find((d) => d.registry === registry)!;
-        capabilities.set(registry, await clients.dialect(registry).capabilities(first.repository as Repository));
+      [...new Map([...scope.delete.map((d) => [d.registry, d.repository] as const).reverse(), ...pruned.reverse()])].map(async ([registry, repository]) => {
+        capabilities.set(registry, await clients.dialect(registry).capabilities(repository as Repository));
       }),
     );
   }
   const children = new Map<string, Map<Digest, Digest[]>>();
   const subjects = new Map<string, Map<Digest, boolean>>();
   for (let round = 0; ; round++) {
-    const evaluation = evaluate(config, scope, repos, { nowMs, indexChildren: children, subjectsPresent: subjects, capabilities });
+    const evaluation = evaluate(config, scope, repos, { nowMs, indexChildren: children, subjectsPresent: subjects, capabilities, ...(opts.inUse ? { inUse: opts.inUse } : {}) });
     if (!evaluation.needs.length) {
       for (const d of scope.delete) cache.markSeen(`${clients.get(d.registry).endpoint.origin}/${d.repository}`);
       if (opts.sizes === false) return { scope, repos, evaluation, sources };
       await readReferrers(evaluation, repos, clients, capabilities);
       const references = await readReferences(config, clients, repos, counter, sizes, cache);
-      await readSizes(config, clients, repos, sizes, cache, evaluation.syncs, evaluation.deletes);
+      await readSizes(config, clients, repos, sizes, cache, evaluation.syncs, [...evaluation.deletes, ...evaluation.prunes]);
       await readSizes(config, clients, references, sizes, cache);
       return { scope, repos, evaluation, sources, sizes, references, capabilities };
     }
@@ -164,6 +166,8 @@ async function readSizes(config: Config, clients: Clients, repos: RepoMap, sizes
   };
   for (const registry of config.deletePolicy?.registries ?? []) for (const [name, r] of repos.get(registry) ?? []) for (const t of r.tags) seed(registry, t.digest, name);
   for (const d of deletes) for (const a of d.result.actions) for (const r of a.referrers ?? []) seed(d.registry, r.digest, d.repository);
+  // Prune deletes in the sync target: what its repositories hold, for the bytes they free.
+  for (const d of deletes) if (!(config.deletePolicy?.registries ?? []).includes(d.registry)) for (const t of repos.get(d.registry)?.get(d.repository)?.tags ?? []) seed(d.registry, t.digest, d.repository);
   for (const s of syncs) {
     for (const a of s.actions) seed(a.source.registry, a.source.digest, a.source.repository);
     const target = s.actions[0]?.target;

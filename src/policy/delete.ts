@@ -9,6 +9,7 @@ import { applyRetention, createdWanted } from './retention.js';
 import { groupBy } from '../util/group.js';
 import { NOT_LISTED, type RepoSelection } from './selection.js';
 import { isVersionTag } from './version.js';
+import { refKey, type InUse } from './in-use.js';
 
 export interface DeleteInput {
   registry: string;
@@ -25,7 +26,20 @@ export interface DeleteInput {
   nowMs: number;
   /** Why this registry cannot delete (probed): every delete is blocked with it. */
   cannotDelete?: string;
+  /** What is deployed (keep-in-use): a candidate in use is kept. */
+  inUse?: InUse;
+  /** The registry's `host[:port]`, to match references by tag against. */
+  host?: string;
+  /** allow-empty-repository: deleting every tag of the repository (or every keep-like one) is allowed. */
+  allowEmpty?: boolean;
+  /** Instead of the delete policy's tag rules (sync-policy.prune): whether a tag is a candidate, and why. No retention applies. */
+  candidate?: (tag: string) => { verdict: 'delete' | 'keep' | 'skip'; reason: string };
+  /** Names what blocked deletes must set to be allowed, e.g. `delete-policy.allow-empty-repository`. */
+  allowOption?: string;
 }
+
+/** Names people keep an image under (a deployment pulls them): deleting them all is guarded. */
+export const KEEP_LIKE = new Set(['latest', 'stable', 'main', 'master', 'prod', 'production', 'release']);
 
 export interface DeleteResult {
   decisions: TagDecision[];
@@ -37,6 +51,8 @@ export interface DeleteResult {
   needsChildren: Digest[];
   /** Subjects of attachments, not tagged here, whose existence the decision needs. */
   needsSubjects: Digest[];
+  /** What the plan should warn about (a guard that blocked deletes). */
+  warnings?: string[];
 }
 
 interface Pending {
@@ -62,15 +78,29 @@ export function decideDelete(input: DeleteInput): DeleteResult {
   const pending: Pending[] = repo.tags.map((entry) => {
     const attachment = selection.explicit.has(entry.tag) ? undefined : attachmentOf(entry.tag);
     if (attachment && selection.whole) return { entry, verdict: 'keep', reason: '', attachment };
-    return { entry, ...candidacy(entry.tag, selection, policy) };
+    return { entry, ...(input.candidate ? input.candidate(entry.tag) : candidacy(entry.tag, selection, policy)) };
   });
   const ordinary = pending.filter((p) => !p.attachment);
 
   // Retention: rules, then the seed's pool (mix-count, keep-within), among the
   // candidates of the tag rules (not explicitly listed ones).
-  const ruled = ordinary.filter((p) => p.verdict === 'delete' && !selection.explicit.has(p.entry.tag));
-  const needsCreated = applyRetention(ruled, repo.repository, policy, input.nowMs);
-  if (needsCreated.length) return { decisions: [], actions: [], blocked: [], ...NONE, needsCreated };
+  if (!input.candidate) {
+    const ruled = ordinary.filter((p) => p.verdict === 'delete' && !selection.explicit.has(p.entry.tag));
+    const needsCreated = applyRetention(ruled, repo.repository, policy, input.nowMs);
+    if (needsCreated.length) return { decisions: [], actions: [], blocked: [], ...NONE, needsCreated };
+  }
+
+  // Images in use are kept, whatever the rules say: by digest, by an index that lists
+  // the digest in use (a node pulls a platform manifest of it), or by tag reference.
+  if (input.inUse) {
+    const unknownIndexes = ordinary.filter((p) => p.verdict === 'delete' && isIndex(p.entry.mediaType) && !input.indexChildren.has(p.entry.digest)).map((p) => p.entry.digest);
+    if (unknownIndexes.length) return { decisions: [], actions: [], blocked: [], ...NONE, needsChildren: [...new Set(unknownIndexes)].sort() };
+    for (const p of ordinary) {
+      if (p.verdict !== 'delete') continue;
+      const who = usedBy(p.entry, input);
+      if (who) (p.verdict = 'keep'), (p.reason = `in use: ${who}`);
+    }
+  }
 
   const byDigest = groupBy(ordinary, (p) => p.entry.digest);
   const attachments = pending.filter((p) => p.attachment);
@@ -187,6 +217,8 @@ export function decideDelete(input: DeleteInput): DeleteResult {
     else out.whole(digest, doomed, of);
   }
 
+  const warnings = input.allowEmpty || !selection.whole ? [] : guardEmptying(ordinary, out, repo.repository, registry, input.allowOption ?? 'delete-policy.allow-empty-repository');
+
   // A registry that cannot delete: what the policy wants stays in the plan, blocked, with
   // the reason and what to change; apply then sends nothing.
   if (input.cannotDelete) {
@@ -202,7 +234,47 @@ export function decideDelete(input: DeleteInput): DeleteResult {
     const how = out.untagged.get(p.entry.tag);
     return { tag: p.entry.tag, digest: p.entry.digest, verdict: p.verdict, reason: how ? `${p.reason}; ${how}` : p.reason };
   });
-  return { decisions, actions: out.actions, blocked: out.blocked.sort((a, b) => (a.digest < b.digest ? -1 : 1)), ...NONE };
+  return { decisions, actions: out.actions, blocked: out.blocked.sort((a, b) => (a.digest < b.digest ? -1 : 1)), ...NONE, ...(warnings.length ? { warnings } : {}) };
+}
+
+/** Who uses an image, by its digest, a platform manifest of it, or its tag; undefined when no one. */
+function usedBy(entry: TagEntry, input: DeleteInput): string | undefined {
+  const u = input.inUse!;
+  const direct = u.digests.get(entry.digest);
+  if (direct) return direct;
+  for (const c of input.indexChildren.get(entry.digest) ?? []) {
+    const who = u.digests.get(c);
+    if (who) return `${who} (platform manifest ${c.slice(0, 19)} of this index)`;
+  }
+  return input.host ? u.refs.get(refKey(input.host, input.repo.repository, entry.tag)) : undefined;
+}
+
+/**
+ * One wrong regex empties a repository. Unless allowed, a plan that deletes every tag of
+ * a repository blocks all of those deletes, and one that deletes every keep-like tag
+ * (latest, stable...) blocks the deletes of those, each with the reason and the option.
+ * Attachments of a blocked image stay with it.
+ */
+function guardEmptying(ordinary: Pending[], out: Outcome, repository: string, registry: string, option: string): string[] {
+  const going = new Set(out.actions.flatMap((a) => a.tags));
+  const all = ordinary.length > 0 && ordinary.every((p) => going.has(p.entry.tag));
+  const keepLike = ordinary.filter((p) => KEEP_LIKE.has(p.entry.tag));
+  const keepLikeAll = keepLike.length > 0 && keepLike.every((p) => going.has(p.entry.tag));
+  if (!all && !keepLikeAll) return [];
+  const names = keepLike.map((p) => p.entry.tag).sort();
+  const reason = all
+    ? `would delete every tag of ${repository} (${ordinary.length}): set ${option}: true if that is meant`
+    : `would delete ${names.length === 1 ? names[0] : `every one of ${names.join(', ')}`}, which deployments usually pull: set ${option}: true if that is meant`;
+  const hit = all ? [...out.actions] : out.actions.filter((a) => a.tags.some((t) => KEEP_LIKE.has(t)));
+  const blockedDigests = new Set(hit.map((a) => a.digest));
+  // Attachments of a blocked image (their own actions) stay with it.
+  for (const a of out.actions) if (a.attachmentOf && blockedDigests.has(a.attachmentOf.subject) && !hit.includes(a)) hit.push(a);
+  for (const a of hit) {
+    out.actions.splice(out.actions.indexOf(a), 1);
+    out.blocked.push({ type: 'delete', registry, repository, digest: a.digest, tags: a.tags, wouldLose: [], reason });
+    for (const t of a.tags) out.blockedTags.set(t, reason);
+  }
+  return [`${registry} ${repository}: ${reason} (${hit.length} delete${hit.length === 1 ? '' : 's'} blocked)`];
 }
 
 /** The actions and blocked items of one repository, as the decision builds them. */

@@ -1,8 +1,9 @@
-import type { Config } from '../config/model.js';
+import type { Config, DeletePolicy } from '../config/model.js';
+import type { InUse } from './in-use.js';
 import type { Digest } from '../oci/names.js';
 import type { RepoSnapshot } from '../snapshot/model.js';
 import { decideDelete, tagsNeedingCreated, type DeleteResult } from './delete.js';
-import { decideSync, mapRepository } from './sync.js';
+import { decideSync, mapRepository, syncSelection } from './sync.js';
 import { selectionFor } from './selection.js';
 import type { CopyAction, TagDecision } from './decision.js';
 import type { TagDeleteMethod } from '../config/model.js';
@@ -30,6 +31,8 @@ export interface Scope {
 
 export interface Evaluation {
   deletes: Array<{ registry: string; repository: string; result: DeleteResult }>;
+  /** sync-policy.prune: per target repository, the tags gone from the source, as deletes. */
+  prunes: Array<{ registry: string; repository: string; result: DeleteResult }>;
   syncs: Array<{ repository: string; decisions: TagDecision[]; actions: CopyAction[] }>;
   needs: Array<{ registry: string; repository: string; created: Digest[]; children: Digest[]; subjects: Digest[] }>;
 }
@@ -42,11 +45,16 @@ export interface Extra {
   subjectsPresent: ReadonlyMap<string, ReadonlyMap<Digest, boolean>>;
   /** What each registry can do, where it was probed (a plan; not apply's re-check). */
   capabilities?: ReadonlyMap<string, Capabilities>;
+  /** What is deployed (keep-in-use, --in-use): never deleted. */
+  inUse?: InUse;
 }
+
+/** Prune decides by its own candidate rule: no tag rules, no retention. */
+const PRUNE_POLICY: DeletePolicy = { registries: [], start: 0, dryRun: false, mixCount: 0, rules: [], semVer: false, include: { keys: [], regex: [] }, exclude: { keys: [], regex: [] }, allowEmpty: false, keepInUse: [] };
 
 /** Applies both policies to what was read: pure. `needs` lists data to read before asking again. */
 export function evaluate(config: Config, scope: Scope, repos: RepoMap, extra: Extra): Evaluation {
-  const out: Evaluation = { deletes: [], syncs: [], needs: [] };
+  const out: Evaluation = { deletes: [], prunes: [], syncs: [], needs: [] };
   const dp = config.deletePolicy;
   if (dp) {
     for (const { registry, repository } of scope.delete) {
@@ -60,6 +68,10 @@ export function evaluate(config: Config, scope: Scope, repos: RepoMap, extra: Ex
         subjectsPresent: extra.subjectsPresent.get(`${registry}/${repository}`) ?? new Map(),
         ...deleteMethods(config.registries.get(registry)!.tagDelete, extra.capabilities?.get(registry)),
         nowMs: extra.nowMs,
+        ...(extra.inUse ? { inUse: extra.inUse } : {}),
+        host: config.registries.get(registry)!.host,
+        allowEmpty: dp.allowEmpty || config.registries.get(registry)!.allowEmpty === true,
+        allowOption: 'delete-policy.allow-empty-repository',
       });
       if (result.needsCreated.length || result.needsChildren.length || result.needsSubjects.length) {
         out.needs.push({ registry, repository, created: result.needsCreated, children: result.needsChildren, subjects: result.needsSubjects });
@@ -80,9 +92,47 @@ export function evaluate(config: Config, scope: Scope, repos: RepoMap, extra: Ex
         policy: sp,
       });
       out.syncs.push({ repository, ...r });
+      if (sp.prune) prune(repository, target);
     }
   }
   return out;
+
+  /**
+   * sync-policy.prune: a target tag that the filters select and the source no longer
+   * has goes, through the delete machinery (shared digests, indexes, attachments, the
+   * guard against emptying, what is in use). Tags outside the filters are never touched.
+   */
+  function prune(repository: string, target: string) {
+    const sp = config.syncPolicy!;
+    const targetRepo = repos.get(sp.to)?.get(target);
+    if (!targetRepo?.tags.length) return;
+    const source = new Set(repos.get(sp.from)!.get(repository)!.tags.map((t) => t.tag));
+    const sourceSelection = selectionFor(config.registries.get(sp.from)!.repositories, repository);
+    const candidate = (tag: string): { verdict: 'delete' | 'keep' | 'skip'; reason: string } => {
+      if (source.has(tag)) return { verdict: 'keep', reason: `in the source ${sp.from}/${repository}` };
+      const sel = syncSelection(tag, { whole: true, explicit: sourceSelection.explicit }, sp);
+      if (!sel.selected) return { verdict: 'skip', reason: `outside sync-policy.filters (${sel.reason}): prune never touches it` };
+      return { verdict: 'delete', reason: `not in the source ${sp.from}/${repository} (sync-policy.prune; ${sel.reason})` };
+    };
+    const result = decideDelete({
+      registry: sp.to,
+      repo: targetRepo,
+      selection: { whole: true, explicit: new Set() },
+      policy: PRUNE_POLICY,
+      candidate,
+      indexChildren: extra.indexChildren.get(`${sp.to}/${target}`) ?? new Map(),
+      subjectsPresent: extra.subjectsPresent.get(`${sp.to}/${target}`) ?? new Map(),
+      ...deleteMethods(config.registries.get(sp.to)!.tagDelete, extra.capabilities?.get(sp.to)),
+      nowMs: extra.nowMs,
+      ...(extra.inUse ? { inUse: extra.inUse } : {}),
+      host: config.registries.get(sp.to)!.host,
+      allowEmpty: sp.allowEmpty || config.registries.get(sp.to)!.allowEmpty === true,
+      allowOption: 'sync-policy.allow-empty-repository',
+    });
+    if (result.needsCreated.length || result.needsChildren.length || result.needsSubjects.length) {
+      out.needs.push({ registry: sp.to, repository: target, created: result.needsCreated, children: result.needsChildren, subjects: result.needsSubjects });
+    } else out.prunes.push({ registry: sp.to, repository: target, result });
+  }
 }
 
 /**

@@ -36,6 +36,7 @@ export function refusedActions(actions: readonly PlanAction[], config: Config, o
 }
 
 function deleteProblem(a: PlanDelete, config: Config, deletedSubjects: ReadonlySet<string>, selectionOnly: boolean): string | undefined {
+  if (a.prune) return pruneProblem(a, config, deletedSubjects);
   const dp = config.deletePolicy;
   if (!dp) return `${config.file} has no delete-policy, so it allows no delete`;
   if (!dp.registries.includes(a.registry)) return `registry '${a.registry}' is not in delete-policy.registries (${dp.registries.join(', ')})`;
@@ -46,23 +47,8 @@ function deleteProblem(a: PlanDelete, config: Config, deletedSubjects: ReadonlyS
     const index = [...new Set(explicit.map((s) => s.repository))].sort().indexOf(a.repository as never);
     if (index < dp.start) return `repository '${a.repository}' is skipped by delete-policy.start: ${dp.start}`;
   }
-  if (a.method !== 'manifest' && a.tags.length !== 1) return `a ${a.method} action removes exactly one tag, not ${a.tags.length}`;
-  if (a.children?.length && (a.method !== 'manifest' || !isIndex(a.media_type))) return 'only the delete of a multi-arch index may take platform manifests (children) with it';
-  if (a.referrers?.length) {
-    if (a.method !== 'manifest') return 'only a manifest delete may take untagged referrers with it';
-    // Each names as subject the deleted digest, a child that goes with it, or an earlier
-    // referrer: a chain rooted in what this action deletes (apply reads each manifest's
-    // subject before its DELETE).
-    const chain = new Set<string>([a.digest, ...(a.children ?? [])]);
-    for (const r of a.referrers) {
-      if (!chain.has(r.subject)) return `referrer ${r.digest} names subject ${r.subject}, which this action does not delete`;
-      if (chain.has(r.digest)) return `referrer ${r.digest} is listed twice or is the deleted manifest itself`;
-      chain.add(r.digest);
-    }
-  }
-  if (a.method !== 'manifest' && !a.kept_by?.length) return `a ${a.method} action must name the tags that keep the digest (kept_by)`;
-  if (a.method === 'oci' && !['oci', 'auto'].includes(config.registries.get(a.registry)!.tagDelete)) return `registries.${a.registry}.tag-delete is ${config.registries.get(a.registry)!.tagDelete}, so regmgr does not delete tags by name there`;
-  if (a.method === 'untag' && config.registries.get(a.registry)!.tagDelete === 'never') return `registries.${a.registry}.tag-delete is never`;
+  const shape = shapeProblem(a, config);
+  if (shape) return shape;
   for (const t of a.tags) {
     const tp = tagProblem(t);
     if (tp) return tp;
@@ -82,6 +68,67 @@ function deleteProblem(a: PlanDelete, config: Config, deletedSubjects: ReadonlyS
     }
     const c = candidacy(t, selected, dp);
     if (c.verdict !== 'delete') return `tag '${t}' is not a delete candidate under ${config.file}: ${c.reason}`;
+  }
+  return undefined;
+}
+
+/** How an action deletes, whatever decided it: one tag for a tag removal, children and referrers rooted in it. */
+function shapeProblem(a: PlanDelete, config: Config): string | undefined {
+  if (a.method !== 'manifest' && a.tags.length !== 1) return `a ${a.method} action removes exactly one tag, not ${a.tags.length}`;
+  if (a.children?.length && (a.method !== 'manifest' || !isIndex(a.media_type))) return 'only the delete of a multi-arch index may take platform manifests (children) with it';
+  if (a.referrers?.length) {
+    if (a.method !== 'manifest') return 'only a manifest delete may take untagged referrers with it';
+    // Each names as subject the deleted digest, a child that goes with it, or an earlier
+    // referrer: a chain rooted in what this action deletes (apply reads each manifest's
+    // subject before its DELETE).
+    const chain = new Set<string>([a.digest, ...(a.children ?? [])]);
+    for (const r of a.referrers) {
+      if (!chain.has(r.subject)) return `referrer ${r.digest} names subject ${r.subject}, which this action does not delete`;
+      if (chain.has(r.digest)) return `referrer ${r.digest} is listed twice or is the deleted manifest itself`;
+      chain.add(r.digest);
+    }
+  }
+  if (a.method !== 'manifest' && !a.kept_by?.length) return `a ${a.method} action must name the tags that keep the digest (kept_by)`;
+  if (a.method === 'oci' && !['oci', 'auto'].includes(config.registries.get(a.registry)!.tagDelete)) return `registries.${a.registry}.tag-delete is ${config.registries.get(a.registry)!.tagDelete}, so regmgr does not delete tags by name there`;
+  if (a.method === 'untag' && config.registries.get(a.registry)!.tagDelete === 'never') return `registries.${a.registry}.tag-delete is never`;
+  return undefined;
+}
+
+/** An attachment tag goes only with its subject, or as an orphan in an action that says so. */
+function attachmentProblem(a: PlanDelete, t: string, deletedSubjects: ReadonlySet<string>): string | undefined | 'not-attachment' {
+  const att = attachmentOf(t);
+  if (!att) return 'not-attachment';
+  const withSubject = deletedSubjects.has(`${a.registry}/${a.repository}@${att.subject}`);
+  const orphan = a.attachment_of?.subject === att.subject && a.attachment_of.orphaned;
+  return !withSubject && !orphan ? `tag '${t}' is an attachment of ${att.subject}, which the plan does not delete` : undefined;
+}
+
+/**
+ * sync-policy.prune: only in the sync target, only in a repository the sync maps a
+ * source onto, only tags the filters select (or attachments going with their image).
+ * Whether the source still has the tag is live data: apply's re-check decides that.
+ */
+function pruneProblem(a: PlanDelete, config: Config, deletedSubjects: ReadonlySet<string>): string | undefined {
+  const sp = config.syncPolicy;
+  if (!sp?.prune) return `${config.file} does not set sync-policy.prune, so it allows no prune`;
+  if (a.registry !== sp.to) return `prune deletes only in sync-policy.to '${sp.to}', not in '${a.registry}'`;
+  const rp = repositoryProblem(a.repository);
+  if (rp) return `repository name ${JSON.stringify(a.repository)} ${rp}`;
+  const explicit = config.registries.get(sp.from)!.repositories;
+  const sources = explicit ? [...new Set(explicit.map((s) => s.repository))].filter((r) => mapRepository(r, sp.replace) === a.repository) : [a.repository];
+  if (!sources.length) return `no repository of sync-policy.from '${sp.from}' maps onto '${a.repository}'`;
+  const shape = shapeProblem(a, config);
+  if (shape) return shape;
+  for (const t of a.tags) {
+    const tp = tagProblem(t);
+    if (tp) return tp;
+    const att = attachmentProblem(a, t, deletedSubjects);
+    if (att !== 'not-attachment') {
+      if (att) return att;
+      continue;
+    }
+    const selected = sources.some((r) => syncSelection(t, { whole: true, explicit: selectionFor(explicit, r).explicit }, sp).selected);
+    if (!selected) return `tag '${t}' is outside sync-policy.filters: prune never touches it`;
   }
   return undefined;
 }

@@ -26,7 +26,7 @@ export const REFERRER_DEPTH = 3;
 export function attachReferrers(evaluation: Evaluation, repos: RepoMap, hasApi: (registry: string) => boolean, found: ReferrersFound): Array<{ registry: string; repository: string; digest: Digest }> {
   const needs: Array<{ registry: string; repository: string; digest: Digest }> = [];
   const plans: Array<{ a: DeleteAction; list: NonNullable<DeleteAction['referrers']> }> = [];
-  for (const d of evaluation.deletes) {
+  for (const d of [...evaluation.deletes, ...evaluation.prunes]) {
     if (!hasApi(d.registry)) continue;
     const key = `${d.registry}/${d.repository}`;
     const known = found.get(key);

@@ -31,6 +31,6 @@ test('layers: what differs between registries goes through the dialect; no vendo
   const direct = above.filter((s) => /\b(client|c)\.(deleteManifest|deleteTag|catalog|referrers)\(/.test(s.text)).map((s) => s.file);
   assert.deepEqual(direct, []);
   // commands/ may name a vendor in advice it prints; the code that decides may not.
-  const vendors = above.filter((s) => !s.file.startsWith('commands/')).filter((s) => /\b(ghcr|harbor|gitlab|docker ?hub|quay)\b/i.test(s.text.replace(/^\s*(\/\/|\*).*$/gm, ''))).map((s) => s.file);
+  const vendors = above.filter((s) => !s.file.startsWith('commands/')).filter((s) => /\b(ghcr|harbor|gitlab|docker ?hub|quay)\b/i.test(s.text.replace(/^\s*(\/\/|\/?\*).*$/gm, ''))).map((s) => s.file);
   assert.deepEqual(vendors, [], 'policy, plan and apply see capabilities, never a vendor name');
 });

@@ -73,3 +73,27 @@ test('an edited plan: referrers only on a manifest delete, each rooted in what t
   assert.match(refused({ ...base, referrers: [{ digest: D, subject: D, artifact_type: 't' }] })[0], /is listed twice or is the deleted manifest itself/);
   assert.match(refused({ ...base, method: 'untag', kept_by: ['v1'], referrers: [{ digest: R('b'), subject: D, artifact_type: 't' }] })[0], /only a manifest delete may take untagged referrers with it/);
 });
+
+test('an edited plan: prune deletes only in the sync target, in a mapped repository, tags the filters select, and only with prune on', () => {
+  const pruneConfig = parseConfig(
+    'p.yml',
+    `registries:
+  h: { registry: 'https://h.example', repositories: [team/b] }
+  m: { registry: 'https://m.example' }
+sync-policy:
+  from: h
+  to: m
+  replace: [{ old: team, new: mirror }]
+  filters: ['^v']
+  prune: true
+`,
+    {},
+  );
+  const p = (registry: string, repository: string, tags: string[]): PlanDelete => ({ ...del(registry, repository, tags), prune: true });
+  const refusedBy = (a: PlanDelete, c = pruneConfig) => refusedActions([a], c);
+  assert.deepEqual(refusedBy(p('m', 'mirror/b', ['v1'])), []);
+  assert.match(refusedBy(p('h', 'team/b', ['v1']))[0], /prune deletes only in sync-policy\.to 'm', not in 'h'/);
+  assert.match(refusedBy(p('m', 'mirror/other', ['v1']))[0], /no repository of sync-policy\.from 'h' maps onto 'mirror\/other'/);
+  assert.match(refusedBy(p('m', 'mirror/b', ['latest']))[0], /tag 'latest' is outside sync-policy\.filters: prune never touches it/);
+  assert.match(refusedBy(p('m', 'mirror/b', ['v1']), config)[0], /c\.yml does not set sync-policy\.prune, so it allows no prune/);
+});

@@ -20,12 +20,13 @@ function repo(tags: Array<[string, number, string?, (string | null)?]>): RepoSna
 }
 
 function policy(p: Partial<DeletePolicy> = {}): DeletePolicy {
-  return { registries: ['r'], start: 0, dryRun: true, mixCount: 0, rules: [], semVer: false, include: { keys: ['dev'], regex: [] }, exclude: { keys: [], regex: [re('^latest$')] }, ...p };
+  return { registries: ['r'], start: 0, dryRun: true, mixCount: 0, rules: [], semVer: false, include: { keys: ['dev'], regex: [] }, exclude: { keys: [], regex: [re('^latest$')] }, allowEmpty: false, keepInUse: [], ...p };
 }
 
 const whole = { whole: true, explicit: new Set<string>() };
-const run = (r: RepoSnapshot, p = policy(), sel = whole, children = new Map<Digest, Digest[]>(), more: { tagDelete?: 'untag' | 'oci' | 'never'; subjectsPresent?: Map<Digest, boolean> } = {}) =>
-  decideDelete({ registry: 'r', repo: r, selection: sel, policy: p, indexChildren: children, nowMs: NOW, ...more });
+const run = (r: RepoSnapshot, p = policy(), sel = whole, children = new Map<Digest, Digest[]>(), more: Partial<Parameters<typeof decideDelete>[0]> = {}) =>
+  // Most cases here empty their repository on purpose: the guard has its own tests.
+  decideDelete({ registry: 'r', repo: r, selection: sel, policy: p, indexChildren: children, nowMs: NOW, allowEmpty: true, ...more });
 const verdicts = (res: ReturnType<typeof run>) => Object.fromEntries(res.decisions.map((d) => [d.tag, d.verdict]));
 
 test('keys are literal substrings: trimmed, empties ignored, regex characters not special', () => {
@@ -162,7 +163,7 @@ test('replace: first matching rule, whole leading path segments, "" prefixes', (
 });
 
 test('sync compares digests: a moved tag is copied, an equal one is not; force re-copies', () => {
-  const sp: SyncPolicy = { from: 's', to: 't', start: 0, dryRun: true, force: false, replace: [], filters: [re('^v')] };
+  const sp: SyncPolicy = { from: 's', to: 't', start: 0, dryRun: true, force: false, replace: [], filters: [re('^v')], prune: false, allowEmpty: false };
   const source = repo([['v1', 1], ['v2', 2], ['dev', 3]]);
   const target = repo([['v1', 1], ['v2', 9]]);
   const r = decideSync({ from: 's', to: 't', source, selection: whole, targetRepository: 'app', target, policy: sp });
@@ -203,10 +204,10 @@ test('retention rules: each candidate belongs to the first rule that matches; ea
 test('retention: an unknown creation time is kept and takes no place from a known one, for keep-newest and keep-within alike; repository globs limit a rule', () => {
   const p = policy({ rules: [rule(1, { keys: ['dev'] }, { keepNewest: 1, repositories: [{ source: 'team/*', test: (s) => /^team\/[^/]*$/.test(s) }] })], mixCount: 0 });
   const tags: Array<[string, number, string, string | null]> = [['dev-old', 1, IMG, day(90)], ['dev-unknown', 2, IMG, null], ['dev-new', 3, IMG, day(1)]];
-  const inTeam = decideDelete({ registry: 'r', repo: { repository: 'team/app' as Repository, tags: tags.map(([tag, d, m, c]) => ({ tag, digest: dg(d), mediaType: m, created: c })) }, selection: whole, policy: p, indexChildren: new Map(), nowMs: NOW });
+  const inTeam = decideDelete({ registry: 'r', repo: { repository: 'team/app' as Repository, tags: tags.map(([tag, d, m, c]) => ({ tag, digest: dg(d), mediaType: m, created: c })) }, selection: whole, policy: p, indexChildren: new Map(), nowMs: NOW, allowEmpty: true });
   assert.deepEqual(Object.fromEntries(inTeam.decisions.map((d) => [d.tag, d.verdict])), { 'dev-old': 'delete', 'dev-unknown': 'keep', 'dev-new': 'keep' });
   assert.match(inTeam.decisions.find((d) => d.tag === 'dev-unknown')!.reason, /^rule 1 \(key dev\): kept: creation time unknown \(missing, or not an RFC 3339 time of at most 64 characters\)$/);
-  const elsewhere = decideDelete({ registry: 'r', repo: { repository: 'other/app' as Repository, tags: tags.map(([tag, d, m, c]) => ({ tag, digest: dg(d), mediaType: m, created: c })) }, selection: whole, policy: p, indexChildren: new Map(), nowMs: NOW });
+  const elsewhere = decideDelete({ registry: 'r', repo: { repository: 'other/app' as Repository, tags: tags.map(([tag, d, m, c]) => ({ tag, digest: dg(d), mediaType: m, created: c })) }, selection: whole, policy: p, indexChildren: new Map(), nowMs: NOW, allowEmpty: true });
   assert.ok(elsewhere.decisions.every((d) => d.verdict === 'delete'), 'the rule does not claim other/app: the pool (mix-count 0) keeps nothing');
   const within = decideDelete({ registry: 'r', repo: { repository: 'app' as Repository, tags: [{ tag: 'dev-x', digest: dg(9), mediaType: IMG, created: null }] }, selection: whole, policy: policy({ mixCount: 0, keepWithin: { text: '1d', ms: 86_400_000 } }), indexChildren: new Map(), nowMs: NOW });
   assert.match(within.decisions[0].reason, /; kept: creation time unknown \(missing, or not an RFC 3339 time of at most 64 characters\)$/);
