@@ -12,3 +12,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 npm pack --ignore-scripts --silent --pack-destination "$tmp" >/dev/null
 npm install --global --prefix "$tmp/prefix" --omit=dev --ignore-scripts --prefer-offline --no-audit --no-fund --silent "$tmp"/regmgr-*.tgz
+# The Dockerfile's `npm ci` (run offline by its test) reads each dependency's abbreviated
+# metadata: an `npm ci` of the lock file in a scratch copy caches it (once per new dependency).
+cp package.json package-lock.json "$tmp"/
+(cd "$tmp" && npm ci --ignore-scripts --prefer-offline --no-audit --no-fund --silent)

@@ -31,6 +31,8 @@ const commands = {
   forceUnlock: () => import('./commands/unlock.js').then((m) => m.unlockCommand),
   stateShow: () => import('./commands/state.js').then((m) => m.stateShowCommand),
   stateList: () => import('./commands/state.js').then((m) => m.stateListCommand),
+  stateHistory: () => import('./commands/state.js').then((m) => m.stateHistoryCommand),
+  stateMigrate: () => import('./commands/state.js').then((m) => m.stateMigrateCommand),
   stateRefresh: () => import('./commands/state.js').then((m) => m.stateRefreshCommand),
   stateVerify: () => import('./commands/state.js').then((m) => m.stateVerifyCommand),
 };
@@ -202,7 +204,8 @@ export async function buildCli(argv: string[]) {
           .option('config', { alias: 'c', type: 'string', describe: 'config for credentials (default: the one the plan was made from)' })
           .option('parallelism', { type: 'number', describe: `actions in flight at once (default 4)` })
           .option('auto-approve', { type: 'boolean', describe: 'with -c and no plan file: do not ask for confirmation' })
-          .option('in-use', { type: 'string', array: true, describe: "what is deployed now, for apply's re-check on live data (as plan --in-use)" }),
+          .option('in-use', { type: 'string', array: true, describe: "what is deployed now, for apply's re-check on live data (as plan --in-use)" })
+          .option('lock-timeout', { type: 'string', describe: 'wait this long for the state lock (0s, 30s, 5m; default 0s: fail at once)' }),
       run(commands.apply),
     )
     .command(
@@ -213,7 +216,8 @@ export async function buildCli(argv: string[]) {
           .positional('plan', { type: 'string', demandOption: true, describe: 'the plan file that was applied (its journal is beside it)' })
           .option('config', { alias: 'c', type: 'string', describe: 'config for credentials (default: the one the plan was made from)' })
           .option('auto-approve', { type: 'boolean', describe: 'put the tags back without asking (CI)' })
-          .option('json', { type: 'boolean', describe: 'what restore finds and does, as JSON (with --auto-approve)' }),
+          .option('json', { type: 'boolean', describe: 'what restore finds and does, as JSON (with --auto-approve)' })
+          .option('lock-timeout', { type: 'string', describe: 'wait this long for the state lock (0s, 30s, 5m)' }),
       run(commands.restore),
     )
     .command(
@@ -233,9 +237,16 @@ export async function buildCli(argv: string[]) {
       return y
         .command('show', 'the recorded snapshot, rendered like list', (z) => where(z).option('json', { type: 'boolean', describe: 'the state file as JSON' }), run(commands.stateShow))
         .command('list', 'one line per registry/repository:tag and its digest', (z) => where(z), run(commands.stateList))
-        .command('refresh', 're-read the registries the config selects into the state', (z) => configOpt(z), run(commands.stateRefresh))
+        .command('refresh', 're-read the registries the config selects into the state', (z) => configOpt(z).option('lock-timeout', { type: 'string', describe: 'wait this long for the state lock' }), run(commands.stateRefresh))
+        .command('history', "the state's last writes: serial, who, when, which plan", (z) => where(z), run(commands.stateHistory))
+        .command(
+          'migrate',
+          "copy the state between the config's backend and a file: --from FILE (file into the backend) or --to FILE (the backend into a file)",
+          (z) => configOpt(z).option('from', { type: 'string', describe: 'a state file to copy into the backend' }).option('to', { type: 'string', describe: 'a file to copy the backend state into' }).option('force', { type: 'boolean', describe: 'replace a state already there' }).conflicts('from', 'to'),
+          run(commands.stateMigrate),
+        )
         .command('verify', 'compare the state with the live registries (reads only); exit 2 on drift', (z) => configOpt(z).option('json', { type: 'boolean', describe: 'the differences as JSON' }), run(commands.stateVerify))
-        .demandCommand(1, 'name a state command: show, list, refresh or verify');
+        .demandCommand(1, 'name a state command: show, list, history, refresh, verify or migrate');
     })
     .command(
       'force-unlock <id>',

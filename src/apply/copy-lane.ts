@@ -66,6 +66,7 @@ async function syncBatch(batch: readonly PlanCopy[], ctx: LaneContext): Promise<
   for (const a of batch) journal.append(a.id, 'start');
   const first = batch[0];
   try {
+    await journal.durable();
     await skopeo.syncDigests(
       {
         endpoint: clients.get(first.source.registry).endpoint,

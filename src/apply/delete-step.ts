@@ -72,6 +72,7 @@ export async function deleteStep(a: PlanDelete, view: LiveView, journal: Journal
   const before = new Set([...current.keys(), ...view.listed]);
   view.noteCheck();
   journal.append(a.id, 'start');
+  await journal.durable();
   // A DELETE that failed in transit (reset, timeout) may still have been carried out:
   // the listing and repair below run whatever it answered.
   const sent = await view.dialect.deleteImage(repo, a.digest).then(
@@ -242,6 +243,7 @@ async function deleteDependent(id: string, digest: Digest, what: string, view: L
     if (why) return why;
   }
   journal.append(id, 'start');
+  await journal.durable();
   await view.dialect.deleteImage(repo, digest);
   const after = await view.list();
   const notes: string[] = [];

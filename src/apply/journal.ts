@@ -57,11 +57,16 @@ export class Journal {
   readonly saved = new Map<string, SavedManifest>();
   /** Tags not named by the plan that a DELETE removed and apply put back, by action id. */
   readonly restored = new Map<string, Set<string>>();
+  /** Backend pg: every line also goes beside the state, for another machine. */
+  mirror?: { push(line: string): void; durable(): Promise<void> };
+  /** Lines in the journal file, the header included. */
+  lines = 0;
 
   constructor(
     readonly path: string,
     readonly planSha: string,
     env: NodeJS.ProcessEnv = process.env,
+    mirrorFrom?: (linesInFile: number) => { push(line: string): void; durable(): Promise<void> },
   ) {
     this.#key = journalKey(env);
     const existing = readOwn(path);
@@ -73,6 +78,7 @@ export class Journal {
       for (const id of parsed.started) this.started.add(id);
       for (const [id, m] of parsed.saved) this.saved.set(id, m);
       for (const [id, t] of parsed.restored) this.restored.set(id, t);
+      this.lines = existing.split('\n').filter((l) => l.trim()).length;
     }
     // Never through a symbolic link (it would append to whatever it points at); a new
     // journal is created exclusively, so nothing planted meanwhile is taken over.
@@ -83,6 +89,7 @@ export class Journal {
       if ((e as NodeJS.ErrnoException).code === 'ELOOP') throw new JournalError(path, 'it is a symbolic link: refusing to follow it');
       throw e;
     }
+    this.mirror = mirrorFrom?.(this.lines);
     if (!existing) this.#write({ plan: planSha, t: new Date().toISOString() });
   }
 
@@ -110,8 +117,20 @@ export class Journal {
 
   #write(obj: object) {
     const text = JSON.stringify(obj);
-    writeSync(this.#fd, `${JSON.stringify({ ...obj, mac: mac(this.#key, this.planSha, text) })}\n`);
+    const line = JSON.stringify({ ...obj, mac: mac(this.#key, this.planSha, text) });
+    writeSync(this.#fd, `${line}\n`);
     fsyncSync(this.#fd);
+    this.lines++;
+    this.mirror?.push(line);
+  }
+
+  /**
+   * Resolves once every line so far is stored where the apply must find it again: the
+   * file (always, by now) and, with backend pg, the database. Awaited before each
+   * request that changes the registry: with the database gone, nothing more changes.
+   */
+  async durable(): Promise<void> {
+    await this.mirror?.durable();
   }
 
   close() {

@@ -53,6 +53,7 @@ export async function copyStep(a: PlanCopy, clients: Clients, journal: Journal, 
 /** copyStep after its check. */
 export async function copyImage(a: PlanCopy, clients: Clients, journal: Journal, skopeo: SkopeoRunner, signal: AbortSignal): Promise<Outcome> {
   journal.append(a.id, 'start');
+  await journal.durable();
   await skopeo.copy(
     { endpoint: clients.get(a.source.registry).endpoint, credentials: clients.credentials(a.source.registry), repository: a.source.repository, digest: a.source.digest },
     { endpoint: clients.get(a.target.registry).endpoint, credentials: clients.credentials(a.target.registry), repository: a.target.repository, tag: a.target.tag },

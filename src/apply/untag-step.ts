@@ -47,6 +47,7 @@ export async function untagStep(a: PlanDelete, view: LiveView, journal: Journal,
 
   if (a.method === 'oci') {
     journal.append(a.id, 'start');
+    await journal.durable();
     const res = await view.dialect.deleteTag(repo, tag);
     if (res === 'unsupported') return record('failed', `${where}: the registry refuses to delete a tag by name; set registries.${a.registry}.tag-delete: untag`);
     return verify(undefined);
@@ -66,6 +67,7 @@ export async function untagStep(a: PlanDelete, view: LiveView, journal: Journal,
   );
   const unique = `sha256:${createHash('sha256').update(bytes).digest('hex')}` as Digest;
   journal.append(a.id, 'start', `untag via ${unique}`);
+  await journal.durable();
   await client.putManifest(repo, tag, bytes, OCI_MANIFEST);
   return finish(unique);
 

@@ -3,14 +3,15 @@ import { join } from 'node:path';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/model.js';
 import { PlanFileError, readPlanFile, writePlanFile } from '../plan/file.js';
-import { overlay, readState, writeState } from '../state/file.js';
+import { overlay } from '../state/file.js';
+import type { StateBackend } from '../backend/backend.js';
+import { lockTimeoutMs, syncJournal, withBackend } from './backend-use.js';
 import { applyDone, changedBy, deletedBy } from '../apply/state-update.js';
 import { describeSince, sinceThePlan } from '../plan/since.js';
 import { stateViewOf } from '../plan/state-view.js';
 import type { Plan } from '../plan/model.js';
 import { preflight } from '../apply/preflight.js';
 import { Journal, journalPath, readDone } from '../apply/journal.js';
-import { acquireLock } from '../apply/lock.js';
 import { SkopeoRunner } from '../apply/skopeo.js';
 import { countResults, execute, type FreshRead } from '../apply/executor.js';
 import { policyDrift } from '../apply/recheck.js';
@@ -32,6 +33,8 @@ export interface ApplyArgs {
   autoApprove?: boolean;
   /** --in-use FILE: what is deployed now, for the live re-check (beside delete-policy.keep-in-use). */
   inUse?: string[];
+  /** -lock-timeout=DURATION: wait for the state lock. */
+  lockTimeout?: string;
 }
 
 export const DEFAULT_PARALLELISM = 4;
@@ -60,7 +63,7 @@ export async function applyCommand(args: ApplyArgs, io: IO, deps: ApplyDeps = {}
     }
     const config = loadConfig(args.config ?? plan.config.file, io.env, { statePath: args.state, notice: notify(io) });
     preflight(args.plan, plan, config);
-    return applyPlan(args.plan, plan, config, io, { parallelism: args.parallelism, recheck: true, inUse: args.inUse, ...deps });
+    return applyPlan(args.plan, plan, config, io, { parallelism: args.parallelism, recheck: true, inUse: args.inUse, lockTimeoutMs: lockTimeoutMs(args.lockTimeout), ...deps });
   }
   if (!args.config) throw new Error('apply needs a plan file (regmgr apply plan.json) or a config (regmgr apply -c config.yml)');
   const config = loadConfig(args.config, io.env, { statePath: args.state, notice: notify(io) });
@@ -103,14 +106,23 @@ export async function planAndApply(config: Config, io: IO, o: { policies: Policy
   return applyPlan(file, plan, config, io, { parallelism: o.parallelism, skopeo: o.skopeo });
 }
 
-export async function applyPlan(planFile: string, plan: Plan, config: Config, io: IO, o: { parallelism?: number; inUse?: string[] } & ApplyDeps): Promise<number> {
-  const jpath = journalPath(planFile, plan.sha256);
-  // The journal's key is found in the process's real environment (io.env holds credentials variables).
-  const done = readDone(jpath, plan.sha256);
+export async function applyPlan(planFile: string, plan: Plan, config: Config, io: IO, o: { parallelism?: number; inUse?: string[]; lockTimeoutMs?: number } & ApplyDeps): Promise<number> {
   if (plan.actions.length === 0) {
     io.out('No changes: the plan has no actions.\n');
     return EXIT.ok;
   }
+  return withBackend(config, io.env, async (backend) => {
+    const jpath = journalPath(planFile, plan.sha256);
+    // Backend pg: another machine's journal of this plan comes down first (resume it here).
+    await syncJournal(backend, jpath, plan.sha256);
+    return applyWith(backend, planFile, plan, config, io, o);
+  }, { journals: true });
+}
+
+async function applyWith(backend: StateBackend, planFile: string, plan: Plan, config: Config, io: IO, o: { parallelism?: number; inUse?: string[]; lockTimeoutMs?: number } & ApplyDeps): Promise<number> {
+  const jpath = journalPath(planFile, plan.sha256);
+  // The journal's key is found in the process's real environment (io.env holds credentials variables).
+  const done = readDone(jpath, plan.sha256);
   if (plan.actions.every((a) => done.has(a.id))) {
     io.out(`Nothing to do: all ${plan.actions.length} actions of this plan were already applied (journal ${jpath}).\n`);
     return EXIT.ok;
@@ -118,21 +130,23 @@ export async function applyPlan(planFile: string, plan: Plan, config: Config, io
   // From here on Ctrl-C is ours: the lock and the state are always left in order.
   const interrupts = new Interrupts((m) => io.err(m), `regmgr apply ${planFile}`);
   try {
-    return await lockedApply(planFile, plan, config, io, o, done, interrupts);
+    return await lockedApply(backend, planFile, plan, config, io, o, done, interrupts);
   } finally {
     interrupts.dispose();
   }
 }
 
-async function lockedApply(planFile: string, plan: Plan, config: Config, io: IO, o: { parallelism?: number; inUse?: string[] } & ApplyDeps, done: ReadonlySet<string>, interrupts: Interrupts): Promise<number> {
+async function lockedApply(backend: StateBackend, planFile: string, plan: Plan, config: Config, io: IO, o: { parallelism?: number; inUse?: string[]; lockTimeoutMs?: number } & ApplyDeps, done: ReadonlySet<string>, interrupts: Interrupts): Promise<number> {
   const jpath = journalPath(planFile, plan.sha256);
   // Before the lock and the state are touched: a refused private folder, or no skopeo, changes nothing.
   const skopeo = o.skopeo ?? (plan.actions.some((a) => a.type === 'copy' && !done.has(a.id)) ? new SkopeoRunner(io.env.REGMGR_SKOPEO || 'skopeo') : undefined);
   if (!o.skopeo) await skopeo?.check();
-  const lock = acquireLock(`${config.statePath}.lock`, `regmgr apply ${planFile}`, notify(io));
+  const lock = await backend.lock(`regmgr apply ${planFile}`, notify(io), o.lockTimeoutMs ?? 0);
   try {
+    // Backend pg: another machine may have gone on with this plan while we waited for the lock.
+    await syncJournal(backend, jpath, plan.sha256);
     // Under the lock, so that no other apply can change the state between check and write.
-    const prev = readState(config.statePath);
+    const prev = await backend.read();
     // The state never refuses or skips a plan (a plan from a laptop with no state is as
     // good as one from CI's): the re-check and each action's own check decide on live
     // data. The history only explains: whether this plan already ran, what changed since.
@@ -153,15 +167,17 @@ async function lockedApply(planFile: string, plan: Plan, config: Config, io: IO,
     const registries = { ...(prev?.registries ?? {}), ...Object.fromEntries(Object.entries(plan.registries).map(([n, r]) => [n, { url: r.url }])) };
     const mark = { plan_sha256: plan.sha256, plan_created_at: plan.created_at, base_serial: plan.state.serial };
     const event = { plan_sha256: plan.sha256, plan_created_at: plan.created_at };
-    const marked = writeState(config.statePath, prev, { written_by: 'apply', apply: { ...mark, finished: false }, registries, snapshot: prev?.snapshot ?? {}, event: { ...event, finished: false } });
-    const journal = new Journal(jpath, plan.sha256);
+    const marked = await backend.write(prev, { written_by: 'apply', apply: { ...mark, finished: false }, registries, snapshot: prev?.snapshot ?? {}, event: { ...event, finished: false } });
+    const journal = new Journal(jpath, plan.sha256, process.env, backend.journals ? (n) => backend.journals!.mirror(plan.sha256, n) : undefined);
     try {
       return await runActions(planFile, plan, config, journal, io, { ...o, skopeo, policyDrift: recheck?.drift, freshRead: recheck?.read, interrupts });
     } finally {
       // Record what this plan has changed so far: its finished actions, from the journal.
       const doneNow = new Set(plan.actions.filter((a) => journal.isDone(a.id)).map((a) => a.id));
       const finished = doneNow.size === plan.actions.length;
-      writeState(config.statePath, marked, {
+      // Every journal line stored first where it must be found (best effort: the database may be gone).
+      await journal.durable().catch(() => undefined);
+      await backend.write(marked, {
         written_by: 'apply',
         apply: { ...mark, finished },
         registries,
@@ -172,7 +188,7 @@ async function lockedApply(planFile: string, plan: Plan, config: Config, io: IO,
       journal.close();
     }
   } finally {
-    lock.release();
+    await lock.release();
   }
 }
 

@@ -17,6 +17,8 @@ import { renderMarkdown } from '../plan/markdown.js';
 import { progressLine } from '../util/progress.js';
 import { VERSION } from '../version.js';
 import { readState } from '../state/file.js';
+import type { State } from '../state/model.js';
+import { withBackend } from './backend-use.js';
 import { explainDifference } from '../plan/check.js';
 import { EXIT, notify, type IO } from './io.js';
 import { inert } from '../util/inert.js';
@@ -67,7 +69,7 @@ export async function makePlan(config: Config, io: IO, opts: { targets?: string[
   const clients = await connect(c, names, { env: io.env, logger: io.logger });
   const progress = progressLine(io, opts.quiet ? 're-checking the policy on live data' : 'reading registries');
   // plan never writes the state: it records which one it was made from.
-  const state = readState(config.statePath);
+  const state = await readRecorded(config, io);
   const createdAt = now.toISOString();
   // The cache only saves requests: trouble with it is for --debug, not a warning.
   const cache = loadCache(cacheFile(io.env), (m) => io.logger.debug(m));
@@ -156,7 +158,13 @@ async function checkCommitted(file: string, config: Config, args: PlanArgs, io: 
   const { createTwoFilesPatch } = await import('diff');
   const patch = createTwoFilesPatch(`${file} (committed)`, 'fresh plan', render(committed), render(fresh), '', '', { context: 3 });
   io.out(patch.replace(/^=+\n/, '').replace(/^(---|\+\+\+) (.*)\t$/gm, '$1 $2'));
-  for (const l of explainDifference(file, committed, fresh, readState(config.statePath))) io.out(`${l}\n`);
+  for (const l of explainDifference(file, committed, fresh, await readRecorded(config, io))) io.out(`${l}\n`);
   io.out(`Re-run \`regmgr plan -c ${config.file} -out ${file}\` and commit it.\n`);
   return strict ? EXIT.error : EXIT.changes;
+}
+
+/** The recorded state, from the config's backend (read only: no lock). */
+async function readRecorded(config: Config, io: IO): Promise<State | undefined> {
+  if (config.stateBackend.kind === 'file') return readState(config.statePath);
+  return withBackend(config, io.env, (b) => b.read());
 }

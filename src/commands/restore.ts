@@ -3,10 +3,10 @@ import { loadConfig } from '../config/load.js';
 import { PlanFileError, readPlanFile } from '../plan/file.js';
 import { preflight } from '../apply/preflight.js';
 import { journalPath, readJournal } from '../apply/journal.js';
-import { acquireLock } from '../apply/lock.js';
+import type { StateBackend } from '../backend/backend.js';
+import { lockTimeoutMs, syncJournal, withBackend } from './backend-use.js';
 import { carryOutRestore, planRestore, restoredRef, type RestoreOutcome } from '../apply/restore.js';
 import { connect } from '../registry/connect.js';
-import { readState, writeState } from '../state/file.js';
 import { inert } from '../util/inert.js';
 import { EXIT, notify, type IO } from './io.js';
 
@@ -18,6 +18,8 @@ export interface RestoreArgs {
   autoApprove?: boolean;
   /** What restore finds and does, as JSON on stdout (needs --auto-approve, as apply -json would). */
   json?: boolean;
+  /** -lock-timeout=DURATION: wait for the state lock. */
+  lockTimeout?: string;
 }
 
 /**
@@ -37,7 +39,10 @@ export async function restoreCommand(args: RestoreArgs, io: IO): Promise<number>
   // its policy (a restore often follows a policy fixed after a bad apply).
   preflight(args.plan, plan, config, { restore: true });
   if (args.json && !args.autoApprove) throw new Error('restore --json needs --auto-approve: there is no prompt in JSON output');
+  return withBackend(config, io.env, async (backend) => {
   const jpath = journalPath(args.plan, plan.sha256);
+  // Backend pg: the journal of an apply made on another machine comes down first.
+  await syncJournal(backend, jpath, plan.sha256);
   const journal = readJournal(jpath, plan.sha256);
   if (!journal) throw new PlanFileError(args.plan, `has no journal beside it (${jpath}): it was never applied from this file, so there is nothing to restore`);
   const skipped = journal.invalid.map((r) => `failed     journal ${jpath} ${inert(r.why)}; record skipped\n`);
@@ -47,7 +52,7 @@ export async function restoreCommand(args: RestoreArgs, io: IO): Promise<number>
     else io.out(JSON.stringify({ restore: [], skipped_records: journal.invalid }, null, 2) + '\n');
     return skipped.length ? EXIT.error : EXIT.ok;
   }
-  const lock = acquireLock(`${config.statePath}.lock`, `regmgr restore ${args.plan}`, notify(io));
+  const lock = await backend.lock(`regmgr restore ${args.plan}`, notify(io), lockTimeoutMs(args.lockTimeout));
   try {
     const clients = await connect(config, new Set(started.map((a) => (a.type === 'delete' ? a.registry : ''))), { env: io.env, logger: io.logger });
     let outcomes: RestoreOutcome[];
@@ -80,22 +85,23 @@ export async function restoreCommand(args: RestoreArgs, io: IO): Promise<number>
       io.out(`\nRestore complete: ${n('restored')} restored, ${n('present')} already there, ${n('left-alone')} left alone, ${n('gone')} gone, ${n('failed') + journal.invalid.length} failed.\n`);
       if (n('gone')) io.out('Gone images cannot come back: garbage collection removed their blobs after the apply. Push them again from a copy (a mirror, a build).\n');
     }
-    recordRestored(config.statePath, plan.sha256, outcomes);
+    await recordRestored(backend, plan.sha256, outcomes);
     if (n('failed') + journal.invalid.length) return EXIT.error;
     return n('gone') + n('left-alone') ? EXIT.drift : EXIT.ok;
   } finally {
-    lock.release();
+    await lock.release();
   }
+  }, { journals: true });
 }
 
 /** The state gets the tags back, under a new serial; its history names the repositories. */
-function recordRestored(statePath: string, planSha: string, outcomes: RestoreOutcome[]): void {
+async function recordRestored(backend: StateBackend, planSha: string, outcomes: RestoreOutcome[]): Promise<void> {
   // Tags only: a platform manifest has no tag for the snapshot to hold.
   const back = outcomes.filter((o) => o.result === 'restored' && !o.untagged);
-  const prev = readState(statePath);
+  const prev = await backend.read();
   if (!prev || !back.length) return;
   const snapshot = structuredClone(prev.snapshot);
   for (const o of back) ((snapshot[o.registry] ??= {})[o.repository] ??= {})[o.tag] = { digest: o.digest, media_type: o.mediaType };
   const changed = [...new Set(back.map((o) => `${o.registry}/${o.repository}`))].sort();
-  writeState(statePath, prev, { written_by: 'restore', registries: prev.registries, snapshot, event: { plan_sha256: planSha, changed } });
+  await backend.write(prev, { written_by: 'restore', registries: prev.registries, snapshot, event: { plan_sha256: planSha, changed } });
 }

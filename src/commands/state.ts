@@ -2,10 +2,12 @@ import { resolve } from 'node:path';
 import { loadConfig } from '../config/load.js';
 import { connect } from '../registry/connect.js';
 import type { Repository } from '../oci/names.js';
-import { acquireLock } from '../apply/lock.js';
+import { openBackend, type StateBackend } from '../backend/backend.js';
+import { FileBackend } from '../backend/file.js';
+import { lockTimeoutMs, withBackend } from './backend-use.js';
 import { Counter, readRegistry } from '../snapshot/read.js';
 import type { RegistrySnapshot } from '../snapshot/model.js';
-import { readState, writeState, StateFileError } from '../state/file.js';
+import { StateFileError } from '../state/file.js';
 import type { State, StateSnapshot } from '../state/model.js';
 import { describeChange, diffSnapshots } from '../state/diff.js';
 import { inert } from '../util/inert.js';
@@ -18,24 +20,38 @@ export interface StateArgs {
   config?: string;
   state?: string;
   json?: boolean;
+  lockTimeout?: string;
 }
 
-function statePath(args: StateArgs, io: IO): string {
-  if (args.state) return resolve(args.state);
+/** The state's backend: --state FILE (a file), else the config's (file or pg). Close it after. */
+async function backendFor(args: StateArgs, io: IO): Promise<StateBackend> {
+  if (args.state) return new FileBackend(resolve(args.state));
   if (!args.config) throw new Error('name the state with --state FILE, or the config whose state it is with -c FILE');
-  // Reading the recorded state sends no request: no credentials needed.
-  return loadConfig(args.config, io.env, { notice: notify(io), credentials: false }).statePath;
+  // Reading the recorded state sends no request to a registry: no credentials needed.
+  const config = loadConfig(args.config, io.env, { notice: notify(io), credentials: false });
+  return openBackend(config, io.env);
 }
 
-function mustRead(file: string): State {
-  const s = readState(file);
-  if (!s) throw new StateFileError(file, 'no state yet: it is written by `regmgr apply` and `regmgr state refresh`');
+async function withState<T>(args: StateArgs, io: IO, fn: (s: State, b: StateBackend) => Promise<T>): Promise<T> {
+  const b = await backendFor(args, io);
+  try {
+    return await fn(await mustRead(b), b);
+  } finally {
+    await b.close();
+  }
+}
+
+async function mustRead(b: StateBackend): Promise<State> {
+  const s = await b.read();
+  if (!s) throw new StateFileError(b.where, 'no state yet: it is written by `regmgr apply` and `regmgr state refresh`');
   return s;
 }
 
 export async function stateShowCommand(args: StateArgs, io: IO): Promise<number> {
-  const file = statePath(args, io);
-  const s = mustRead(file);
+  return withState(args, io, async (s, b) => showState(s, b.where, args, io));
+}
+
+function showState(s: State, file: string, args: StateArgs, io: IO): number {
   if (args.json) {
     io.out(JSON.stringify(s, null, 2) + '\n');
     return EXIT.ok;
@@ -47,7 +63,10 @@ export async function stateShowCommand(args: StateArgs, io: IO): Promise<number>
 }
 
 export async function stateListCommand(args: StateArgs, io: IO): Promise<number> {
-  const s = mustRead(statePath(args, io));
+  return withState(args, io, async (s) => listState(s, io));
+}
+
+function listState(s: State, io: IO): number {
   for (const r of toRegistries(s.snapshot)) for (const repo of r.repositories) for (const t of repo.tags) io.out(`${inert(`${r.name}/${repo.repository}:${t.tag} ${t.digest}`)}\n`);
   return EXIT.ok;
 }
@@ -71,21 +90,23 @@ export async function stateRefreshCommand(args: StateArgs & { config: string }, 
     progress.done();
     await clients.close();
   }
-  const lock = acquireLock(`${config.statePath}.lock`, `regmgr state refresh -c ${args.config}`, notify(io));
+  return withBackend(config, io.env, async (backend) => {
+  const lock = await backend.lock(`regmgr state refresh -c ${args.config}`, notify(io), lockTimeoutMs(args.lockTimeout));
   try {
-    const prev = readState(config.statePath);
+    const prev = await backend.read();
     const fresh = fromRegistries(snaps);
     const changes = prev ? diffSnapshots(prev.snapshot, fresh) : [];
     const registries = { ...(prev?.registries ?? {}), ...Object.fromEntries(names.map((n) => [n, { url: config.registries.get(n)!.origin }])) };
     // The registries read replace what was recorded for them; others stay as they were.
-    const s = writeState(config.statePath, prev, { written_by: 'refresh', registries, snapshot: { ...(prev?.snapshot ?? {}), ...fresh } });
+    const s = await backend.write(prev, { written_by: 'refresh', registries, snapshot: { ...(prev?.snapshot ?? {}), ...fresh } });
     for (const c of changes) io.out(`  ${describeChange(c)}\n`);
     const tags = Object.values(fresh).flatMap((r) => Object.values(r)).reduce((k, r) => k + Object.keys(r).length, 0);
     io.out(`State refreshed: ${tags} tags in ${names.length} registr${names.length === 1 ? 'y' : 'ies'}; ${changes.length} changed since serial ${prev?.serial ?? 'none'}; now serial ${s.serial}.\n`);
     return EXIT.ok;
   } finally {
-    lock.release();
+    await lock.release();
   }
+  });
 }
 
 /**
@@ -94,7 +115,13 @@ export async function stateRefreshCommand(args: StateArgs & { config: string }, 
  */
 export async function stateVerifyCommand(args: StateArgs & { config: string }, io: IO): Promise<number> {
   const config = loadConfig(args.config, io.env, { statePath: args.state, notice: notify(io) });
-  const s = mustRead(config.statePath);
+  const b = args.state ? new FileBackend(config.statePath) : await openBackend(config, io.env);
+  let s: State;
+  try {
+    s = await mustRead(b);
+  } finally {
+    await b.close();
+  }
   const names = Object.keys(s.snapshot).sort();
   const unknown = names.filter((n) => !config.registries.has(n));
   if (unknown.length) throw new Error(`the state records registries that ${args.config} does not define: ${unknown.join(', ')}`);
@@ -117,4 +144,46 @@ export async function stateVerifyCommand(args: StateArgs & { config: string }, i
     io.out(`No drift: the registries match state serial ${s.serial}.\n`);
   }
   return changes.length ? EXIT.stateDrift : EXIT.ok;
+}
+
+/** The state's last writes, newest first: serial, who wrote it, when, which plan. */
+export async function stateHistoryCommand(args: StateArgs, io: IO): Promise<number> {
+  return withState(args, io, async (s, b) => {
+    io.out(`State ${inert(b.where)}: lineage ${inert(s.lineage)}, serial ${s.serial}.\n`);
+    for (const e of [...(s.history ?? [])].reverse()) {
+      const plan = e.plan_sha256 ? ` plan ${e.plan_sha256.slice(0, 12)}` : '';
+      const finished = e.finished === false ? ' (not finished)' : '';
+      const changed = e.changed?.length ? `; changed ${e.changed.join(', ')}` : '';
+      io.out(inert(`  serial ${e.serial}  ${e.written_at}  ${e.written_by}${plan}${finished}${changed}`) + '\n');
+    }
+    return EXIT.ok;
+  });
+}
+
+/**
+ * Copies the state between the config's backend and a file, as it is (lineage, serial,
+ * history): --from FILE into the backend, --to FILE out of it. Under the backend's lock.
+ */
+export async function stateMigrateCommand(args: StateArgs & { config: string; from?: string; to?: string; force?: boolean }, io: IO): Promise<number> {
+  if (!args.from === !args.to) throw new Error('state migrate: give --from FILE (a state file into the backend) or --to FILE (the backend into a file)');
+  const config = loadConfig(args.config, io.env, { notice: notify(io), credentials: false });
+  return withBackend(config, io.env, async (backend) => {
+    const lock = await backend.lock(`regmgr state migrate -c ${args.config}`, notify(io), 0);
+    try {
+      if (args.from) {
+        const file = new FileBackend(resolve(args.from));
+        const s = await mustRead(file);
+        await backend.import(s, args.force ?? false);
+        io.out(`Copied state serial ${s.serial} (lineage ${inert(s.lineage)}) from ${inert(file.where)} into ${inert(backend.where)}.\n`);
+      } else {
+        const s = await mustRead(backend);
+        const file = new FileBackend(resolve(args.to!));
+        await file.import(s, args.force ?? false);
+        io.out(`Copied state serial ${s.serial} (lineage ${inert(s.lineage)}) from ${inert(backend.where)} into ${inert(file.where)}.\n`);
+      }
+      return EXIT.ok;
+    } finally {
+      await lock.release();
+    }
+  });
 }

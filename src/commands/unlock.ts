@@ -1,5 +1,5 @@
 import { loadConfig } from '../config/load.js';
-import { forceUnlock } from '../apply/lock.js';
+import { withBackend } from './backend-use.js';
 import { EXIT, notify, type IO } from './io.js';
 
 export interface UnlockArgs {
@@ -13,7 +13,7 @@ export interface UnlockArgs {
 export async function unlockCommand(args: UnlockArgs, io: IO): Promise<number> {
   // Releasing a lock sends no request: no credentials needed.
   const config = loadConfig(args.config, io.env, { statePath: args.state, notice: notify(io), credentials: false });
-  const holder = forceUnlock(`${config.statePath}.lock`, args.id);
+  const holder = await withBackend(config, io.env, (b) => b.forceUnlock(args.id));
   if ('malformed' in holder) io.out(`Released a malformed lock (${holder.malformed}): it named no holder.\n`);
   else io.out(`Released lock ${holder.id} (process ${holder.pid} on ${holder.host}, since ${holder.since}).\n`);
   return EXIT.ok;

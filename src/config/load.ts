@@ -52,7 +52,7 @@ export interface ConfigOverrides {
 /** Reads, validates and normalises a config file. Throws ConfigError listing every problem. */
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env, overrides: ConfigOverrides = {}): Config {
   const config = readConfigFile(file, env, overrides.credentials ?? true);
-  if (overrides.statePath) return { ...config, statePath: resolve(overrides.statePath), notices: [] };
+  if (overrides.statePath) return { ...config, statePath: resolve(overrides.statePath), stateBackend: { kind: 'file' }, notices: [] };
   for (const n of config.notices ?? []) overrides.notice?.(n);
   return config;
 }
@@ -151,7 +151,12 @@ class Normaliser {
       stateRel = DEFAULT_STATE_FILE;
       notices.push(`using ${DEFAULT_STATE_FILE} beside ${file}, the old default name; rename it to ${named} (the state is now named after its config), or set state.path: ${DEFAULT_STATE_FILE}`);
     }
-    return { file, registries, deletePolicy, syncPolicy, statePath: resolve(dir, stateRel), notices };
+    const st = this.raw.state;
+    let stateBackend: Config['stateBackend'] = { kind: 'file' };
+    if (st?.backend === 'pg') stateBackend = { kind: 'pg', workspace: st.workspace ?? basename(file).replace(/\.(ya?ml|json)$/i, ''), connectionEnv: st['connection-env'] ?? 'REGMGR_PG_CONN' };
+    else if (st?.workspace || st?.['connection-env']) this.problem(['state', st.workspace ? 'workspace' : 'connection-env'], 'is for backend: pg only');
+    if (this.issues.length) throw new ConfigError(this.issues);
+    return { file, registries, deletePolicy, syncPolicy, statePath: resolve(dir, stateRel), stateBackend, notices };
   }
 
   registry(name: string, reg: Registry): RegistryEndpoint | undefined {

@@ -92,6 +92,8 @@ export interface Config {
   deletePolicy?: DeletePolicy;
   syncPolicy?: SyncPolicy;
   statePath: string;
+  /** Where the state and the lock live: a file (default) or PostgreSQL. */
+  stateBackend: { kind: 'file' } | { kind: 'pg'; workspace: string; connectionEnv: string };
   /** Things worth telling the user about how the config was read (printed on stderr). */
   notices?: string[];
 }

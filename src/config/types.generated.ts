@@ -51,7 +51,22 @@ export interface RegmgrConfig {
    * Where regmgr records the snapshot it last saw. Relative paths are relative to the config file.
    */
   state?: {
+    /**
+     * The state file (backend file). With backend pg: where the journal and saved manifests of applies are kept on this machine too.
+     */
     path?: string;
+    /**
+     * regmgr addition: file (default): a state file and a lock beside it, for one machine. pg: the state, its history, a lock across machines (PostgreSQL advisory lock) and the journals of applies in a PostgreSQL database.
+     */
+    backend?: 'file' | 'pg';
+    /**
+     * backend pg: the name this config's state has in the database; several configs share one database under different workspaces.
+     */
+    workspace?: string;
+    /**
+     * backend pg: the environment variable holding the connection string (postgres://user:password@host:port/db). Never the connection string itself: a password does not belong in a config file.
+     */
+    'connection-env'?: string;
   };
 }
 export interface Registry {

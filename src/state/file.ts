@@ -20,18 +20,28 @@ export function readState(file: string): State | undefined {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new StateFileError(file, `cannot read state: ${(e as Error).message}`);
   }
+  return parseState(text, file);
+}
+
+/** A state's text, checked as from a file (`where` names it in errors): from a file or a database alike. */
+export function parseState(text: string, where: string): State {
   let s: State;
   try {
     s = JSON.parse(text);
   } catch {
-    throw new StateFileError(file, 'not a state file: invalid JSON');
+    throw new StateFileError(where, 'not a state file: invalid JSON');
   }
   if (s?.format_version !== STATE_FORMAT_VERSION || typeof s.lineage !== 'string' || !Number.isInteger(s.serial)) {
-    throw new StateFileError(file, `not a regmgr state file of format ${STATE_FORMAT_VERSION}`);
+    throw new StateFileError(where, `not a regmgr state file of format ${STATE_FORMAT_VERSION}`);
   }
   const bad = snapshotProblem(s.snapshot) ?? historyProblem(s.history) ?? deletedProblem(s.deleted_tags);
-  if (bad) throw new StateFileError(file, `not a valid state file: ${bad}`);
+  if (bad) throw new StateFileError(where, `not a valid state file: ${bad}`);
   return s;
+}
+
+/** A state as it is stored: canonical JSON, so two backends holding one state hold the same text. */
+export function stateText(s: State): string {
+  return JSON.stringify(canonical(s), null, 2) + '\n';
 }
 
 const WRITERS = new Set(['apply', 'refresh', 'restore']);
@@ -106,16 +116,15 @@ export interface StateWrite extends Pick<State, 'written_by' | 'apply' | 'regist
 }
 
 /**
- * Writes the next version of the state: same lineage (a new one when there was no state),
- * serial + 1, one more history entry, atomically (temp file, fsync, rename) and readable
- * by the owner only.
+ * The next version of the state: same lineage (a new one when there was no state),
+ * serial + 1, one more history entry. Pure: a backend stores it.
  */
-export function writeState(file: string, prev: State | undefined, next: StateWrite): State {
+export function nextState(prev: State | undefined, next: StateWrite): State {
   const { event, deleted, ...rest } = next;
   const serial = (prev?.serial ?? 0) + 1;
   const writtenAt = new Date().toISOString();
   const entry: StateEvent = { serial, written_by: next.written_by, written_at: writtenAt, ...event };
-  const s: State = {
+  return {
     format_version: STATE_FORMAT_VERSION,
     lineage: prev?.lineage ?? randomUUID(),
     serial,
@@ -125,8 +134,18 @@ export function writeState(file: string, prev: State | undefined, next: StateWri
     history: [...(prev?.history ?? []), entry].slice(-HISTORY_LIMIT),
     deleted_tags: addDeleted(prev?.deleted_tags ?? {}, deleted ?? {}),
   };
-  writeFileAtomic(file, JSON.stringify(canonical(s), null, 2) + '\n', 0o600);
+}
+
+/** Writes the next version of the state to a file, atomically (temp file, fsync, rename), readable by the owner only. */
+export function writeState(file: string, prev: State | undefined, next: StateWrite): State {
+  const s = nextState(prev, next);
+  writeFileAtomic(file, stateText(s), 0o600);
   return s;
+}
+
+/** Writes a state as it is (state migrate): its lineage, serial and history kept. */
+export function writeStateAsIs(file: string, s: State): void {
+  writeFileAtomic(file, stateText(s), 0o600);
 }
 
 /** `base` with `more` appended per repository, each name once, the newest kept. */
