@@ -75,7 +75,7 @@ export async function deleteStep(a: PlanDelete, view: LiveView, journal: Journal
   await journal.durable();
   // A DELETE that failed in transit (reset, timeout) may still have been carried out:
   // the listing and repair below run whatever it answered.
-  const sent = await view.dialect.deleteImage(repo, a.digest).then(
+  const sent = await view.dialect.deleteImage(repo, a.digest, a.tags).then(
     () => undefined,
     (e: Error) => e,
   );
@@ -244,7 +244,7 @@ async function deleteDependent(id: string, digest: Digest, what: string, view: L
   }
   journal.append(id, 'start');
   await journal.durable();
-  await view.dialect.deleteImage(repo, digest);
+  await view.dialect.deleteImage(repo, digest, []);
   const after = await view.list();
   const notes: string[] = [];
   for (const t of [...before].filter((x) => !after.has(x)).sort()) {

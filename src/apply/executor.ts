@@ -12,7 +12,7 @@ import { deleteStep } from './delete-step.js';
 import { untagStep } from './untag-step.js';
 import { LiveView, MAX_VIEW_AGE_MS } from './live-view.js';
 import { ManifestSaver, saveManifest } from './manifest-saver.js';
-import { RegistryError } from '../registry/errors.js';
+import { RefusedByRegistry, RegistryError } from '../registry/errors.js';
 
 export interface ApplyReport {
   outcomes: Outcome[];
@@ -86,8 +86,10 @@ export async function execute(plan: Plan, clients: Clients, journal: Journal, sk
         return interrupt();
       }
       const detail = `${id}: ${(e as Error).message}`;
-      journal.append(id, 'failed', detail);
-      record({ id, result: 'failed', detail });
+      // The registry's own rule said no (an immutable tag, a protected version): blocked.
+      const result = e instanceof RefusedByRegistry ? 'blocked' : 'failed';
+      journal.append(id, result, detail);
+      record({ id, result, detail });
     }
   };
 

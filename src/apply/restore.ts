@@ -133,7 +133,7 @@ export async function carryOutRestore(items: readonly RestoreOutcome[], journal:
       await putBack(client, repo, item.tag, item.digest, saved.bytes, saved.mediaType);
       // The placeholder is regmgr's own (a random annotation nobody else knows) and no
       // tag's now that the PUT replaced it: delete it, as the untag would have.
-      if (item.placeholder) await clients.dialect(item.registry).deleteImage(repo, item.placeholder);
+      if (item.placeholder) await clients.dialect(item.registry).deleteImage(repo, item.placeholder, []);
       out.push({ ...item, result: 'restored', detail: `points at ${item.digest} again${item.placeholder ? `; regmgr's placeholder ${item.placeholder.slice(0, 19)} deleted` : ''}` });
     } catch (e) {
       out.push({ ...item, result: 'failed', detail: (e as Error).message });

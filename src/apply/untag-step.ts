@@ -75,10 +75,10 @@ export async function untagStep(a: PlanDelete, view: LiveView, journal: Journal,
     const on = await client.headManifest(repo, tag);
     if (on && on.digest !== unique) {
       // Someone moved the tag between our PUT and now: theirs stands. Clean up our manifest.
-      await view.dialect.deleteImage(repo, unique);
+      await view.dialect.deleteImage(repo, unique, []);
       return record('drifted', `${where} was moved to ${on.digest} by another client during the untag; left there`);
     }
-    await view.dialect.deleteImage(repo, unique);
+    await view.dialect.deleteImage(repo, unique, [tag]);
     return verify(unique);
   }
 

@@ -169,8 +169,17 @@ class Normaliser {
     const ca = reg['ca-file'] ? this.caFile([...base, 'ca-file'], reg['ca-file']) : undefined;
     if (ca && url?.protocol === 'http:') this.problem([...base, 'ca-file'], 'a CA file is for TLS; this registry is plain http://');
     if (!url) return undefined;
+    // GHCR cannot delete through its OCI API: its own API is the only way there.
+    const kind = reg.kind ?? (url.hostname === 'ghcr.io' ? 'ghcr' : 'oci');
+    const api = reg.api === undefined ? undefined : this.parseUrl([...base, 'api'], reg.api);
+    if (reg.api !== undefined && kind === 'oci') this.problem([...base, 'api'], 'is for kind: harbor or ghcr');
+    if (reg.owner !== undefined && kind !== 'ghcr') this.problem([...base, 'owner'], 'is for kind: ghcr');
+    if (kind === 'ghcr' && !repositories && !reg.owner) this.problem([...base, 'owner'], 'kind ghcr lists repositories through the owner\'s packages (GHCR has no catalog): set owner, or list repositories');
     return {
       name,
+      kind,
+      ...(api ? { api: api.href.replace(/\/$/, '') } : {}),
+      ...(reg.owner ? { owner: reg.owner } : {}),
       ...(ca ? { ca } : {}),
       origin: url.origin,
       host: url.host,

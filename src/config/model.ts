@@ -24,6 +24,12 @@ export interface RegistryEndpoint {
   tagDelete: TagDeleteMethod | 'auto';
   /** registry: bytes freed are counted over every repository of the catalog, not only those planned. */
   reclaimScope: 'repositories' | 'registry';
+  /** The registry's dialect (registry/dialects.ts): the OCI API alone, or a vendor's API beside it. */
+  kind?: 'oci' | 'harbor' | 'ghcr';
+  /** The vendor API's base URL (kind harbor, ghcr). */
+  api?: string;
+  /** kind ghcr: whose packages are listed. */
+  owner?: string;
   /** allow-empty-repository: plans may delete every tag of a repository here. */
   allowEmpty?: boolean;
   /** Explicit repository selection; undefined means "read the catalog". */

@@ -111,6 +111,18 @@ export interface Registry {
    */
   'reclaim-scope'?: 'repositories' | 'registry';
   /**
+   * regmgr addition: how regmgr talks to this registry where the OCI API falls short. oci (default; ghcr.io is taken as ghcr): the OCI distribution API alone. harbor: Harbor 2.x's API (/api/v2.0) lists the projects' repositories and deletes tags and artifacts. ghcr: GitHub's Packages REST API lists an owner's container packages and deletes package versions (a token in GITHUB_TOKEN, or the password).
+   */
+  kind?: 'oci' | 'harbor' | 'ghcr';
+  /**
+   * regmgr addition: the vendor API's base URL: for harbor, default <registry>/api/v2.0; for ghcr, default https://api.github.com (GitHub Enterprise: https://HOST/api/v3).
+   */
+  api?: string;
+  /**
+   * regmgr addition, kind ghcr: the user or organisation whose container packages are listed when no repositories are given.
+   */
+  owner?: string;
+  /**
    * regmgr addition: allow plans to delete every tag of a repository of this registry, or every keep-like tag (latest, stable, main, master, prod, production, release). Off: such deletes are blocked in the plan with the reason.
    */
   'allow-empty-repository'?: boolean;

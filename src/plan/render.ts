@@ -41,7 +41,8 @@ export function groups(plan: Plan, explain: boolean): Map<string, Line[]> {
     } else {
       // A reviewer must see how: a whole manifest, or one tag whose digest stays.
       // Prune deletes (the mirror converging) read apart from the delete policy's.
-      const how = `${a.prune ? 'prune ' : ''}${a.method === 'manifest' ? '' : `${a.method === 'oci' ? 'delete tag' : 'untag'} `}`;
+      const via = plan.capabilities?.[a.registry]?.via;
+      const how = `${a.prune ? 'prune ' : ''}${a.method === 'manifest' ? '' : `${a.method === 'oci' ? `delete tag${via ? ` via ${via}` : ''}` : 'untag'} `}`;
       const kept = a.kept_by?.length ? `, digest kept by ${a.kept_by.join(', ')}` : a.children?.length ? `, with its ${a.children.length} platform manifest${a.children.length === 1 ? '' : 's'}` : '';
       // --explain: each image's size, and what deleting it frees that no other delete does.
       const size = plan.snapshot[a.registry]?.[a.repository]?.tags[a.tags[0]]?.size;

@@ -13,6 +13,8 @@ export interface Capabilities {
   tag_delete: boolean;
   /** Answers the OCI 1.1 referrers API. */
   referrers: boolean;
+  /** Where deletes go when not through the OCI API, for the plan's words ("Harbor API"). */
+  via?: string;
 }
 
 /** A digest no content can have: sha256 of nothing is e3b0…, never sixty-four zeros. */

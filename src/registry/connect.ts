@@ -4,7 +4,7 @@ import { RegistryClient, type RetryOptions } from './client.js';
 import type { Logger } from '../util/log.js';
 import type { Credentials } from '../util/secret.js';
 import type { Dialect } from './dialect.js';
-import { dialectFor } from './oci-dialect.js';
+import { makeDialect } from './dialects.js';
 
 export interface ConnectOptions {
   env?: NodeJS.ProcessEnv;
@@ -22,7 +22,7 @@ export async function connect(config: Config, names: Iterable<string>, opts: Con
     creds.set(name, credentials);
     clients.set(name, new RegistryClient(ep, { credentials, logger: opts.logger, retry: opts.retry }));
   }
-  return new Clients(clients, creds);
+  return new Clients(clients, creds, opts.env ?? process.env, opts.logger);
 }
 
 export class Clients {
@@ -30,6 +30,8 @@ export class Clients {
   constructor(
     readonly byName: Map<string, RegistryClient>,
     readonly creds: Map<string, Credentials | undefined> = new Map(),
+    readonly env: NodeJS.ProcessEnv = process.env,
+    readonly logger?: Logger,
   ) {}
   /** For the skopeo runner, which must log in too. */
   credentials(name: string): Credentials | undefined {
@@ -43,10 +45,11 @@ export class Clients {
   /** What differs at this registry (listing, deletes, attachments, capabilities). */
   dialect(name: string): Dialect {
     let d = this.#dialects.get(name);
-    if (!d) this.#dialects.set(name, (d = dialectFor(this.get(name))));
+    if (!d) this.#dialects.set(name, (d = makeDialect(this.get(name), this.creds.get(name), this.env, this.logger)));
     return d;
   }
   async close() {
     await Promise.all([...this.byName.values()].map((c) => c.close()));
+    await Promise.all([...this.#dialects.values()].map((d) => d.close()));
   }
 }

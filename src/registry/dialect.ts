@@ -5,6 +5,7 @@ import type { Referrer } from './client.js';
 /** The repositories a registry's config selects, and where the list came from. */
 export interface RepositoryList {
   repositories: Repository[];
+  /** catalog: the registry's own full list (its catalog, or a vendor API's listing). */
   source: 'config' | 'catalog';
 }
 
@@ -26,8 +27,13 @@ export interface Dialect {
   capabilities(repo: Repository): Promise<Capabilities>;
   /** Untagged manifests that name `digest` as subject; only where capabilities say `referrers`. */
   attachments(repo: Repository, digest: Digest): Promise<Referrer[]>;
-  /** Deletes a manifest by digest (every tag on it goes with it). */
-  deleteImage(repo: Repository, digest: Digest): Promise<'deleted' | 'absent'>;
+  /**
+   * Deletes a manifest by digest (every tag on it goes with it). `expectTags`: the tags
+   * the caller saw on it just before; a dialect whose API lists an image's tags refuses
+   * when they differ (RefusedByRegistry), since its delete may not be the OCI one.
+   */
+  deleteImage(repo: Repository, digest: Digest, expectTags?: readonly string[]): Promise<'deleted' | 'absent'>;
   /** Deletes one tag, its manifest staying; 'unsupported' where the registry cannot. */
   deleteTag(repo: Repository, tag: string): Promise<'deleted' | 'absent' | 'unsupported'>;
+  close(): Promise<void>;
 }

@@ -51,3 +51,15 @@ export function parseErrorBody(body: Buffer): { codes: string[]; messages: strin
     return { codes: [], messages: [] };
   }
 }
+
+/**
+ * The registry refused to delete this, for a reason of its own that the plan could not
+ * see (Harbor's immutability rules, GitHub's "over 5,000 downloads"): the action is
+ * reported blocked, with the registry's words, not failed.
+ */
+export class RefusedByRegistry extends Error {
+  constructor(message: string) {
+    super(inertLines(scrub(message)));
+    this.name = 'RefusedByRegistry';
+  }
+}

@@ -6,7 +6,7 @@ import { RegistryError } from './errors.js';
 
 /** The first dialect: everything through the OCI distribution API (spec 1.1). */
 export class OciDialect implements Dialect {
-  readonly via = 'the OCI distribution API';
+  readonly via: string = 'the OCI distribution API';
 
   constructor(readonly client: RegistryClient) {}
 
@@ -40,16 +40,19 @@ export class OciDialect implements Dialect {
     return this.client.referrers(repo, digest);
   }
 
-  deleteImage(repo: Repository, digest: Digest): Promise<'deleted' | 'absent'> {
+  deleteImage(repo: Repository, digest: Digest, _expectTags?: readonly string[]): Promise<'deleted' | 'absent'> {
     return this.client.deleteManifest(repo, digest);
   }
 
   deleteTag(repo: Repository, tag: string): Promise<'deleted' | 'absent' | 'unsupported'> {
     return this.client.deleteTag(repo, tag);
   }
+
+  /** What the dialect holds beside the client (a vendor API's connections). */
+  async close(): Promise<void> {}
 }
 
-/** The dialect a registry's client speaks. Only OCI so far; vendor dialects plug in here. */
+/** The dialect of a client without vendor context (tests, apply's live view before it is told). */
 export function dialectFor(client: RegistryClient): Dialect {
   return new OciDialect(client);
 }
