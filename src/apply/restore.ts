@@ -130,6 +130,15 @@ export async function carryOutRestore(items: readonly RestoreOutcome[], journal:
     const repo = item.repository as Repository;
     const saved = journal.saved.get(item.action)!;
     try {
+      // Where the registry keeps deleted images (GHCR), its own restore comes first.
+      const dialect = clients.dialect(item.registry);
+      if (!item.untagged && !item.placeholder && dialect.restoreImage && (await dialect.restoreImage(repo, item.digest)) === 'restored') {
+        const now = await client.headManifest(repo, item.tag);
+        if (now?.digest === item.digest) {
+          out.push({ ...item, result: 'restored', detail: `points at ${item.digest} again (restored through ${dialect.via})` });
+          continue;
+        }
+      }
       await putBack(client, repo, item.tag, item.digest, saved.bytes, saved.mediaType);
       // The placeholder is regmgr's own (a random annotation nobody else knows) and no
       // tag's now that the PUT replaced it: delete it, as the untag would have.

@@ -35,5 +35,11 @@ export interface Dialect {
   deleteImage(repo: Repository, digest: Digest, expectTags?: readonly string[]): Promise<'deleted' | 'absent'>;
   /** Deletes one tag, its manifest staying; 'unsupported' where the registry cannot. */
   deleteTag(repo: Repository, tag: string): Promise<'deleted' | 'absent' | 'unsupported'>;
+  /**
+   * Puts a deleted image back through the registry's own API, where the registry keeps
+   * deleted images (GHCR: 30 days): 'restored', or 'unavailable' (restore then PUTs the
+   * journal's saved manifest, as everywhere else).
+   */
+  restoreImage?(repo: Repository, digest: Digest): Promise<'restored' | 'unavailable'>;
   close(): Promise<void>;
 }

@@ -92,13 +92,25 @@ export class GhcrDialect extends OciDialect {
     // A version made since the list was read (an untag placeholder): read it again.
     if (!v) v = (await this.#list(repo, true)).find((x) => x.name === digest);
     if (!v) return 'absent';
+    // Its tags now, not as listed a while ago: one GET of the version.
+    if (expectTags) {
+      const one = await this.api.request('GET', `${await this.#pkg(repo)}/versions/${v.id}`);
+      if (one.status === 404) return 'absent';
+      if (one.status !== 200 || !isVersion(one.json) || one.json.name !== digest) throw this.api.error(one, 'GET');
+      v = one.json;
+    }
     const tags = [...(v.metadata?.container?.tags ?? [])].sort();
     if (expectTags && tags.join(',') !== [...expectTags].sort().join(',')) {
       throw new RefusedByRegistry(`version ${v.id} of ${repo} (${digest.slice(0, 19)}) has tags [${tags.join(', ')}] in GitHub's API, not the [${[...expectTags].sort().join(', ')}] regmgr saw: deleting the version would take them all; left alone`);
     }
     const res = await this.api.request('DELETE', `${await this.#pkg(repo)}/versions/${v.id}`);
+    if (res.status === 204 || res.status === 200) {
+      // The list stays good without it: one listing per repository, not one per delete.
+      const list = this.#versions.get(repo);
+      if (list) this.#versions.set(repo, list.filter((x) => x.id !== v!.id));
+      return 'deleted';
+    }
     this.#versions.delete(repo);
-    if (res.status === 204 || res.status === 200) return 'deleted';
     if (res.status === 404) return 'absent';
     if (res.status === 400 || res.status === 403 || res.status === 409 || res.status === 422) {
       const words = vendorMessage(res) || `${res.status}`;
@@ -106,6 +118,18 @@ export class GhcrDialect extends OciDialect {
       throw new RefusedByRegistry(`GitHub refused to delete version ${v.id} of ${repo}: ${words}`);
     }
     throw this.api.error(res, 'DELETE');
+  }
+
+  /** GitHub keeps a deleted version 30 days: `POST .../versions/{id}/restore` brings it back, its tags with it. */
+  async restoreImage(repo: Repository, digest: Digest): Promise<'restored' | 'unavailable'> {
+    if (this.#noToken) return 'unavailable';
+    const deleted = await this.api.list(`${await this.#pkg(repo)}/versions?per_page=100&state=deleted`, isVersion);
+    const v = deleted.find((x) => x.name === digest);
+    if (!v) return 'unavailable';
+    const res = await this.api.request('POST', `${await this.#pkg(repo)}/versions/${v.id}/restore`);
+    this.#versions.delete(repo);
+    if (res.status === 204 || res.status === 200) return 'restored';
+    return 'unavailable';
   }
 
   override async deleteTag(): Promise<'deleted' | 'absent' | 'unsupported'> {
