@@ -170,15 +170,19 @@ class Normaliser {
     if (ca && url?.protocol === 'http:') this.problem([...base, 'ca-file'], 'a CA file is for TLS; this registry is plain http://');
     if (!url) return undefined;
     // GHCR cannot delete through its OCI API: its own API is the only way there.
-    const kind = reg.kind ?? (url.hostname === 'ghcr.io' ? 'ghcr' : 'oci');
-    const api = reg.api === undefined ? undefined : this.parseUrl([...base, 'api'], reg.api);
-    if (reg.api !== undefined && kind === 'oci') this.problem([...base, 'api'], 'is for kind: harbor or ghcr');
-    if (reg.owner !== undefined && kind !== 'ghcr') this.problem([...base, 'owner'], 'is for kind: ghcr');
+    const kind = reg.kind ?? (url.hostname === 'ghcr.io' ? 'ghcr' : url.hostname === 'registry.gitlab.com' ? 'gitlab' : 'oci');
+    // A vendor API lives under a path (/api/v4, /api/v2.0).
+    const api = reg.api === undefined ? undefined : this.parseUrl([...base, 'api'], reg.api, { path: true });
+    if (reg.api !== undefined && kind === 'oci') this.problem([...base, 'api'], 'is for kind: harbor, ghcr or gitlab');
+    if (reg.owner !== undefined && kind !== 'ghcr' && kind !== 'gitlab') this.problem([...base, 'owner'], 'is for kind: ghcr or gitlab');
+    if (kind === 'ghcr' && reg.owner?.includes('/')) this.problem([...base, 'owner'], 'a GitHub user or organisation has no / in its name');
     if (kind === 'ghcr' && !repositories && !reg.owner) this.problem([...base, 'owner'], 'kind ghcr lists repositories through the owner\'s packages (GHCR has no catalog): set owner, or list repositories');
+    if (kind === 'gitlab' && !repositories && !reg.owner) this.problem([...base, 'owner'], 'kind gitlab lists the repositories of a group or project: set owner (its full path), or list repositories');
+    if (kind === 'gitlab' && reg.api === undefined && url.hostname !== 'registry.gitlab.com') this.problem([...base, 'api'], "kind gitlab needs GitLab's API base (https://GITLAB-HOST/api/v4): the registry's host is not GitLab's");
     return {
       name,
       kind,
-      ...(api ? { api: api.href.replace(/\/$/, '') } : {}),
+      ...(api ? { api: api.href.replace(/\/$/, '') } : kind === 'gitlab' ? { api: 'https://gitlab.com/api/v4' } : {}),
       ...(reg.owner ? { owner: reg.owner } : {}),
       ...(ca ? { ca } : {}),
       origin: url.origin,
@@ -198,7 +202,7 @@ class Normaliser {
     };
   }
 
-  parseUrl(path: Array<string | number>, raw: string): URL | undefined {
+  parseUrl(path: Array<string | number>, raw: string, opts: { path?: boolean } = {}): URL | undefined {
     const text = /^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `https://${raw}`;
     // Never echo credentials or a query (`?access_token=`) in a message.
     const shown = quoted(raw.replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^/@]*@/i, '$1<credentials>@').replace(/\?.*$/s, '?<redacted>'));
@@ -222,6 +226,7 @@ class Normaliser {
       this.problem(path, 'the URL contains credentials; put them in username/password (or ${VAR}) instead');
       return undefined;
     }
+    if (opts.path && !url.search && !url.hash) return url;
     if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash) {
       this.problem(path, `${shown} has a path, query or fragment; give only scheme, host and port`);
       return undefined;

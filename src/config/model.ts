@@ -25,10 +25,10 @@ export interface RegistryEndpoint {
   /** registry: bytes freed are counted over every repository of the catalog, not only those planned. */
   reclaimScope: 'repositories' | 'registry';
   /** The registry's dialect (registry/dialects.ts): the OCI API alone, or a vendor's API beside it. */
-  kind?: 'oci' | 'harbor' | 'ghcr';
+  kind?: 'oci' | 'harbor' | 'ghcr' | 'gitlab';
   /** The vendor API's base URL (kind harbor, ghcr). */
   api?: string;
-  /** kind ghcr: whose packages are listed. */
+  /** kind ghcr: whose packages are listed; kind gitlab: the group or project whose repositories are. */
   owner?: string;
   /** allow-empty-repository: plans may delete every tag of a repository here. */
   allowEmpty?: boolean;

@@ -111,15 +111,15 @@ export interface Registry {
    */
   'reclaim-scope'?: 'repositories' | 'registry';
   /**
-   * regmgr addition: how regmgr talks to this registry where the OCI API falls short. oci (default; ghcr.io is taken as ghcr): the OCI distribution API alone. harbor: Harbor 2.x's API (/api/v2.0) lists the projects' repositories and deletes tags and artifacts. ghcr: GitHub's Packages REST API lists an owner's container packages and deletes package versions (a token in GITHUB_TOKEN, or the password).
+   * regmgr addition: how regmgr talks to this registry where the OCI API falls short. oci (default; ghcr.io is taken as ghcr, registry.gitlab.com as gitlab): the OCI distribution API alone. harbor: Harbor 2.x's API (/api/v2.0) lists the projects' repositories and deletes tags and artifacts. ghcr: GitHub's Packages REST API lists an owner's container packages and deletes package versions (a token in GITHUB_TOKEN, or the password). gitlab: GitLab's container registry API lists a group's or project's repositories and deletes single tags (a token in GITLAB_TOKEN, CI_JOB_TOKEN in CI, or the password).
    */
-  kind?: 'oci' | 'harbor' | 'ghcr';
+  kind?: 'oci' | 'harbor' | 'ghcr' | 'gitlab';
   /**
-   * regmgr addition: the vendor API's base URL: for harbor, default <registry>/api/v2.0; for ghcr, default https://api.github.com (GitHub Enterprise: https://HOST/api/v3).
+   * regmgr addition: the vendor API's base URL: for harbor, default <registry>/api/v2.0; for ghcr, default https://api.github.com (GitHub Enterprise: https://HOST/api/v3); for gitlab, https://GITLAB-HOST/api/v4 (default https://gitlab.com/api/v4 for registry.gitlab.com).
    */
   api?: string;
   /**
-   * regmgr addition, kind ghcr: the user or organisation whose container packages are listed when no repositories are given.
+   * regmgr addition: kind ghcr: the user or organisation whose container packages are listed; kind gitlab: the group or project (full path) whose registry repositories are listed; when no repositories are given.
    */
   owner?: string;
   /**

@@ -38,9 +38,11 @@ export class VendorApi {
     readonly name: string,
     readonly base: URL,
     readonly endpoint: RegistryEndpoint,
-    readonly authorization: () => Secret | undefined,
+    readonly authorization: () => Secret | undefined | Promise<Secret | undefined>,
     readonly headers: Record<string, string> = {},
     logger: Logger = silentLogger,
+    /** The header the credential goes in: Authorization, or GitLab's PRIVATE-TOKEN / JOB-TOKEN. */
+    readonly authHeader = 'authorization',
   ) {
     this.#log = logger;
     this.#agent = new Agent({
@@ -58,11 +60,11 @@ export class VendorApi {
     return new URL(this.base.pathname.replace(/\/$/, '') + path, this.base.origin);
   }
 
-  async request(method: 'GET' | 'DELETE' | 'POST', path: string): Promise<VendorAnswer> {
+  async request(method: 'GET' | 'DELETE' | 'POST', path: string, body?: unknown): Promise<VendorAnswer> {
     const url = this.url(path);
     if (url.origin !== this.base.origin) throw new RegistryError('protocol', this.name, method, url.origin, `refusing to send credentials to another origin than the API's (${this.base.origin})`);
     for (;;) {
-      const res = await this.#send(method, url);
+      const res = await this.#send(method, url, body);
       const wait = this.#rateWait(res);
       if (wait === undefined) return res;
       if (this.#waitedMs + wait > MAX_RATE_WAIT_MS) {
@@ -75,7 +77,11 @@ export class VendorApi {
     }
   }
 
-  /** Every item of a paged list (a JSON array per page, next page by Link header). */
+  /**
+   * Every item of a paged list: a JSON array per page with the next page in a Link header
+   * (Harbor, GitHub, GitLab), or `{results, next}` with the next page's URL in the body
+   * (Docker Hub). Either way the next page stays on the API's origin.
+   */
   async list<T>(path: string, valid: (x: unknown) => x is T): Promise<T[]> {
     const out: T[] = [];
     let next: string | undefined = path;
@@ -84,17 +90,19 @@ export class VendorApi {
       if (pages >= MAX_PAGES) throw new RegistryError('protocol', this.name, 'GET', this.url(path).href, `more than ${MAX_PAGES} pages`);
       const res = await this.request('GET', next);
       if (res.status !== 200) throw this.error(res, 'GET');
-      if (!Array.isArray(res.json)) throw new RegistryError('protocol', this.name, 'GET', res.url, 'the answer is not a JSON list');
-      for (const item of res.json) {
+      const body = res.json as { results?: unknown; next?: unknown } | unknown[];
+      const items = Array.isArray(body) ? body : Array.isArray(body?.results) ? body.results : undefined;
+      if (!items) throw new RegistryError('protocol', this.name, 'GET', res.url, 'the answer is not a JSON list');
+      for (const item of items) {
         if (!valid(item)) throw new RegistryError('protocol', this.name, 'GET', res.url, `the list holds an entry regmgr cannot read: ${quoted(JSON.stringify(item).slice(0, 120))}`);
         out.push(item);
       }
-      const link = nextLink(res.headers.link);
+      const link = Array.isArray(body) ? nextLink(res.headers.link) : typeof body.next === 'string' && body.next ? body.next : undefined;
       if (!link) break;
       const u = new URL(link, res.url);
       if (u.origin !== this.base.origin) throw new RegistryError('protocol', this.name, 'GET', res.url, `refusing pagination Link to another origin (${u.origin})`);
       if (seen.has(u.href)) throw new RegistryError('protocol', this.name, 'GET', res.url, 'pagination loop: Link points back to a page already read');
-      if (!res.json.length) throw new RegistryError('protocol', this.name, 'GET', res.url, 'a page with no entries points to a next page: endless pagination refused');
+      if (!items.length) throw new RegistryError('protocol', this.name, 'GET', res.url, 'a page with no entries points to a next page: endless pagination refused');
       seen.add(u.href);
       next = u.href;
     }
@@ -126,15 +134,16 @@ export class VendorApi {
     return res.status === 429 ? 60_000 : undefined;
   }
 
-  async #send(method: string, url: URL): Promise<VendorAnswer> {
-    const auth = this.authorization();
+  async #send(method: string, url: URL, body?: unknown): Promise<VendorAnswer> {
+    const auth = await this.authorization();
     let res: Dispatcher.ResponseData;
     try {
       res = await this.#agent.request({
         origin: url.origin,
         path: url.pathname + url.search,
         method: method as Dispatcher.HttpMethod,
-        headers: { accept: 'application/json', 'user-agent': 'regmgr', ...this.headers, ...(auth ? { authorization: auth.reveal() } : {}) },
+        headers: { accept: 'application/json', 'user-agent': 'regmgr', ...this.headers, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(auth ? { [this.authHeader]: auth.reveal() } : {}) },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       });
     } catch (e) {
       throw new RegistryError('network', this.name, method, url.href, (e as Error).message);

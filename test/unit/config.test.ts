@@ -194,3 +194,15 @@ test('colour: a terminal by default; --color or FORCE_COLOR forces it (CI logs);
   assert.equal(colourWanted(false, true, { FORCE_COLOR: '1' }), false);
   assert.equal(colourWanted(true, true, { NO_COLOR: '1' }), false);
 });
+
+test('registry kind: ghcr.io and registry.gitlab.com are recognised; a vendor API may have a path; owner and api are checked per kind', () => {
+  const c = parseConfig('c.yml', `registries:\n  gh:\n    registry: ghcr.io\n    owner: acme\n  gl:\n    registry: registry.gitlab.com\n    owner: grp/sub\n  h:\n    registry: https://harbor.example\n    kind: harbor\n    api: https://harbor.example/api/v2.0\n`, {});
+  assert.equal(c.registries.get('gh')!.kind, 'ghcr');
+  assert.equal(c.registries.get('gl')!.kind, 'gitlab');
+  assert.equal(c.registries.get('gl')!.api, 'https://gitlab.com/api/v4');
+  assert.equal(c.registries.get('h')!.api, 'https://harbor.example/api/v2.0');
+  assert.match(errorsOf(`registries:\n  gh:\n    registry: ghcr.io\n`), /registries\.gh\.owner.*kind ghcr lists repositories through the owner's packages/);
+  assert.match(errorsOf(`registries:\n  r:\n    registry: https://r.example\n    owner: acme\n`), /registries\.r\.owner: is for kind: ghcr or gitlab/);
+  assert.match(errorsOf(`registries:\n  gl:\n    registry: https://reg.example\n    kind: gitlab\n    owner: grp\n`), /registries\.gl\.api: kind gitlab needs GitLab's API base/);
+  assert.match(errorsOf(`registries:\n  h:\n    registry: https://h.example\n    kind: harbor\n    api: https://h.example/api?token=x\n`), /registries\.h\.api: .* has a path, query or fragment/);
+});
