@@ -1,5 +1,5 @@
 import type { Dispatcher } from 'undici';
-import { Agent } from './agent.js';
+import { endpointAgent, type Agent } from './agent.js';
 import type { RegistryEndpoint } from '../config/model.js';
 import { registerSecret, type Credentials } from '../util/secret.js';
 import { Limiter } from '../util/limit.js';
@@ -83,13 +83,7 @@ export class Transport {
     this.#retry = { ...DEFAULT_RETRY, ...opts.retry };
     this.#log = opts.logger ?? silentLogger;
     this.#limiter = new Limiter(endpoint.concurrency);
-    this.#agent = new Agent({
-      connections: endpoint.concurrency,
-      keepAliveTimeout: 10_000,
-      headersTimeout: endpoint.timeoutMs,
-      bodyTimeout: endpoint.timeoutMs,
-      connect: { rejectUnauthorized: !endpoint.insecure, timeout: Math.min(endpoint.timeoutMs, 10_000), ...(endpoint.ca ? { ca: endpoint.ca.pem } : {}) },
-    });
+    this.#agent = endpointAgent(endpoint);
   }
 
   get name() {

@@ -1,5 +1,5 @@
 import type { Dispatcher } from 'undici';
-import { Agent } from './agent.js';
+import { endpointAgent, type Agent } from './agent.js';
 import type { RegistryEndpoint } from '../config/model.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { quoted } from '../util/inert.js';
@@ -45,13 +45,7 @@ export class VendorApi {
     readonly authHeader = 'authorization',
   ) {
     this.#log = logger;
-    this.#agent = new Agent({
-      connections: endpoint.concurrency,
-      keepAliveTimeout: 10_000,
-      headersTimeout: endpoint.timeoutMs,
-      bodyTimeout: endpoint.timeoutMs,
-      connect: { rejectUnauthorized: !endpoint.insecure, timeout: Math.min(endpoint.timeoutMs, 10_000), ...(endpoint.ca ? { ca: endpoint.ca.pem } : {}) },
-    });
+    this.#agent = endpointAgent(endpoint);
   }
 
   /** `path` is relative to the API base (`/projects`), or a same-origin absolute URL from a Link. */

@@ -136,3 +136,67 @@ test('copies into one target repository run one skopeo at a time (2.8 races on s
   assert.equal(processes, 2, 'one batch per repository');
   for (const r of repos) assert.equal(Object.keys(await readTags(dst.reg, `mirror/${r}`)).length, 3);
 });
+
+/**
+ * Runs apply and holds the first request `at` matches; there, sends SIGINT `times` times,
+ * each after apply has said it saw the one before (an event, not a wait). Resolves with
+ * apply's result; `release` lets the held request go on.
+ */
+async function interruptTimes(planFile: string, proxy: typeof src.proxy, at: (method: string, url: string) => boolean, times: number) {
+  let child: ChildProcess | undefined;
+  let stderr = '';
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const saw: Array<() => void> = [];
+  const said = [/interrupted: no new action starts/, /interrupted again: stopping the actions in flight/, /interrupted a third time: leaving now/].map((re, i) => new Promise<void>((r) => (saw[i] = r)).then(() => re));
+  let fired = false;
+  proxy.inject(
+    (r) => !fired && at(r.method ?? '', r.url ?? ''),
+    {
+      before: async () => {
+        fired = true;
+        for (let i = 0; i < times; i++) {
+          child!.kill('SIGINT');
+          await said[i];
+        }
+        await gate;
+      },
+    },
+    1,
+  );
+  const done = runCli(['apply', planFile, '--parallelism', '1'], {}, (c) => {
+    child = c;
+    c.stderr!.on('data', (d) => {
+      stderr += d;
+      [/interrupted: no new action starts/, /interrupted again/, /interrupted a third time/].forEach((re, i) => re.test(stderr) && saw[i]());
+    });
+  });
+  return { done, release };
+}
+
+test('a second Ctrl-C stops the copy in flight too; a third leaves at once', async () => {
+  const w = await world();
+  const twice = await interruptTimes(w.planFile, dst.proxy, (m, u) => m === 'PUT' && u.includes('/manifests/'), 2);
+  const r2 = await twice.done;
+  twice.release();
+  dst.proxy.clear();
+  assert.equal(r2.code, 130, r2.stdout + r2.stderr);
+  assert.match(r2.stderr, /interrupted again: stopping the actions in flight; they are re-checked when you run `regmgr apply .*plan\.json`\./);
+  // The batch in flight was stopped, not finished: nothing reported copied, no delete.
+  assert.equal(r2.stdout.match(/^copied /gm)?.length ?? 0, 0, r2.stdout);
+  assert.ok((await readTags(src.reg, w.repo))['dev-1']);
+  assert.equal(existsSync(join(w.dir, 'c.state.json.lock')), false, 'the lock is released');
+
+  const w3 = await world();
+  const thrice = await interruptTimes(w3.planFile, dst.proxy, (m, u) => m === 'PUT' && u.includes('/manifests/'), 3);
+  // It leaves while the request is still held: it did not wait for anything.
+  const r3 = await thrice.done;
+  thrice.release();
+  dst.proxy.clear();
+  assert.equal(r3.code, 130);
+  assert.match(r3.stderr, /interrupted a third time: leaving now; the lock may stay \(regmgr force-unlock\)\./);
+  // The lock it left names a process that is gone: the next apply takes it over and finishes.
+  const again = await runCli(['apply', w3.planFile]);
+  assert.equal(again.code, 0, again.stdout + again.stderr);
+  assert.match(again.stderr, /notice: .*lock/);
+});

@@ -1,0 +1,65 @@
+#!/usr/bin/env node
+// `npm run test:mutations` (a developer's tool, not part of `npm test`): breaks one safety
+// protection at a time in the built code (dist/), runs the test files that claim to prove
+// it, puts the code back, and reports which mutations survived (the tests still passed:
+// the promise is not proved). Run `npm run build` first. One mutation at a time, in order;
+// `node scripts/mutations.mjs NAME...` runs only those.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+
+const T = (f) => `dist/test/${f.includes('/') ? f : `integration/${f}`}.test.js`;
+
+/** Each: the promise it breaks, the one-line change, the tests that claim the promise. */
+const MUTATIONS = [
+  // Written in place: the old content is gone before the new one is whole.
+  { name: 'state written atomically (temp file + rename)', file: 'util/atomic.js', find: 'const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.${Date.now()}.tmp`);', replace: 'const tmp = file; rmSync(file, { force: true });', tests: [T('state')] },
+  { name: 'restore puts back an action cut short (started, not done)', file: 'apply/restore.js', find: "a.type === 'delete' && journal.started.has(a.id)", replace: "a.type === 'delete' && journal.started.has(a.id) && journal.last.get(a.id)?.event === 'done'", tests: [T('restore-trust'), T('restore')] },
+  { name: 'a DELETE sent but not recorded is found done on resume', file: 'apply/delete-step.js', find: 'if (!still && journal.wasStarted(a.id)) {', replace: 'if (false) {', tests: [T('restore-trust'), T('apply-safety')] },
+  { name: 'an untag cut short is finished on resume', file: 'apply/untag-step.js', find: "if (half && journal.wasStarted(a.id) && (now?.digest === half || !now))", replace: 'if (false)', tests: [T('restore-trust'), T('apply-safety')] },
+  { name: 'a tag moved during an untag is left where it was put', file: 'apply/untag-step.js', find: 'if (on && on.digest !== unique) {', replace: 'if (false) {', tests: [T('restore-trust')] },
+  { name: 'a delete whose image failed to copy is held', file: 'apply/executor.js', find: 'if (failedSources.has(`${a.registry}/${a.repository}@${a.digest}`)) {', replace: 'if (false) {', tests: [T('apply-safety')] },
+  { name: 'a tag lost to a DELETE is put back at once', file: 'apply/delete-step.js', find: '    for (const t of lost) {', replace: '    for (const t of []) {', tests: [T('apply-concurrent'), T('restore-trust')] },
+  { name: 'a failed put-back is reported as LOST', file: 'apply/delete-step.js', find: '            failures.push(`LOST ${t}:', replace: '            void (`LOST ${t}:', tests: [T('restore-trust')] },
+  { name: 'credentials reach a token server only over TLS or on this machine', file: 'registry/transport.js', find: "if (url.protocol === 'https:' || isLoopback(url.hostname))", replace: 'if (true)', tests: [T('hostile')] },
+  { name: 'answers are capped at 64 MiB', file: 'registry/transport.js', find: 'const MAX_BODY = 64 * 1024 * 1024;', replace: 'const MAX_BODY = Infinity;', tests: [T('hostile'), T('faults')] },
+  { name: 'a plan of another format_version is refused', file: 'plan/file.js', find: '    if (plan.format_version !== FORMAT_VERSION) {', replace: '    if (false) {', tests: [T('apply-safety'), T('unit/plan-file')] },
+  { name: "apply re-checks the policy on live data", file: 'apply/executor.js', find: 'const todo = pending.filter((a) => !opts.policyDrift?.has(a.id));', replace: 'const todo = pending;', tests: [T('pr-workflow'), T('prune-in-use')] },
+  { name: 'a tag now on a planned digest stops its delete', file: 'apply/delete-step.js', find: '    if (others.length)', replace: '    if (false)', tests: [T('apply-safety'), T('apply-concurrent')] },
+  { name: 'an action the config does not allow is refused before any request', file: 'apply/preflight.js', find: '    problems.push(...refusedActions(plan.actions, config, opts));', replace: '', tests: [T('apply-safety'), T('restore-trust')] },
+  { name: 'secrets are scrubbed from what is shown', file: 'util/secret.js', find: "            out = out.split(v).join('<redacted>');", replace: '            out = out;', tests: [T('apply-seed'), T('faults'), T('state')] },
+  { name: 'an untagged referrer is deleted only if it names the planned subject', file: 'apply/delete-step.js', find: '(json?.subject?.digest === r.subject ? undefined', replace: '(true ? undefined', tests: [T('referrers')] },
+  { name: 'images in use are kept', file: 'policy/delete.js', find: 'const who = usedBy(p.entry, input);', replace: 'const who = undefined;', tests: [T('prune-in-use'), T('unit/in-use')] },
+  { name: 'a plan never empties a repository by accident', file: 'policy/delete.js', find: 'const warnings = input.allowEmpty || !selection.whole ? [] :', replace: 'const warnings = true ? [] :', tests: [T('prune-in-use'), T('unit/in-use')] },
+  { name: 'one apply at a time across machines (PostgreSQL advisory lock)', file: 'backend/pg.js', find: 'return rows[0].ok ? true : undefined;', replace: 'return true;', tests: [T('state-pg')] },
+  { name: 'no registry change before its journal line is stored (backend pg)', file: 'apply/delete-step.js', find: '    await journal.durable();\n    // A DELETE', replace: '    // A DELETE', tests: [T('state-pg')] },
+  { name: 'prune stops when the tag is back in the source', file: 'apply/recheck.js', find: 'return stop.length ? ', replace: 'return false ? ', tests: [T('prune-in-use')] },
+  { name: 'GHCR: a version is deleted only with the tags regmgr saw', file: 'registry/ghcr-dialect.js', find: "if (expectTags && tags.join(',') !== [...expectTags].sort().join(',')) {", replace: 'if (false) {', tests: [T('vendor-ghcr')] },
+];
+
+const only = process.argv.slice(2);
+const results = [];
+for (const m of MUTATIONS.filter((x) => !only.length || only.some((o) => x.name.includes(o)))) {
+  const path = `dist/src/${m.file}`;
+  const original = readFileSync(path, 'utf8');
+  const count = original.split(m.find).length - 1;
+  if (count !== 1) {
+    results.push({ name: m.name, result: `NOT APPLIED (the line is there ${count} times: update scripts/mutations.mjs)` });
+    continue;
+  }
+  writeFileSync(path, original.replace(m.find, m.replace));
+  const t0 = Date.now();
+  let run;
+  try {
+    run = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=240000', ...m.tests], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  } finally {
+    writeFileSync(path, original);
+  }
+  const failed = /^# fail (\d+)/m.exec(run.stdout)?.[1] ?? '?';
+  const result = run.status === 0 ? 'SURVIVED (tests passed: promise not proved)' : `killed (${failed} failing)`;
+  results.push({ name: m.name, result, seconds: Math.round((Date.now() - t0) / 1000), tests: m.tests.map((t) => t.replace(/^dist\/test\//, '').replace(/\.test\.js$/, '')).join(', ') });
+  process.stdout.write(`${result.padEnd(44)} ${m.name}\n`);
+}
+const survived = results.filter((r) => !r.result.startsWith('killed'));
+process.stdout.write(`\n${results.length - survived.length} of ${results.length} mutations killed; ${survived.length} survived or not applied.\n`);
+for (const r of results) process.stdout.write(`| ${r.name} | ${r.tests ?? ''} | ${r.result} |\n`);
+process.exit(survived.length ? 1 : 0);
