@@ -33,6 +33,7 @@ const MUTATIONS = [
   { name: 'one apply at a time across machines (PostgreSQL advisory lock)', file: 'backend/pg.js', find: 'return rows[0].ok ? true : undefined;', replace: 'return true;', tests: [T('state-pg')] },
   { name: 'no registry change before its journal line is stored (backend pg)', file: 'apply/delete-step.js', find: '    await journal.durable();\n    // A DELETE', replace: '    // A DELETE', tests: [T('state-pg')] },
   { name: 'prune stops when the tag is back in the source', file: 'apply/recheck.js', find: 'return stop.length ? ', replace: 'return false ? ', tests: [T('prune-in-use')] },
+  { name: 'a second Ctrl-C stops the copies in flight', file: 'apply/interrupt.js', find: '                this.stopInFlight.abort();', replace: '', tests: [T('interrupt')] },
   { name: 'GHCR: a version is deleted only with the tags regmgr saw', file: 'registry/ghcr-dialect.js', find: "if (expectTags && tags.join(',') !== [...expectTags].sort().join(',')) {", replace: 'if (false) {', tests: [T('vendor-ghcr')] },
 ];
 

@@ -159,7 +159,9 @@ async function interruptTimes(planFile: string, proxy: typeof src.proxy, at: (me
           child!.kill('SIGINT');
           await said[i];
         }
-        await gate;
+        // Held past a third Ctrl-C (apply must not wait for it); after a second, let it go
+        // on: apply has stopped the copy in flight, or (were that broken) finishes it.
+        if (times >= 3) await gate;
       },
     },
     1,

@@ -134,3 +134,19 @@ test('restore puts back a tag that was untagged (its digest stayed for a kept ta
   assert.equal(await restoreCommand({ plan: planFile, autoApprove: true }, r.io), 0, r.stdout());
   assert.deepEqual(await readTags(suite.env.reg, repo), { 'dev-shared': shared, 'keep-x': shared });
 });
+
+test('apply -c (plan, confirm, apply in one): the plan it applied is kept beside the state, and the restore command it prints puts the tags back', async () => {
+  const w = await world(2);
+  const a = captureIO();
+  assert.equal(await applyCommand({ config: w.config, autoApprove: true }, a.io), 0, a.stdout() + a.stderr());
+  const m = /To put the deleted tags back \(until the registry's garbage collection runs\): regmgr restore (\S+)/.exec(a.stdout());
+  assert.ok(m, a.stdout());
+  const kept = m![1];
+  assert.ok(kept.startsWith(join(w.config, '..', 'config.state.json.applies') + '/'), kept);
+  const plan = JSON.parse(readFileSync(kept, 'utf8')) as Plan;
+  assert.equal(plan.summary.delete, 4);
+  assert.deepEqual(Object.keys(await readTags(suite.env.reg, w.repo)), ['latest', 'v1.0']);
+  const r = captureIO();
+  assert.equal(await restoreCommand({ plan: kept, autoApprove: true }, r.io), 0, r.stdout() + r.stderr());
+  assert.deepEqual(await readTags(suite.env.reg, w.repo), w.before);
+});
