@@ -159,7 +159,7 @@ async function lockedApply(backend: StateBackend, planFile: string, plan: Plan, 
     if (note) io.out(`${note}\n`);
     // Before anything is marked: a failed read changes nothing.
     if (plan.in_use?.length && !o.inUse?.length && !config.deletePolicy?.keepInUse.length) {
-      io.err(`note: the plan kept the images in use per ${plan.in_use.map((u) => u.file).join(', ')}; this apply was given no in-use input, so its re-check cannot see what was deployed since (pass --in-use FILE)\n`);
+      io.err(`note: the plan kept the images in use per ${inert(plan.in_use.map((u) => u.file).join(', '))}; this apply was given no in-use input, so its re-check cannot see what was deployed since (pass --in-use FILE)\n`);
     }
     const recheck = o.recheck ? await recheckPolicy(plan, config, io, o.inUse) : undefined;
     // Mark the state at once: the history then shows an apply in progress.

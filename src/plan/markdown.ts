@@ -59,7 +59,7 @@ export function renderMarkdown(plan: Plan, opts: { explain?: boolean; planFile?:
     const items = plan.warnings.map((w) => `- ${htmlText(w)}`);
     const fit: string[] = [];
     for (const w of items) if (size(fit) + w.length + 1 <= limit / 6) fit.push(w);
-    head.push('**Warnings** (these selected nothing):', '', ...fit, ...(fit.length < items.length ? [`- … and ${items.length - fit.length} more: see \`${show}\``] : []), '');
+    head.push('**Warnings** (a rule selected nothing, or a guard blocked deletes):', '', ...fit, ...(fit.length < items.length ? [`- … and ${items.length - fit.length} more: see \`${show}\``] : []), '');
   }
   if (plan.notes?.length) head.push(`${plan.notes.length} rule(s) or filter(s) have nothing left to match: regmgr deleted what they matched (see \`regmgr show\`).`, '');
   if (plan.changed_outside.length) head.push(`${plan.changed_outside.length} tag(s) changed outside regmgr since the recorded state: see \`regmgr show\`.`, '');

@@ -185,7 +185,7 @@ export function writeText(plan: Plan, opts: RenderOptions, line: (s: string) => 
     line('');
   }
   if (plan.warnings?.length) {
-    line(c.yellow('Warnings (these selected nothing; the plan may be smaller than you think):'));
+    line(c.yellow('Warnings (a rule that selected nothing makes the plan smaller than you think; a guard blocked deletes):'));
     for (const w of plan.warnings) line(`  ${inert(w)}`);
     line('');
   }
@@ -194,6 +194,9 @@ export function writeText(plan: Plan, opts: RenderOptions, line: (s: string) => 
     for (const n of plan.notes) line(`  ${inert(n)}`);
     line('');
   }
+  // What said which images are deployed, and how old it was: a stale export keeps too little.
+  for (const u of plan.in_use ?? []) line(inert(`In use (kept): ${u.file}, ${u.format}, ${u.references} references, written ${humanAge(u.age_seconds)} before the plan.`));
+  if (plan.in_use?.length) line('');
   for (const s of plan.skipped) line(c.dim(inert(`${s.policy}: ${s.registry} ${s.repository}: ${s.reason}`)));
   if (plan.skipped.length) line('');
   line(c.bold(summaryLine(plan)));
@@ -213,4 +216,12 @@ export function codeFence(lines: readonly string[]): string {
 /** Text for HTML and markdown alike: entities for what either would act on, inert controls. */
 export function htmlText(s: string): string {
   return inert(s).replace(/[&<>"'`*_[\]()#!|~\\]/g, (ch) => `&#${ch.charCodeAt(0)};`);
+}
+
+/** 42 s, 5 min, 3 h, 2 d: how old an input was. */
+function humanAge(seconds: number): string {
+  if (seconds < 120) return `${seconds} s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 172800) return `${Math.round(seconds / 3600)} h`;
+  return `${Math.round(seconds / 86400)} d`;
 }

@@ -38,6 +38,8 @@ export interface GhcrEmulator {
   token: string;
   /** Digests whose versions GitHub refuses to delete (public, over 5,000 downloads). */
   popular: Set<string>;
+  /** Runs before GitHub answers a GET of one version (another client at work meanwhile). */
+  beforeVersionGet?: (repo: string, digest: string) => Promise<void>;
   /** The next `n` API calls matching `match` get a rate-limit answer. */
   rateLimit(match: RegExp, n: number, how: 'secondary' | 'primary'): void;
   stop(): Promise<void>;
@@ -111,6 +113,7 @@ export async function startGhcr(opts: { org: string; pageSize?: number; scopes?:
       if (req.method === 'GET' && !m[4]) {
         const digest = st.digests(repo).find((d) => idOf(repo, d) === id);
         if (!digest) return json(res, 404, { message: 'Not Found' });
+        await emulator.beforeVersionGet?.(repo, digest);
         return json(res, 200, version(repo, digest, [...st.tags(repo)].filter(([, x]) => x === digest).map(([t]) => t)));
       }
       if (req.method === 'DELETE' && !m[4]) {
@@ -145,7 +148,7 @@ export async function startGhcr(opts: { org: string; pageSize?: number; scopes?:
   });
   server.on('connection', (s) => (sockets.add(s), s.on('close', () => sockets.delete(s))));
   const { url: apiUrl } = await listenLoopback(server);
-  return {
+  const emulator: GhcrEmulator = {
     reg,
     oci,
     ociUrl: oci.url,
@@ -161,4 +164,5 @@ export async function startGhcr(opts: { org: string; pageSize?: number; scopes?:
       await reg.stop();
     },
   };
+  return emulator;
 }

@@ -152,6 +152,7 @@ test('keep-in-use: images a recorded kubectl get pods -A -o json runs are kept, 
     // Each container's spec image, status image and imageID (when set).
     assert.equal(p.in_use![0].references, 9);
     assert.match(out, /^ {2}- v4 /m);
+    assert.match(out, /^In use \(kept\): \S+pods\.json, kubectl, 9 references, written \d+ s before the plan\.$/m);
 
     // Deployed between plan and apply: apply's re-check, given the cluster as it is now, keeps it.
     const now = writeFile(w.dir, 'pods-now.json', podsJson(reg.host, [{ ns: 'shop', name: 'web-rollback', container: 'web', image: `${reg.host}/shop/web:v4`, imageID: `${reg.host}/shop/web@${v4}` }]));

@@ -243,3 +243,18 @@ test('a tag lost to a DELETE whose put-back fails is reported as LOST with what 
   assert.match(r.stdout, /^ {2}\+ reg\/trust\/resume-\d+:release-x lost to the DELETE during apply; back on sha256:\w+$/m);
   assert.equal((await readTags(suite.env.reg, w.repo))['release-x'], digests['dev-1']);
 });
+
+test("apply resumes an untag cut short by kill -9 between its placeholder PUT and the placeholder's DELETE: it finishes it (the tag goes, the placeholder too)", async () => {
+  const repo = `trust/untag-resume-${++n}`;
+  const shared = await pushImage(suite.env.reg, repo, ['dev-shared', 'keep-x'], { seed: `${repo}-shared` });
+  const planFile = await planDevDeletes(repo, 'u');
+  await applyKilledAtDelete(planFile, /\/manifests\//, false);
+  const onPlaceholder = (await readTags(suite.env.reg, repo))['dev-shared'];
+  assert.notEqual(onPlaceholder, shared, 'the tag was left on the placeholder');
+  const r = await runCli(['apply', planFile]);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /^deleted +reg\/trust\/untag-resume-\d+:dev-shared untagged \(via sha256:\w+\); sha256:\w+ kept by keep-x$/m);
+  assert.deepEqual(await readTags(suite.env.reg, repo), { 'keep-x': shared });
+  const head = await fetch(`${suite.env.reg.url}/v2/${repo}/manifests/${onPlaceholder}`, { method: 'HEAD', headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
+  assert.equal(head.status, 404, "regmgr's placeholder is deleted");
+});

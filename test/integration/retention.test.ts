@@ -88,10 +88,10 @@ test('a missing repository, a missing repo:tag and a --target that matches nothi
   for (const w of expected) assert.ok(r.stderr.includes(`warning: ${w}\n`), r.stderr);
   const md = captureIO();
   await showCommand({ plan: out, markdown: true }, md.io);
-  assert.match(md.stdout(), /\*\*Warnings\*\* \(these selected nothing\):\n\n- registries\.harbor\.repositories: team\/gone does not exist/);
+  assert.match(md.stdout(), /\*\*Warnings\*\* \(a rule selected nothing, or a guard blocked deletes\):\n\n- registries\.harbor\.repositories: team\/gone does not exist/);
   const text = captureIO();
   await showCommand({ plan: out }, text.io);
-  assert.match(text.stdout(), /Warnings \(these selected nothing; the plan may be smaller than you think\):\n {2}registries\.harbor\.repositories: team\/gone/);
+  assert.match(text.stdout(), /Warnings \(a rule that selected nothing makes the plan smaller than you think; a guard blocked deletes\):\n {2}registries\.harbor\.repositories: team\/gone/);
 
   const t = await runCli(['plan', '-c', config, '--target', 'harbor/nothing/here']);
   assert.match(t.stderr, /^warning: --target harbor\/nothing\/here matches nothing the config selects$/m);

@@ -97,3 +97,31 @@ test('GHCR: no token is named in the plan as the reason deletes are blocked, and
     await g.stop();
   }
 });
+
+test("GHCR: a version that gained a tag after regmgr's check is not deleted (GitHub's tags for it are read just before the DELETE): blocked, the tag stays", async () => {
+  const g = await startGhcr({ org: 'acme' });
+  try {
+    const d1 = await pushImage(g.reg, 'acme/app', ['dev-1'], { seed: 'gt-1' });
+    await pushImage(g.reg, 'acme/app', ['v1'], { seed: 'gt-2' });
+    const dir = join(tmp.dir, 'w3');
+    mkdirSync(dir);
+    const config = writeFile(dir, 'c.yml', `registries:\n  gh:\n    registry: ${g.ociUrl}\n    kind: ghcr\n    api: ${g.apiUrl}\n    repositories: [acme/app]\ndelete-policy:\n  registries: [gh]\n  mix-count: 0\n  tags:\n    include:\n      keys: dev\n`);
+    const env = { GITHUB_TOKEN: g.token };
+    const planFile = join(dir, 'plan.json');
+    assert.equal(await planCommand({ config, out: planFile }, captureIO(env).io), 0);
+    // Another client tags the image between regmgr's OCI check and its version DELETE.
+    g.beforeVersionGet = async (repo, digest) => {
+      if (digest !== d1) return;
+      const got = await fetch(`${g.reg.url}/v2/${repo}/manifests/${digest}`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
+      const put = await fetch(`${g.reg.url}/v2/${repo}/manifests/release-1`, { method: 'PUT', headers: { 'content-type': String(got.headers.get('content-type')) }, body: new Uint8Array(await got.arrayBuffer()) });
+      assert.equal(put.status, 201);
+    };
+    const a = captureIO(env);
+    assert.equal(await applyCommand({ plan: planFile }, a.io), 3, a.stdout() + a.stderr());
+    assert.match(a.stdout(), /^blocked +.*version \d+ of acme\/app \(sha256:\w+\) has tags \[dev-1, release-1\] in GitHub's API, not the \[dev-1\] regmgr saw: deleting the version would take them all; left alone/m);
+    assert.equal(g.apiLog.filter((l) => l.startsWith('DELETE')).length, 0, 'no version deleted');
+    assert.deepEqual(await readTags(g.reg, 'acme/app'), { 'dev-1': d1, 'release-1': d1, v1: (await readTags(g.reg, 'acme/app')).v1 });
+  } finally {
+    await g.stop();
+  }
+});
