@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseConfig } from '../../src/config/load.js';
 import { refusedActions } from '../../src/policy/permits.js';
-import type { PlanCopy, PlanDelete } from '../../src/plan/model.js';
+import { deleteId, type PlanCopy, type PlanDelete } from '../../src/plan/model.js';
 import type { Digest } from '../../src/oci/names.js';
 
 // What apply allows from a plan file, decided by the config alone: pure, no network.
@@ -99,20 +99,21 @@ sync-policy:
 });
 
 test('an edited plan: how a delete goes (method, kept_by, children), attachments, and a copy onto itself are refused', () => {
-  const A = `sha256-${'a'.repeat(64)}.sig`;
+  const A = `sha256-${'c'.repeat(64)}.sig`;
   const E = `sha256-${'e'.repeat(64)}.sig`;
   const base = del('h', 'team/b', ['dev-1']);
   const rules = parseConfig('r.yml', `registries:\n  h: { registry: 'https://h.example', repositories: [team/b] }\n  n: { registry: 'https://n.example', repositories: [team/b], tag-delete: never }\n  u: { registry: 'https://u.example', repositories: [team/b], tag-delete: untag }\ndelete-policy:\n  registries: [h, n, u]\n  tags: { include: { keys: dev } }\n`, {});
   const refusedBy = (a: PlanDelete) => refusedActions([a], rules);
   assert.match(refusedBy({ ...base, method: 'untag', tags: ['dev-1', 'dev-2'], kept_by: ['v1'], id: base.id })[0], /a untag action removes exactly one tag, not 2/);
   assert.match(refusedBy({ ...base, method: 'untag' })[0], /a untag action must name the tags that keep the digest \(kept_by\)/);
-  assert.deepEqual(refusedBy({ ...base, method: 'oci', kept_by: ['v1'] }), [], 'tag-delete auto allows a delete by tag');
+  const oci: PlanDelete = { ...base, method: 'oci', kept_by: ['v1'] };
+  assert.deepEqual(refusedBy({ ...oci, id: deleteId(oci) }), [], 'tag-delete auto allows a delete by tag');
   assert.match(refusedBy({ ...del('u', 'team/b', ['dev-1']), method: 'oci', kept_by: ['v1'] })[0], /registries\.u\.tag-delete is untag, so regmgr does not delete tags by name there/);
   assert.match(refusedBy({ ...del('n', 'team/b', ['dev-1']), method: 'untag', kept_by: ['v1'] })[0], /registries\.n\.tag-delete is never/);
   assert.match(refusedBy({ ...base, children: [D] })[0], /only the delete of a multi-arch index may take platform manifests \(children\) with it/);
   // An attachment goes with its subject only: deleted in the same plan, or orphaned (apply checks).
-  assert.match(refusedBy(del('h', 'team/b', [A]))[0], new RegExp(`tag '${A}' is an attachment of sha256:a{64}, which the plan does not delete`));
-  const subject = { ...del('h', 'team/b', ['dev-1']), digest: `sha256:${'a'.repeat(64)}` as Digest, id: `delete h/team/b@sha256:${'a'.repeat(64)}` };
+  assert.match(refusedBy(del('h', 'team/b', [A]))[0], new RegExp(`tag '${A}' is an attachment of sha256:c{64}, which the plan does not delete`));
+  const subject = { ...del('h', 'team/b', ['dev-1']), digest: `sha256:${'c'.repeat(64)}` as Digest, id: `delete h/team/b@sha256:${'c'.repeat(64)}` };
   assert.deepEqual(refusedActions([subject, del('h', 'team/b', [A])], rules), [], 'with its subject');
   assert.deepEqual(refusedBy({ ...del('h', 'team/b', [E]), attachment_of: { subject: `sha256:${'e'.repeat(64)}` as Digest, orphaned: true } }), [], 'as an orphan');
   // A copy whose source and target are one repository (config validation refuses such a
