@@ -15,6 +15,7 @@ import { FileError } from './util/file-error.js';
 import { VERSION } from './version.js';
 import { inert, inertLines } from './util/inert.js';
 import { scrub } from './util/secret.js';
+import { useCompileCache } from './util/compile-cache.js';
 
 // Start-up time: each command's module (and with it undici, execa, ajv...) is imported
 // only when that command runs, and yargs only when the command line needs parsing.
@@ -274,6 +275,8 @@ if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith
   const args = process.argv.slice(2);
   const unknown = unknownCommand(args);
   const quick = quickCommand(args);
+  // Before any command's modules load (they are imported lazily, below).
+  if (quick !== 'version') useCompileCache();
   if (unknown) {
     process.stderr.write(`${unknown}\n`);
     process.exitCode = 1;
