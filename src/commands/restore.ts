@@ -40,57 +40,57 @@ export async function restoreCommand(args: RestoreArgs, io: IO): Promise<number>
   preflight(args.plan, plan, config, { restore: true });
   if (args.json && !args.autoApprove) throw new Error('restore --json needs --auto-approve: there is no prompt in JSON output');
   return withBackend(config, io.env, async (backend) => {
-  const jpath = journalPath(args.plan, plan.sha256);
-  // Backend pg: the journal of an apply made on another machine comes down first.
-  await syncJournal(backend, jpath, plan.sha256);
-  const journal = readJournal(jpath, plan.sha256);
-  if (!journal) throw new PlanFileError(args.plan, `has no journal beside it (${jpath}): it was never applied from this file, so there is nothing to restore`);
-  const skipped = journal.invalid.map((r) => `failed     journal ${jpath} ${inert(r.why)}; record skipped\n`);
-  const started = plan.actions.filter((a) => a.type === 'delete' && journal.started.has(a.id));
-  if (!started.length) {
-    if (!args.json) io.out(`${skipped.join('')}Nothing to restore: the apply of this plan deleted nothing.\n`);
-    else io.out(JSON.stringify({ restore: [], skipped_records: journal.invalid }, null, 2) + '\n');
-    return skipped.length ? EXIT.error : EXIT.ok;
-  }
-  const lock = await backend.lock(`regmgr restore ${args.plan}`, notify(io), lockTimeoutMs(args.lockTimeout));
-  try {
-    const clients = await connect(config, new Set(started.map((a) => (a.type === 'delete' ? a.registry : ''))), { env: io.env, logger: io.logger });
-    let outcomes: RestoreOutcome[];
+    const jpath = journalPath(args.plan, plan.sha256);
+    // Backend pg: the journal of an apply made on another machine comes down first.
+    await syncJournal(backend, jpath, plan.sha256);
+    const journal = readJournal(jpath, plan.sha256);
+    if (!journal) throw new PlanFileError(args.plan, `has no journal beside it (${jpath}): it was never applied from this file, so there is nothing to restore`);
+    const skipped = journal.invalid.map((r) => `failed     journal ${jpath} ${inert(r.why)}; record skipped\n`);
+    const started = plan.actions.filter((a) => a.type === 'delete' && journal.started.has(a.id));
+    if (!started.length) {
+      if (!args.json) io.out(`${skipped.join('')}Nothing to restore: the apply of this plan deleted nothing.\n`);
+      else io.out(JSON.stringify({ restore: [], skipped_records: journal.invalid }, null, 2) + '\n');
+      return skipped.length ? EXIT.error : EXIT.ok;
+    }
+    const lock = await backend.lock(`regmgr restore ${args.plan}`, notify(io), lockTimeoutMs(args.lockTimeout));
     try {
-      const found = await planRestore(plan, journal, clients);
-      const todo = found.filter((o) => o.result === 'restore');
-      if (!args.json) {
-        for (const l of skipped) io.out(l);
-        io.out(todo.length ? 'regmgr will put back these tags:\n' : 'No tag to put back.\n');
-        for (const o of todo) io.out(`  + ${inert(restoredRef(o))} ${inert(o.detail)}\n`);
-        for (const o of found.filter((x) => x.result !== 'restore')) io.out(`${o.result.padEnd(10)} ${inert(restoredRef(o))} ${inert(o.detail)}\n`);
-      }
-      if (todo.length && !args.autoApprove) {
-        if (!io.confirm) throw new Error('no terminal to confirm on: pass --auto-approve to restore without asking');
-        if (!(await io.confirm('\nDo you want to put these tags back? Only "yes" will be accepted: '))) {
-          io.out('Restore cancelled.\n');
-          return EXIT.error;
+      const clients = await connect(config, new Set(started.map((a) => (a.type === 'delete' ? a.registry : ''))), { env: io.env, logger: io.logger });
+      let outcomes: RestoreOutcome[];
+      try {
+        const found = await planRestore(plan, journal, clients);
+        const todo = found.filter((o) => o.result === 'restore');
+        if (!args.json) {
+          for (const l of skipped) io.out(l);
+          io.out(todo.length ? 'regmgr will put back these tags:\n' : 'No tag to put back.\n');
+          for (const o of todo) io.out(`  + ${inert(restoredRef(o))} ${inert(o.detail)}\n`);
+          for (const o of found.filter((x) => x.result !== 'restore')) io.out(`${o.result.padEnd(10)} ${inert(restoredRef(o))} ${inert(o.detail)}\n`);
         }
+        if (todo.length && !args.autoApprove) {
+          if (!io.confirm) throw new Error('no terminal to confirm on: pass --auto-approve to restore without asking');
+          if (!(await io.confirm('\nDo you want to put these tags back? Only "yes" will be accepted: '))) {
+            io.out('Restore cancelled.\n');
+            return EXIT.error;
+          }
+        }
+        const done = await carryOutRestore(todo, journal, clients);
+        if (!args.json) for (const o of done) io.out(`${o.result.padEnd(10)} ${inert(restoredRef(o))} ${inert(o.detail)}\n`);
+        outcomes = [...found.filter((o) => o.result !== 'restore'), ...done];
+      } finally {
+        await clients.close();
       }
-      const done = await carryOutRestore(todo, journal, clients);
-      if (!args.json) for (const o of done) io.out(`${o.result.padEnd(10)} ${inert(restoredRef(o))} ${inert(o.detail)}\n`);
-      outcomes = [...found.filter((o) => o.result !== 'restore'), ...done];
+      const n = (r: RestoreOutcome['result']) => outcomes.filter((o) => o.result === r).length;
+      if (args.json) {
+        io.out(JSON.stringify({ restore: outcomes.map(({ placeholder: _p, ...o }) => o), skipped_records: journal.invalid }, null, 2) + '\n');
+      } else {
+        io.out(`\nRestore complete: ${n('restored')} restored, ${n('present')} already there, ${n('left-alone')} left alone, ${n('gone')} gone, ${n('failed') + journal.invalid.length} failed.\n`);
+        if (n('gone')) io.out('Gone images cannot come back: garbage collection removed their blobs after the apply. Push them again from a copy (a mirror, a build).\n');
+      }
+      await recordRestored(backend, plan.sha256, outcomes);
+      if (n('failed') + journal.invalid.length) return EXIT.error;
+      return n('gone') + n('left-alone') ? EXIT.drift : EXIT.ok;
     } finally {
-      await clients.close();
+      await lock.release();
     }
-    const n = (r: RestoreOutcome['result']) => outcomes.filter((o) => o.result === r).length;
-    if (args.json) {
-      io.out(JSON.stringify({ restore: outcomes.map(({ placeholder: _p, ...o }) => o), skipped_records: journal.invalid }, null, 2) + '\n');
-    } else {
-      io.out(`\nRestore complete: ${n('restored')} restored, ${n('present')} already there, ${n('left-alone')} left alone, ${n('gone')} gone, ${n('failed') + journal.invalid.length} failed.\n`);
-      if (n('gone')) io.out('Gone images cannot come back: garbage collection removed their blobs after the apply. Push them again from a copy (a mirror, a build).\n');
-    }
-    await recordRestored(backend, plan.sha256, outcomes);
-    if (n('failed') + journal.invalid.length) return EXIT.error;
-    return n('gone') + n('left-alone') ? EXIT.drift : EXIT.ok;
-  } finally {
-    await lock.release();
-  }
   }, { journals: true });
 }
 

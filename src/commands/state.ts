@@ -91,21 +91,21 @@ export async function stateRefreshCommand(args: StateArgs & { config: string }, 
     await clients.close();
   }
   return withBackend(config, io.env, async (backend) => {
-  const lock = await backend.lock(`regmgr state refresh -c ${args.config}`, notify(io), lockTimeoutMs(args.lockTimeout));
-  try {
-    const prev = await backend.read();
-    const fresh = fromRegistries(snaps);
-    const changes = prev ? diffSnapshots(prev.snapshot, fresh) : [];
-    const registries = { ...(prev?.registries ?? {}), ...Object.fromEntries(names.map((n) => [n, { url: config.registries.get(n)!.origin }])) };
-    // The registries read replace what was recorded for them; others stay as they were.
-    const s = await backend.write(prev, { written_by: 'refresh', registries, snapshot: { ...(prev?.snapshot ?? {}), ...fresh } });
-    for (const c of changes) io.out(`  ${describeChange(c)}\n`);
-    const tags = Object.values(fresh).flatMap((r) => Object.values(r)).reduce((k, r) => k + Object.keys(r).length, 0);
-    io.out(`State refreshed: ${tags} tags in ${names.length} registr${names.length === 1 ? 'y' : 'ies'}; ${changes.length} changed since serial ${prev?.serial ?? 'none'}; now serial ${s.serial}.\n`);
-    return EXIT.ok;
-  } finally {
-    await lock.release();
-  }
+    const lock = await backend.lock(`regmgr state refresh -c ${args.config}`, notify(io), lockTimeoutMs(args.lockTimeout));
+    try {
+      const prev = await backend.read();
+      const fresh = fromRegistries(snaps);
+      const changes = prev ? diffSnapshots(prev.snapshot, fresh) : [];
+      const registries = { ...(prev?.registries ?? {}), ...Object.fromEntries(names.map((n) => [n, { url: config.registries.get(n)!.origin }])) };
+      // The registries read replace what was recorded for them; others stay as they were.
+      const s = await backend.write(prev, { written_by: 'refresh', registries, snapshot: { ...(prev?.snapshot ?? {}), ...fresh } });
+      for (const c of changes) io.out(`  ${describeChange(c)}\n`);
+      const tags = Object.values(fresh).flatMap((r) => Object.values(r)).reduce((k, r) => k + Object.keys(r).length, 0);
+      io.out(`State refreshed: ${tags} tags in ${names.length} registr${names.length === 1 ? 'y' : 'ies'}; ${changes.length} changed since serial ${prev?.serial ?? 'none'}; now serial ${s.serial}.\n`);
+      return EXIT.ok;
+    } finally {
+      await lock.release();
+    }
   });
 }
 
