@@ -1,9 +1,8 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
-import { startFaultProxy, type FaultProxy } from './fault-proxy.js';
-import { startRegistry, type TestRegistry } from './registry.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { startFaultProxy } from './fault-proxy.js';
+import { startRegistry } from './registry.js';
 import { storage } from './registry-storage.js';
-import { listenLoopback } from './processes.js';
+import { startApiServer, type VendorEmulation } from './vendor-emulation.js';
 
 /**
  * An emulation of GHCR, written from GitHub's published REST API description
@@ -27,15 +26,7 @@ import { listenLoopback } from './processes.js';
  * Versions are the registry's own manifests (its storage, tagged or not), ids stable per
  * digest; a deleted version keeps its bytes and tags for restore.
  */
-export interface GhcrEmulator {
-  reg: TestRegistry;
-  /** The OCI side (ghcr.io). */
-  oci: FaultProxy;
-  ociUrl: string;
-  /** The REST API (api.github.com). */
-  apiUrl: string;
-  apiLog: string[];
-  token: string;
+export interface GhcrEmulator extends VendorEmulation {
   /** Digests whose versions GitHub refuses to delete (public, over 5,000 downloads). */
   popular: Set<string>;
   /** Runs before GitHub answers a GET of one version (another client at work meanwhile). */
@@ -141,13 +132,8 @@ export async function startGhcr(opts: { org: string; pageSize?: number; scopes?:
     }
     return json(res, 404, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' });
   };
-  const sockets = new Set<Socket>();
-  const server = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => void handle(req, res).catch((e) => json(res, 500, { message: String(e) })));
-  });
-  server.on('connection', (s) => (sockets.add(s), s.on('close', () => sockets.delete(s))));
-  const { url: apiUrl } = await listenLoopback(server);
+  const api = await startApiServer(handle);
+  const apiUrl = api.origin;
   const emulator: GhcrEmulator = {
     reg,
     oci,
@@ -158,8 +144,7 @@ export async function startGhcr(opts: { org: string; pageSize?: number; scopes?:
     popular,
     rateLimit: (match, n, how) => void limits.push({ match, n, how }),
     async stop() {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((r) => server.close(() => r()));
+      await api.close();
       await oci.close();
       await reg.stop();
     },

@@ -1,9 +1,8 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
-import { startFaultProxy, type FaultProxy } from './fault-proxy.js';
-import { startRegistry, type TestRegistry } from './registry.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { startFaultProxy } from './fault-proxy.js';
+import { startRegistry } from './registry.js';
 import { storage } from './registry-storage.js';
-import { listenLoopback } from './processes.js';
+import { startApiServer, type VendorEmulation } from './vendor-emulation.js';
 
 /**
  * An emulation of GitLab's Container Registry API, written from GitLab's published API
@@ -19,15 +18,8 @@ import { listenLoopback } from './processes.js';
  *   tag alone; 404 for an unknown tag; 403 for a protected container tag;
  * - auth: `PRIVATE-TOKEN`, or `JOB-TOKEN` (its own project only); 401 otherwise.
  */
-export interface GitlabEmulator {
-  reg: TestRegistry;
-  oci: FaultProxy;
-  ociUrl: string;
-  apiUrl: string;
-  apiLog: string[];
-  token: string;
+export interface GitlabEmulator extends VendorEmulation {
   jobToken: string;
-  stop(): Promise<void>;
 }
 
 export async function startGitlab(opts: { group: string; projects: string[]; jobProject?: string; protectedTags?: RegExp; pageSize?: number }): Promise<GitlabEmulator> {
@@ -98,13 +90,8 @@ export async function startGitlab(opts: { group: string; projects: string[]; job
     }
     return json(res, 404, { message: '404 Not Found' });
   };
-  const sockets = new Set<Socket>();
-  const server = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => handle(req, res));
-  });
-  server.on('connection', (s) => (sockets.add(s), s.on('close', () => sockets.delete(s))));
-  const { url: origin } = await listenLoopback(server);
+  const api = await startApiServer(handle);
+  const origin = api.origin;
   const apiUrl = `${origin}/api/v4`;
   return {
     reg,
@@ -115,8 +102,7 @@ export async function startGitlab(opts: { group: string; projects: string[]; job
     token,
     jobToken,
     async stop() {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((r) => server.close(() => r()));
+      await api.close();
       await oci.close();
       await reg.stop();
     },
