@@ -2,7 +2,7 @@ import type { Config, DeletePolicy } from '../config/model.js';
 import type { InUse } from './in-use.js';
 import type { Digest } from '../oci/names.js';
 import type { RepoSnapshot } from '../snapshot/model.js';
-import { decideDelete, tagsNeedingCreated, type DeleteResult } from './delete.js';
+import { decideDelete, tagsNeedingCreated, type DeleteInput, type DeleteResult } from './delete.js';
 import { decideSync, mapRepository, syncSelection } from './sync.js';
 import { selectionFor } from './selection.js';
 import type { CopyAction, TagDecision } from './decision.js';
@@ -59,24 +59,13 @@ export function evaluate(config: Config, scope: Scope, repos: RepoMap, extra: Ex
   if (dp) {
     for (const { registry, repository } of scope.delete) {
       const repo = repos.get(registry)!.get(repository)!;
-      const result = decideDelete({
-        registry,
-        repo,
+      const result = decideIn(registry, repo, {
         selection: selectionFor(config.registries.get(registry)!.repositories, repository),
         policy: dp,
-        indexChildren: extra.indexChildren.get(`${registry}/${repository}`) ?? new Map(),
-        subjectsPresent: extra.subjectsPresent.get(`${registry}/${repository}`) ?? new Map(),
-        ...deleteMethods(config.registries.get(registry)!.tagDelete, extra.capabilities?.get(registry)),
-        nowMs: extra.nowMs,
-        ...(extra.inUse ? { inUse: extra.inUse } : {}),
-        host: config.registries.get(registry)!.host,
         allowEmpty: dp.allowEmpty || config.registries.get(registry)!.allowEmpty === true,
         allowOption: 'delete-policy.allow-empty-repository',
       });
-      if (result.needsCreated.length || result.needsChildren.length || result.needsSubjects.length) {
-        out.needs.push({ registry, repository, created: result.needsCreated, children: result.needsChildren, subjects: result.needsSubjects });
-      }
-      else out.deletes.push({ registry, repository, result });
+      settle(out.deletes, registry, repository, result);
     }
   }
   const sp = config.syncPolicy;
@@ -114,24 +103,37 @@ export function evaluate(config: Config, scope: Scope, repos: RepoMap, extra: Ex
       if (!sel.selected) return { verdict: 'skip', reason: `outside sync-policy.filters (${sel.reason}): prune never touches it` };
       return { verdict: 'delete', reason: `not in the source ${sp.from}/${repository} (sync-policy.prune; ${sel.reason})` };
     };
-    const result = decideDelete({
-      registry: sp.to,
-      repo: targetRepo,
+    const result = decideIn(sp.to, targetRepo, {
       selection: { whole: true, explicit: new Set() },
       policy: PRUNE_POLICY,
       candidate,
-      indexChildren: extra.indexChildren.get(`${sp.to}/${target}`) ?? new Map(),
-      subjectsPresent: extra.subjectsPresent.get(`${sp.to}/${target}`) ?? new Map(),
-      ...deleteMethods(config.registries.get(sp.to)!.tagDelete, extra.capabilities?.get(sp.to)),
-      nowMs: extra.nowMs,
-      ...(extra.inUse ? { inUse: extra.inUse } : {}),
-      host: config.registries.get(sp.to)!.host,
       allowEmpty: sp.allowEmpty || config.registries.get(sp.to)!.allowEmpty === true,
       allowOption: 'sync-policy.allow-empty-repository',
     });
+    settle(out.prunes, sp.to, target, result);
+  }
+
+  /** decideDelete for one repository, with what every delete there shares: the data read, the registry's methods, what is in use. */
+  function decideIn(registry: string, repo: RepoSnapshot, own: Pick<DeleteInput, 'selection' | 'policy' | 'candidate' | 'allowEmpty' | 'allowOption'>): DeleteResult {
+    const ep = config.registries.get(registry)!;
+    return decideDelete({
+      registry,
+      repo,
+      ...own,
+      indexChildren: extra.indexChildren.get(`${registry}/${repo.repository}`) ?? new Map(),
+      subjectsPresent: extra.subjectsPresent.get(`${registry}/${repo.repository}`) ?? new Map(),
+      ...deleteMethods(ep.tagDelete, extra.capabilities?.get(registry)),
+      nowMs: extra.nowMs,
+      ...(extra.inUse ? { inUse: extra.inUse } : {}),
+      host: ep.host,
+    });
+  }
+
+  /** A decision that needs more data goes to `needs`; a complete one to `into`. */
+  function settle(into: Evaluation['deletes'], registry: string, repository: string, result: DeleteResult) {
     if (result.needsCreated.length || result.needsChildren.length || result.needsSubjects.length) {
-      out.needs.push({ registry: sp.to, repository: target, created: result.needsCreated, children: result.needsChildren, subjects: result.needsSubjects });
-    } else out.prunes.push({ registry: sp.to, repository: target, result });
+      out.needs.push({ registry, repository, created: result.needsCreated, children: result.needsChildren, subjects: result.needsSubjects });
+    } else into.push({ registry, repository, result });
   }
 }
 
