@@ -155,33 +155,18 @@ async function deleteChildren(a: PlanDelete, indexBytes: Buffer, view: LiveView,
   } catch {
     listed = new Set();
   }
-  const notes: string[] = [];
-  const left: string[] = [];
-  let done = 0;
-  for (const child of a.children ?? []) {
-    const id = childId(a, child);
-    if (journal.isDone(id)) {
-      done++;
-      continue;
-    }
-    if (!listed.has(child)) {
-      left.push(`${child.slice(0, 19)} (not listed by the index: the plan was edited)`);
-      continue;
-    }
-    if (allowed && !allowed.has(child)) {
-      // Not confirmed unused by the live re-check: a tag or a kept index uses it now, or
-      // (resuming after a crash) the index is gone and the re-check no longer plans it.
-      left.push(`${child.slice(0, 19)} (the live re-check did not confirm that no tag or kept index uses it)`);
-      continue;
-    }
-    const r = await deleteDependent(id, child as Digest, 'platform manifest', view, journal, () => undefined);
-    if (typeof r === 'string') left.push(`${child.slice(0, 19)} (${r})`);
-    else (done++, notes.push(...r));
-  }
-  view.namesCurrent = false;
-  if (done) notes.push(`with ${done} platform manifest${done === 1 ? '' : 's'}`);
-  if (left.length) notes.push(`platform manifest${left.length === 1 ? '' : 's'} left in place: ${left.join(', ')}`);
-  return notes;
+  const items = (a.children ?? []).map((child) => ({
+    id: childId(a, child),
+    digest: child as Digest,
+    left: !listed.has(child)
+      ? 'not listed by the index: the plan was edited'
+      : // Not confirmed unused by the live re-check: a tag or a kept index uses it now, or
+        // (resuming after a crash) the index is gone and the re-check no longer plans it.
+        allowed && !allowed.has(child)
+        ? 'the live re-check did not confirm that no tag or kept index uses it'
+        : undefined,
+  }));
+  return deleteAll(items, 'platform manifest', view, journal);
 }
 
 /**
@@ -191,23 +176,31 @@ async function deleteChildren(a: PlanDelete, indexBytes: Buffer, view: LiveView,
  * names no such subject) and no tag points at it now.
  */
 async function deleteReferrers(a: PlanDelete, view: LiveView, journal: Journal): Promise<string[]> {
+  const items = (a.referrers ?? []).map((r) => ({
+    id: referrerId(a, r.digest),
+    digest: r.digest,
+    confirm: (json: any) => (json?.subject?.digest === r.subject ? undefined : `its manifest does not name ${r.subject.slice(0, 19)} as subject: the plan was edited or the registry changed`),
+  }));
+  return deleteAll(items, 'referrer', view, journal);
+}
+
+/** Deletes each dependent manifest not done yet (deleteDependent), and says in notes how many went and which stayed, why. */
+async function deleteAll(items: Array<{ id: string; digest: Digest; left?: string; confirm?: (json: any) => string | undefined }>, what: string, view: LiveView, journal: Journal): Promise<string[]> {
   const notes: string[] = [];
   const left: string[] = [];
   let done = 0;
-  for (const r of a.referrers ?? []) {
-    const id = referrerId(a, r.digest);
-    if (journal.isDone(id)) {
+  for (const it of items) {
+    if (journal.isDone(it.id)) {
       done++;
       continue;
     }
-    const confirm = (json: any) => (json?.subject?.digest === r.subject ? undefined : `its manifest does not name ${r.subject.slice(0, 19)} as subject: the plan was edited or the registry changed`);
-    const out = await deleteDependent(id, r.digest, 'referrer', view, journal, confirm);
-    if (typeof out === 'string') left.push(`${r.digest.slice(0, 19)} (${out})`);
-    else (done++, notes.push(...out));
+    const r = it.left ?? (await deleteDependent(it.id, it.digest, what, view, journal, it.confirm ?? (() => undefined)));
+    if (typeof r === 'string') left.push(`${it.digest.slice(0, 19)} (${r})`);
+    else (done++, notes.push(...r));
   }
   view.namesCurrent = false;
-  if (done) notes.push(`with ${done} referrer${done === 1 ? '' : 's'}`);
-  if (left.length) notes.push(`referrer${left.length === 1 ? '' : 's'} left in place: ${left.join(', ')}`);
+  if (done) notes.push(`with ${done} ${what}${done === 1 ? '' : 's'}`);
+  if (left.length) notes.push(`${what}${left.length === 1 ? '' : 's'} left in place: ${left.join(', ')}`);
   return notes;
 }
 
