@@ -206,7 +206,8 @@ export async function buildCli(argv: string[]) {
           .option('parallelism', { type: 'number', describe: `actions in flight at once (default 4)` })
           .option('auto-approve', { type: 'boolean', describe: 'with -c and no plan file: do not ask for confirmation' })
           .option('in-use', { type: 'string', array: true, describe: "what is deployed now, for apply's re-check on live data (as plan --in-use)" })
-          .option('lock-timeout', { type: 'string', describe: 'wait this long for the state lock (0s, 30s, 5m; default 0s: fail at once)' }),
+          .option('lock-timeout', { type: 'string', describe: 'wait this long for the state lock (0s, 30s, 5m; default 0s: fail at once)' })
+          .option('digest-max-age', { type: 'string', describe: "how old the digests a delete is checked against may be (default 30s; 0s: re-read before each delete; never). A tag moved onto the digest more recently is put back at once instead of blocking the delete" }),
       run(commands.apply),
     )
     .command(

@@ -23,6 +23,7 @@ import { EXIT, notify, type IO } from './io.js';
 import { inert } from '../util/inert.js';
 import { humanBytes } from '../plan/bytes.js';
 import { scrub } from '../util/secret.js';
+import { durationOption } from '../util/duration-option.js';
 
 export interface ApplyArgs {
   /** --state FILE: where the state lives (default: beside the config, or its state.path). */
@@ -35,6 +36,8 @@ export interface ApplyArgs {
   inUse?: string[];
   /** -lock-timeout=DURATION: wait for the state lock. */
   lockTimeout?: string;
+  /** -digest-max-age=DURATION: re-read every tag's digest during apply, this fresh at a DELETE (live-view.ts). */
+  digestMaxAge?: string;
 }
 
 export const DEFAULT_PARALLELISM = 4;
@@ -55,6 +58,7 @@ export async function applyCommand(args: ApplyArgs, io: IO, deps: ApplyDeps = {}
   if (args.parallelism !== undefined && (!Number.isInteger(args.parallelism) || args.parallelism < 1 || args.parallelism > 64)) {
     throw new Error(`--parallelism must be a whole number from 1 to 64 (got ${Number.isNaN(args.parallelism) ? 'something that is not a number' : args.parallelism})`);
   }
+  const maxViewAgeMs = args.digestMaxAge === undefined ? deps.maxViewAgeMs : args.digestMaxAge.trim() === 'never' ? Infinity : durationOption('-digest-max-age', args.digestMaxAge);
   if (args.plan) {
     // Everything that can refuse the plan runs before any request.
     const plan = readPlanFile(args.plan);
@@ -63,11 +67,11 @@ export async function applyCommand(args: ApplyArgs, io: IO, deps: ApplyDeps = {}
     }
     const config = loadConfig(args.config ?? plan.config.file, io.env, { statePath: args.state, notice: notify(io) });
     preflight(args.plan, plan, config);
-    return applyPlan(args.plan, plan, config, io, { parallelism: args.parallelism, recheck: true, inUse: args.inUse, lockTimeoutMs: lockTimeoutMs(args.lockTimeout), ...deps });
+    return applyPlan(args.plan, plan, config, io, { parallelism: args.parallelism, recheck: true, inUse: args.inUse, lockTimeoutMs: lockTimeoutMs(args.lockTimeout), ...deps, maxViewAgeMs });
   }
   if (!args.config) throw new Error('apply needs a plan file (regmgr apply plan.json) or a config (regmgr apply -c config.yml)');
   const config = loadConfig(args.config, io.env, { statePath: args.state, notice: notify(io) });
-  return planAndApply(config, io, { policies: 'both', confirm: !args.autoApprove, parallelism: args.parallelism, skopeo: deps.skopeo });
+  return planAndApply(config, io, { policies: 'both', confirm: !args.autoApprove, parallelism: args.parallelism, skopeo: deps.skopeo, maxViewAgeMs });
 }
 
 /**
@@ -86,7 +90,7 @@ async function recheckPolicy(plan: Plan, config: Config, io: IO, inUse?: string[
 }
 
 /** Plans, shows the plan, and (after confirmation unless told not to ask) applies it. */
-export async function planAndApply(config: Config, io: IO, o: { policies: PolicyChoice; confirm: boolean; parallelism?: number; skopeo?: SkopeoRunner }): Promise<number> {
+export async function planAndApply(config: Config, io: IO, o: { policies: PolicyChoice; confirm: boolean; parallelism?: number; skopeo?: SkopeoRunner; maxViewAgeMs?: number }): Promise<number> {
   const plan = await makePlan(config, io, { policies: o.policies });
   printPlan(plan, {}, io);
   if (plan.actions.length === 0) return EXIT.ok;
@@ -103,7 +107,7 @@ export async function planAndApply(config: Config, io: IO, o: { policies: Policy
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = join(dir, `plan-${plan.created_at.replace(/[:.]/g, '-')}.json`);
   writePlanFile(file, plan);
-  return applyPlan(file, plan, config, io, { parallelism: o.parallelism, skopeo: o.skopeo });
+  return applyPlan(file, plan, config, io, { parallelism: o.parallelism, skopeo: o.skopeo, maxViewAgeMs: o.maxViewAgeMs });
 }
 
 export async function applyPlan(planFile: string, plan: Plan, config: Config, io: IO, o: { parallelism?: number; inUse?: string[]; lockTimeoutMs?: number } & ApplyDeps): Promise<number> {

@@ -3,6 +3,7 @@ import { openBackend, type StateBackend } from '../backend/backend.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import type { Config } from '../config/model.js';
 import { JournalError } from '../apply/journal.js';
+import { durationOption } from '../util/duration-option.js';
 
 /** Opens the config's state backend for `fn` and closes it after, whatever happens. */
 export async function withBackend<T>(config: Config, env: NodeJS.ProcessEnv, fn: (b: StateBackend) => Promise<T>, opts: { journals?: boolean } = {}): Promise<T> {
@@ -19,11 +20,7 @@ export async function withBackend<T>(config: Config, env: NodeJS.ProcessEnv, fn:
 
 /** `-lock-timeout=DURATION` (Terraform's form: 0s, 30s, 5m, 1h) in milliseconds. */
 export function lockTimeoutMs(text: string | undefined): number {
-  if (text === undefined) return 0;
-  const m = /^(\d{1,6})(ms|s|m|h)?$/.exec(text.trim());
-  if (!m) throw new Error(`-lock-timeout: '${text}' is not a duration (e.g. 0s, 30s, 5m, 1h)`);
-  const n = Number(m[1]);
-  return n * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? 's'] ?? 1000);
+  return text === undefined ? 0 : durationOption('-lock-timeout', text);
 }
 
 /**

@@ -63,9 +63,9 @@ function retagOnDeletes(repo: string, moves: Array<{ on: string; tag: string; to
   );
 }
 
-for (const [mode, maxViewAgeMs] of [
-  ['digests never re-read during apply: the moved tags are put back', Infinity],
-  ['digests re-read before every delete: a moved existing tag blocks its delete', 0],
+for (const [mode, digestMaxAge] of [
+  ['-digest-max-age=never: digests not re-read during apply, the moved tags are put back', 'never'],
+  ['-digest-max-age=0s re-reads them before every delete: a moved existing tag blocks its delete', '0s'],
 ] as const) {
   test(`concurrent re-tags during apply (${mode}); every kept tag survives`, async () => {
     const w = await world();
@@ -90,14 +90,14 @@ for (const [mode, maxViewAgeMs] of [
       }
     });
     const cap = captureIO();
-    const code = await applyCommand({ plan: w.planFile, parallelism: 4 }, cap.io, { maxViewAgeMs });
+    const code = await applyCommand({ plan: w.planFile, parallelism: 4, digestMaxAge }, cap.io);
     suite.env.proxy.clear();
     const out = cap.stdout();
     assert.equal(happened.length, 3, happened.join('\n'));
     assert.equal(code, 3, out + cap.stderr());
 
     // Every tag ends exactly as planned, apart from what the other client did.
-    const k02Blocked = maxViewAgeMs === 0;
+    const k02Blocked = digestMaxAge === '0s';
     const expected: Record<string, string> = {};
     for (let i = 1; i <= 10; i++) expected[`k${String(i).padStart(2, '0')}`] = w.d[`k${String(i).padStart(2, '0')}`];
     expected.k01 = d10.digest;

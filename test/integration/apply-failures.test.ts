@@ -90,3 +90,9 @@ test('--parallelism that is not a number says so (not NaN)', async () => {
   assert.equal(r.code, 1);
   assert.equal(r.stderr, 'error: --parallelism must be a whole number from 1 to 64 (got something that is not a number)\n');
 });
+
+test('-digest-max-age that is not a duration says so, before the plan file is even read', async () => {
+  const r = await runCli(['apply', join(tmp.dir, 'no-such-plan.json'), '-digest-max-age=soon']);
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr, "error: -digest-max-age: 'soon' is not a duration (e.g. 0s, 30s, 5m, 1h)\n");
+});
