@@ -1,5 +1,6 @@
 import type { Digest } from '../oci/names.js';
 import type { ManifestSizes } from '../oci/manifest-facts.js';
+import { groupBy } from '../util/group.js';
 
 /** What the plan's deletes free once the registry's garbage collection runs, in bytes. */
 export interface BytesFreed {
@@ -39,8 +40,8 @@ export function bytesFreed(input: BytesInput): BytesFreed {
   const out: BytesFreed = { freed: 0, shared: 0, exact: true, repositories: {} };
   const why = new Set<string>();
   const unsized = new Set<Digest>();
-  const deletesBy = new Map<string, Array<{ repository: string; digest: Digest }>>();
-  for (const d of input.deletes) deletesBy.set(d.registry, [...(deletesBy.get(d.registry) ?? []), d]);
+  // groupBy, not a spread per item: that copies the list each time (quadratic; 13 s of a 50,000-tag plan).
+  const deletesBy = groupBy(input.deletes, (d) => d.registry);
   for (const [registry, deletes] of [...deletesBy].sort(([a], [b]) => (a < b ? -1 : 1))) {
     const partial = input.partial.get(registry);
     if (partial) why.add(`${registry}: ${partial}`);
@@ -162,8 +163,7 @@ export function bytesCopied(input: {
     for (const [b, n] of m.blobs) into.set(b, n);
     if (depth < 2) for (const c of m.children ?? []) closure(c, into, depth + 1);
   };
-  const byTarget = new Map<string, Array<{ registry: string; repository: string; digest: Digest }>>();
-  for (const c of input.copies) byTarget.set(`${c.registry}\0${c.repository}`, [...(byTarget.get(`${c.registry}\0${c.repository}`) ?? []), c]);
+  const byTarget = groupBy(input.copies, (c) => `${c.registry}\0${c.repository}`);
   for (const [key, copies] of [...byTarget].sort(([a], [b]) => (a < b ? -1 : 1))) {
     const [registry, repository] = key.split('\0');
     const there = new Map<Digest, number>();
