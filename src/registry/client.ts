@@ -4,10 +4,12 @@ import { Transport, header, pull, push, type ClientOptions, type Response } from
 import type { RegistryEndpoint } from '../config/model.js';
 import { RegistryError, parseErrorBody } from './errors.js';
 import { nextLink } from './challenge.js';
-import { MANIFEST_ACCEPT, isIndex } from '../oci/media-types.js';
+import { DOCKER_LIST, DOCKER_MANIFEST, MANIFEST_ACCEPT, OCI_INDEX, OCI_MANIFEST, isIndex } from '../oci/media-types.js';
 import { isDigest, mediaTypeProblem, refProblem, repositoryProblem, tagProblem, type Digest, type Repository } from '../oci/names.js';
 import { quoted } from '../util/inert.js';
 import { manifestFacts, type ManifestFacts } from '../oci/manifest-facts.js';
+
+const KNOWN_MEDIA_TYPES = [OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST];
 
 export type { RetryOptions, ClientOptions } from './transport.js';
 export { DEFAULT_RETRY } from './transport.js';
@@ -322,7 +324,9 @@ export class RegistryClient {
     const mediaType = raw.split(';')[0].trim();
     const p = mediaTypeProblem(mediaType);
     if (p) throw this.#t.protocol(res, method, `the manifest's Content-Type ${p}`);
-    return mediaType;
+    // The one shared copy of a known type, not a string per answer: a plan keeps one per
+    // tag (50 MiB at 1,000,000 tags).
+    return KNOWN_MEDIA_TYPES.find((k) => k === mediaType) ?? mediaType;
   }
 
   async #paginate(firstPath: string, scope: string, key: 'repositories' | 'tags'): Promise<string[]> {
