@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { isDigest, type Digest } from '../oci/names.js';
 import { normaliseCreated } from '../oci/created.js';
 import type { ManifestSizes } from '../oci/manifest-facts.js';
-import { writeFileAtomic } from '../util/atomic.js';
+import { writeFileAtomicPieces } from '../util/atomic.js';
+import { pieces } from '../util/pieces.js';
 import { ownDirProblem } from '../util/private-dir.js';
 
 /**
@@ -43,11 +44,32 @@ export class ContentCache {
   /** Writes what changed; a cache that cannot be written only makes the next plan slower. */
   save(warn: (m: string) => void): void {
     if (!this.file || !this.#dirty) return;
+    // Written entry by entry, in pieces: at 1,000,000 tags the file is ~250 MiB, which as
+    // one string (and the object it was made from) would double a plan's peak memory.
     // Bounded: the newest entries win (a Map keeps insertion order).
-    const newest = <V>(m: Map<Digest, V>) => Object.fromEntries([...m].slice(-MAX_ENTRIES));
-    const body = { version: 1, created: newest(this.created), children: newest(this.children), sizes: newest(this.sizes), seen: [...this.seen].slice(-MAX_ENTRIES) };
+    const entries = <V>(m: ReadonlyMap<Digest, V> | ReadonlySet<string>, put: (s: string) => void) => {
+      let skip = m.size - MAX_ENTRIES;
+      let first = true;
+      for (const e of m instanceof Map ? m.entries() : (m as ReadonlySet<string>).values()) {
+        if (skip-- > 0) continue;
+        put(`${first ? '' : ','}${Array.isArray(e) ? `${JSON.stringify(e[0])}:${JSON.stringify(e[1])}` : JSON.stringify(e)}`);
+        first = false;
+      }
+    };
     try {
-      writeFileAtomic(this.file, JSON.stringify(body));
+      writeFileAtomicPieces(this.file, (write) => {
+        const out = pieces(write);
+        out.put('{"version":1,"created":{');
+        entries(this.created, out.put);
+        out.put('},"children":{');
+        entries(this.children, out.put);
+        out.put('},"sizes":{');
+        entries(this.sizes, out.put);
+        out.put('},"seen":[');
+        entries(this.seen, out.put);
+        out.put(']}');
+        out.end();
+      });
       this.#dirty = false;
     } catch (e) {
       warn(`could not write the cache ${this.file}: ${(e as Error).message}`);
