@@ -75,7 +75,15 @@ export async function makePlan(config: Config, io: IO, opts: { targets?: string[
   const cache = loadCache(cacheFile(io.env), (m) => io.logger.debug(m));
   try {
     // apply's re-check (quiet) needs decisions, not the bytes a plan frees: no manifest reads for them.
-    const collected = await collect(c, clients, opts.targets, new Counter(progress.update), Date.parse(createdAt), cache, { sizes: !opts.quiet, ...(inUse ? { inUse: inUse.inUse } : {}) });
+    // A full collection every GC_EVERY tags read: each answer is garbage once read, but V8
+    // lets the heap grow to several times what is live before it collects (at 200,000
+    // tags: 681 MiB used at the end of the reads, 262 MiB of it live).
+    let collectedAt = 0;
+    const counter = new Counter((done, total) => {
+      progress.update(done, total);
+      if (done - collectedAt >= GC_EVERY) (collectedAt = done), collectGarbage();
+    });
+    const collected = await collect(c, clients, opts.targets, counter, Date.parse(createdAt), cache, { sizes: !opts.quiet, ...(inUse ? { inUse: inUse.inUse } : {}) });
     cache.save((m) => io.logger.debug(m));
     collectGarbage(); // the answers read are garbage now
     return buildPlan(c, collected, {
@@ -94,6 +102,8 @@ export async function makePlan(config: Config, io: IO, opts: { targets?: string[
     await clients.close();
   }
 }
+
+const GC_EVERY = 50_000;
 
 export function printPlan(plan: Plan, args: { json?: boolean; markdown?: boolean; explain?: boolean; planFile?: string }, io: IO): void {
   if (args.json) io.out(JSON.stringify(plan, null, 2) + '\n');
