@@ -6,6 +6,7 @@
 // fewest requests for the same decision with the same 8 in flight. regmgr runs twice a
 // round: with an empty content cache (a first plan) and with the cache that run left (a
 // second plan of unchanged registries). Rounds alternate after a warm-up; medians.
+// Each workload is planned over plain HTTP and over TLS (BENCH_SCHEMES picks).
 // BENCH_WORKLOADS=0,2 picks workloads; BENCH_ROUNDS sets the rounds (default 3).
 import { execFile } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
@@ -28,6 +29,8 @@ const all = [
   { name: '1 repo x 20,000 tags', repos: 1, tags: 20000 },
   ...(process.env.BENCH_BIG ? [{ name: '4 repos x 25,000 tags', repos: 4, tags: 25000 }] : []),
 ];
+// BENCH_SCHEMES=http,https (default): each workload over plain HTTP and over TLS.
+const SCHEMES = (process.env.BENCH_SCHEMES ?? 'http,https').split(',') as Array<'http' | 'https'>;
 const picked = process.env.BENCH_WORKLOADS ? process.env.BENCH_WORKLOADS.split(',').map(Number) : all.map((_, i) => i);
 
 type Run = { ms: number; cpuMs: number; maxRssKb: number; requests: number; tags: number; actions?: number };
@@ -50,43 +53,47 @@ for (const w of picked.map((i) => all[i])) {
       seeder.image(repo, tags, `${repo}-${i}`, new Date(Date.UTC(2024, 0, 1) + i * 60_000).toISOString());
     }
   }
-  const reg = await startRegistry({ dataDir: data });
-  try {
-    console.log(`\n${w.name}: seeded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-    const config = writeFile(tmp.dir, 'bench.yml', `registries:\n  bench:\n    registry: ${reg.url}\n    concurrency: ${CONCURRENCY}\ndelete-policy:\n  registries: [bench]\n  mix-count: 10\n  tags:\n    include:\n      keys: dev\n`);
-    const once = async (args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> => JSON.parse((await run('node', ['--max-old-space-size=4096', ...NODE_FLAGS, child, ...args], { env: { ...process.env, ...env }, maxBuffer: 64 << 20 })).stdout);
-    const cold: Run[] = [];
-    const warm: Run[] = [];
-    const floors: Run[] = [];
-    for (let i = 0; i <= ROUNDS; i++) {
-      const cache = join(tmp.dir, `cache-${i}`);
-      const scratch = join(tmp.dir, `floor-${i}`);
-      mkdirSync(scratch);
-      const c = await once(['plan', config, '', '', scratch], { REGMGR_CACHE_DIR: cache });
-      const h = await once(['plan', config, '', '', scratch], { REGMGR_CACHE_DIR: cache });
-      const f = await once(['floor', reg.url, String(CONCURRENCY), 'dev', scratch]);
-      rmSync(scratch, { recursive: true, force: true });
-      if (c.tags !== f.tags || h.tags !== f.tags) throw new Error(`read ${c.tags}/${h.tags} tags, the floor ${f.tags}`);
-      if (i === 0) continue; // warm-up: page cache, JIT of the registry
-      cold.push(c);
-      warm.push(h);
-      floors.push(f);
+  console.log(`\n${w.name}: seeded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  for (const scheme of SCHEMES) {
+    // The same storage served over plain HTTP, then over TLS (a self-signed certificate that
+    // regmgr checks with ca-file and curl with --cacert): one registry at a time.
+    const reg = await startRegistry({ dataDir: data, tls: scheme === 'https' });
+    try {
+      const config = writeFile(tmp.dir, 'bench.yml', `registries:\n  bench:\n    registry: ${reg.url}\n    concurrency: ${CONCURRENCY}\n${reg.certFile ? `    ca-file: ${reg.certFile}\n` : ''}delete-policy:\n  registries: [bench]\n  mix-count: 10\n  tags:\n    include:\n      keys: dev\n`);
+      const once = async (args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> => JSON.parse((await run('node', ['--max-old-space-size=4096', ...NODE_FLAGS, child, ...args], { env: { ...process.env, ...env }, maxBuffer: 64 << 20 })).stdout);
+      const cold: Run[] = [];
+      const warm: Run[] = [];
+      const floors: Run[] = [];
+      for (let i = 0; i <= ROUNDS; i++) {
+        const cache = join(tmp.dir, `cache-${scheme}-${i}`);
+        const scratch = join(tmp.dir, `floor-${i}`);
+        mkdirSync(scratch);
+        const c = await once(['plan', config, '', '', scratch], { REGMGR_CACHE_DIR: cache });
+        const h = await once(['plan', config, '', '', scratch], { REGMGR_CACHE_DIR: cache });
+        const f = await once(['floor', reg.url, String(CONCURRENCY), 'dev', scratch, reg.certFile ?? '']);
+        rmSync(scratch, { recursive: true, force: true });
+        if (c.tags !== f.tags || h.tags !== f.tags) throw new Error(`read ${c.tags}/${h.tags} tags, the floor ${f.tags}`);
+        if (i === 0) continue; // warm-up: page cache, JIT of the registry
+        cold.push(c);
+        warm.push(h);
+        floors.push(f);
+      }
+      const m = (xs: Run[], k: keyof Run) => median(xs.map((x) => x[k] as number));
+      const tags = floors[0].tags;
+      const line = (label: string, xs: Run[], rss = true) =>
+        `${label.padEnd(22)} ${s(m(xs, 'ms')).padStart(8)}  ${(m(xs, 'ms') / m(floors, 'ms')).toFixed(2)}x  CPU ${s(m(xs, 'cpuMs'))} (${(m(xs, 'cpuMs') / tags).toFixed(2)} ms/tag)  ${(m(xs, 'requests') / tags).toFixed(2)} req/tag${rss ? `  peak RSS ${(m(xs, 'maxRssKb') / 1024).toFixed(0)} MiB` : ''}`;
+      const out = [
+        `${w.name}, ${scheme} (${tags} tags, ${cold[0].actions} delete actions; median of ${ROUNDS}):`,
+        `  ${line('regmgr, first plan', cold)}`,
+        `  ${line('regmgr, second plan', warm)}`,
+        `  ${line('floor, curl', floors, false)}`,
+      ].join('\n');
+      console.log(out);
+      rows.push(out);
+    } finally {
+      await reg.stop();
     }
-    const m = (xs: Run[], k: keyof Run) => median(xs.map((x) => x[k] as number));
-    const tags = floors[0].tags;
-    const line = (label: string, xs: Run[], rss = true) =>
-      `${label.padEnd(22)} ${s(m(xs, 'ms')).padStart(8)}  ${(m(xs, 'ms') / m(floors, 'ms')).toFixed(2)}x  CPU ${s(m(xs, 'cpuMs'))} (${(m(xs, 'cpuMs') / tags).toFixed(2)} ms/tag)  ${(m(xs, 'requests') / tags).toFixed(2)} req/tag${rss ? `  peak RSS ${(m(xs, 'maxRssKb') / 1024).toFixed(0)} MiB` : ''}`;
-    const out = [
-      `${w.name} (${tags} tags, ${cold[0].actions} delete actions; median of ${ROUNDS}):`,
-      `  ${line('regmgr, first plan', cold)}`,
-      `  ${line('regmgr, second plan', warm)}`,
-      `  ${line('floor, curl', floors, false)}`,
-    ].join('\n');
-    console.log(out);
-    rows.push(out);
-  } finally {
-    await reg.stop();
-    tmp.remove();
   }
+  tmp.remove();
 }
 console.log(`\nplan bench summary\n${rows.join('\n')}`);
