@@ -10,6 +10,7 @@ import { groupBy } from '../util/group.js';
 import { NOT_LISTED, type RepoSelection } from './selection.js';
 import { isVersionTag } from './version.js';
 import { refKey, type InUse } from './in-use.js';
+import { flat } from '../util/flat-string.js';
 
 export interface DeleteInput {
   registry: string;
@@ -229,10 +230,12 @@ export function decideDelete(input: DeleteInput): DeleteResult {
     }
   }
   const decisions: TagDecision[] = pending.map((p) => {
+    // Flat: the actions share p.reason, and every reason is kept until the plan is written.
+    flat(p.reason);
     const b = out.blockedTags.get(p.entry.tag);
-    if (b) return { tag: p.entry.tag, digest: p.entry.digest, verdict: 'blocked', reason: `${p.reason}; blocked: ${b}` };
+    if (b) return { tag: p.entry.tag, digest: p.entry.digest, verdict: 'blocked', reason: flat(`${p.reason}; blocked: ${b}`) };
     const how = out.untagged.get(p.entry.tag);
-    return { tag: p.entry.tag, digest: p.entry.digest, verdict: p.verdict, reason: how ? `${p.reason}; ${how}` : p.reason };
+    return { tag: p.entry.tag, digest: p.entry.digest, verdict: p.verdict, reason: how ? flat(`${p.reason}; ${how}`) : p.reason };
   });
   return { decisions, actions: out.actions, blocked: out.blocked.sort((a, b) => (a.digest < b.digest ? -1 : 1)), ...NONE, ...(warnings.length ? { warnings } : {}) };
 }
