@@ -75,14 +75,10 @@ export async function makePlan(config: Config, io: IO, opts: { targets?: string[
   const cache = loadCache(cacheFile(io.env), (m) => io.logger.debug(m));
   try {
     // apply's re-check (quiet) needs decisions, not the bytes a plan frees: no manifest reads for them.
-    // A full collection every GC_EVERY tags read: each answer is garbage once read, but V8
+    // A full collection every GC_EVERY answers read: each is garbage once read, but V8
     // lets the heap grow to several times what is live before it collects (at 200,000
     // tags: 681 MiB used at the end of the reads, 262 MiB of it live).
-    let collectedAt = 0;
-    const counter = new Counter((done, total) => {
-      progress.update(done, total);
-      if (done - collectedAt >= GC_EVERY) (collectedAt = done), collectGarbage();
-    });
+    const counter = new Counter(progress.update, (reads) => reads % GC_EVERY === 0 && collectGarbage());
     const collected = await collect(c, clients, opts.targets, counter, Date.parse(createdAt), cache, { sizes: !opts.quiet, ...(inUse ? { inUse: inUse.inUse } : {}) });
     cache.save((m) => io.logger.debug(m));
     collectGarbage(); // the answers read are garbage now

@@ -116,6 +116,7 @@ export async function collect(config: Config, clients: Clients, targets: string[
               if (m) (facts.set(digest, manifestFacts(m.json, m.mediaType)), sizes.set(digest, manifestSizes(m.json, m.mediaType, m.bytes.length)));
             }
             const read = await client.imageCreated(repository, digest, facts.get(digest));
+            counter?.read();
             created = read.created ?? null;
             if (read.cacheable) cache.setCreated(digest, created);
           }

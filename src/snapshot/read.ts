@@ -62,7 +62,12 @@ export async function readRegistry(client: RegistryClient, repos: Repository[], 
 export class Counter {
   done = 0;
   total = 0;
-  constructor(private readonly onChange?: (done: number, total: number) => void) {}
+  /** Answers read: tags, then the manifests and configs read for decisions (the command's memory upkeep counts them). */
+  reads = 0;
+  constructor(
+    private readonly onChange?: (done: number, total: number) => void,
+    private readonly onRead?: (reads: number) => void,
+  ) {}
   grow(n: number) {
     this.total += n;
     this.onChange?.(this.done, this.total);
@@ -70,5 +75,9 @@ export class Counter {
   step() {
     this.done++;
     this.onChange?.(this.done, this.total);
+    this.read();
+  }
+  read() {
+    this.onRead?.(++this.reads);
   }
 }
