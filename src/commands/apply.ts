@@ -58,7 +58,7 @@ export async function applyCommand(args: ApplyArgs, io: IO, deps: ApplyDeps = {}
   if (args.parallelism !== undefined && (!Number.isInteger(args.parallelism) || args.parallelism < 1 || args.parallelism > 64)) {
     throw new Error(`--parallelism must be a whole number from 1 to 64 (got ${Number.isNaN(args.parallelism) ? 'something that is not a number' : args.parallelism})`);
   }
-  const maxViewAgeMs = args.digestMaxAge === undefined ? deps.maxViewAgeMs : args.digestMaxAge.trim() === 'never' ? Infinity : durationOption('-digest-max-age', args.digestMaxAge);
+  const maxViewAgeMs = args.digestMaxAge === undefined ? deps.maxViewAgeMs : args.digestMaxAge.trim() === 'never' ? Infinity : durationOption('-digest-max-age', args.digestMaxAge, 'never');
   if (args.plan) {
     // Everything that can refuse the plan runs before any request.
     const plan = readPlanFile(args.plan);

@@ -94,5 +94,5 @@ test('--parallelism that is not a number says so (not NaN)', async () => {
 test('-digest-max-age that is not a duration says so, before the plan file is even read', async () => {
   const r = await runCli(['apply', join(tmp.dir, 'no-such-plan.json'), '-digest-max-age=soon']);
   assert.equal(r.code, 1);
-  assert.equal(r.stderr, "error: -digest-max-age: 'soon' is not a duration (e.g. 0s, 30s, 5m, 1h)\n");
+  assert.equal(r.stderr, "error: -digest-max-age: 'soon' is not a duration (e.g. 0s, 30s, 5m, 1h, or never)\n");
 });
