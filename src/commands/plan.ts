@@ -75,10 +75,17 @@ export async function makePlan(config: Config, io: IO, opts: { targets?: string[
   const cache = loadCache(cacheFile(io.env), (m) => io.logger.debug(m));
   try {
     // apply's re-check (quiet) needs decisions, not the bytes a plan frees: no manifest reads for them.
-    // A full collection every GC_EVERY answers read: each is garbage once read, but V8
+    // A full collection whenever the heap has grown half again since the last one left
+    // it (looked at every 10,000 answers read): each answer is garbage once read, but V8
     // lets the heap grow to several times what is live before it collects (at 200,000
-    // tags: 681 MiB used at the end of the reads, 262 MiB of it live).
-    const counter = new Counter(progress.update, (reads) => reads % GC_EVERY === 0 && collectGarbage());
+    // tags: 681 MiB used at the end of the reads, 262 MiB of it live). Growth, not a
+    // fixed count, so that a plan of 1,000,000 tags collects a few times, not fifty.
+    let live = 0;
+    const counter = new Counter(progress.update, (reads) => {
+      if (reads % 10_000 || process.memoryUsage().heapUsed < Math.max(GC_FLOOR, live * 1.5)) return;
+      collectGarbage();
+      live = process.memoryUsage().heapUsed;
+    });
     const collected = await collect(c, clients, opts.targets, counter, Date.parse(createdAt), cache, { sizes: !opts.quiet, ...(inUse ? { inUse: inUse.inUse } : {}) });
     cache.save((m) => io.logger.debug(m));
     collectGarbage(); // the answers read are garbage now
@@ -99,7 +106,8 @@ export async function makePlan(config: Config, io: IO, opts: { targets?: string[
   }
 }
 
-const GC_EVERY = 50_000;
+/** Below this much heap, V8's own pace is fine. */
+const GC_FLOOR = 128 * 1024 * 1024;
 
 export function printPlan(plan: Plan, args: { json?: boolean; markdown?: boolean; explain?: boolean; planFile?: string }, io: IO): void {
   if (args.json) io.out(JSON.stringify(plan, null, 2) + '\n');
