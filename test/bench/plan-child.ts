@@ -53,9 +53,10 @@ if (mode === 'plan') {
     requests += blocks.length;
     const cfg = join(dir, `${name}.curl`);
     writeFileSync(cfg, blocks.join('next\n'));
-    await run('curl', ['--parallel', '--parallel-max', n, '--silent', '--show-error', '--fail', ...(cacert ? ['--cacert', cacert] : []), '-K', cfg], { maxBuffer: 64 << 20 });
+    await run('curl', ['--parallel', '--parallel-max', n, '--silent', '--show-error', '--fail', '-K', cfg], { maxBuffer: 64 << 20 });
   };
-  const block = (url: string, out: string, head = false) => `url = "${url}"\n${head ? 'head\n' : ''}header = "Accept: ${MANIFEST_ACCEPT}"\noutput = "${out}"\n`;
+  // Per block: `next` starts a new operation, and options given before it do not carry over.
+  const block = (url: string, out: string, head = false) => `url = "${url}"\n${head ? 'head\n' : ''}${cacert ? `cacert = "${cacert}"\n` : ''}header = "Accept: ${MANIFEST_ACCEPT}"\noutput = "${out}"\n`;
   await curl('catalog', [block(`${arg}/v2/_catalog?n=1000`, join(dir, 'catalog.json'))]);
   const repos = (JSON.parse(readFileSync(join(dir, 'catalog.json'), 'utf8')) as { repositories: string[] }).repositories;
   await curl('lists', repos.map((r, i) => block(`${arg}/v2/${r}/tags/list`, join(dir, `tags-${i}.json`))));
