@@ -40,60 +40,63 @@ const rows: string[] = [];
 
 for (const w of picked.map((i) => all[i])) {
   const tmp = tempDir('bench');
-  const data = join(tmp.dir, 'data');
-  const t0 = performance.now();
-  const seeder = new StorageSeeder(data);
-  for (let r = 0; r < w.repos; r++) {
-    const repo = `bench/app-${String(r).padStart(2, '0')}`;
-    // One image per 5 tags carries the next tag too, so shared digests are exercised.
-    for (let i = 0; i < w.tags; i++) {
-      if (i % 5 === 1) continue;
-      const tag = (k: number) => (k % 3 === 0 ? `v1.${k}.0` : `dev-${k}`);
-      const tags = i % 5 === 0 && i + 1 < w.tags ? [tag(i), tag(i + 1)] : [tag(i)];
-      seeder.image(repo, tags, `${repo}-${i}`, new Date(Date.UTC(2024, 0, 1) + i * 60_000).toISOString());
-    }
-  }
-  console.log(`\n${w.name}: seeded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  for (const scheme of SCHEMES) {
-    // The same storage served over plain HTTP, then over TLS (a self-signed certificate that
-    // regmgr checks with ca-file and curl with --cacert): one registry at a time.
-    const reg = await startRegistry({ dataDir: data, tls: scheme === 'https' });
-    try {
-      const config = writeFile(tmp.dir, 'bench.yml', `registries:\n  bench:\n    registry: ${reg.url}\n    concurrency: ${CONCURRENCY}\n${reg.certFile ? `    ca-file: ${reg.certFile}\n` : ''}delete-policy:\n  registries: [bench]\n  mix-count: 10\n  tags:\n    include:\n      keys: dev\n`);
-      const once = async (args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> => JSON.parse((await run('node', ['--max-old-space-size=4096', ...NODE_FLAGS, child, ...args], { env: { ...process.env, ...env }, maxBuffer: 64 << 20 })).stdout);
-      const cold: Run[] = [];
-      const warm: Run[] = [];
-      const floors: Run[] = [];
-      for (let i = 0; i <= ROUNDS; i++) {
-        const cache = join(tmp.dir, `cache-${scheme}-${i}`);
-        const scratch = join(tmp.dir, `floor-${i}`);
-        mkdirSync(scratch);
-        const c = await once(['plan', config, '', '', scratch], { REGMGR_CACHE_DIR: cache });
-        const h = await once(['plan', config, '', '', scratch], { REGMGR_CACHE_DIR: cache });
-        const f = await once(['floor', reg.url, String(CONCURRENCY), 'dev', scratch, reg.certFile ?? '']);
-        rmSync(scratch, { recursive: true, force: true });
-        if (c.tags !== f.tags || h.tags !== f.tags) throw new Error(`read ${c.tags}/${h.tags} tags, the floor ${f.tags}`);
-        if (i === 0) continue; // warm-up: page cache, JIT of the registry
-        cold.push(c);
-        warm.push(h);
-        floors.push(f);
+  try {
+    const data = join(tmp.dir, 'data');
+    const t0 = performance.now();
+    const seeder = new StorageSeeder(data);
+    for (let r = 0; r < w.repos; r++) {
+      const repo = `bench/app-${String(r).padStart(2, '0')}`;
+      // One image per 5 tags carries the next tag too, so shared digests are exercised.
+      for (let i = 0; i < w.tags; i++) {
+        if (i % 5 === 1) continue;
+        const tag = (k: number) => (k % 3 === 0 ? `v1.${k}.0` : `dev-${k}`);
+        const tags = i % 5 === 0 && i + 1 < w.tags ? [tag(i), tag(i + 1)] : [tag(i)];
+        seeder.image(repo, tags, `${repo}-${i}`, new Date(Date.UTC(2024, 0, 1) + i * 60_000).toISOString());
       }
-      const m = (xs: Run[], k: keyof Run) => median(xs.map((x) => x[k] as number));
-      const tags = floors[0].tags;
-      const line = (label: string, xs: Run[], rss = true) =>
-        `${label.padEnd(22)} ${s(m(xs, 'ms')).padStart(8)}  ${(m(xs, 'ms') / m(floors, 'ms')).toFixed(2)}x  CPU ${s(m(xs, 'cpuMs'))} (${(m(xs, 'cpuMs') / tags).toFixed(2)} ms/tag)  ${(m(xs, 'requests') / tags).toFixed(2)} req/tag${rss ? `  peak RSS ${(m(xs, 'maxRssKb') / 1024).toFixed(0)} MiB` : ''}`;
-      const out = [
-        `${w.name}, ${scheme} (${tags} tags, ${cold[0].actions} delete actions; median of ${ROUNDS}):`,
-        `  ${line('regmgr, first plan', cold)}`,
-        `  ${line('regmgr, second plan', warm)}`,
-        `  ${line('floor, curl', floors, false)}`,
-      ].join('\n');
-      console.log(out);
-      rows.push(out);
-    } finally {
-      await reg.stop();
     }
+    console.log(`\n${w.name}: seeded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    for (const scheme of SCHEMES) {
+      // The same storage served over plain HTTP, then over TLS (a self-signed certificate that
+      // regmgr checks with ca-file and curl with --cacert): one registry at a time.
+      const reg = await startRegistry({ dataDir: data, tls: scheme === 'https' });
+      try {
+        const config = writeFile(tmp.dir, 'bench.yml', `registries:\n  bench:\n    registry: ${reg.url}\n    concurrency: ${CONCURRENCY}\n${reg.certFile ? `    ca-file: ${reg.certFile}\n` : ''}delete-policy:\n  registries: [bench]\n  mix-count: 10\n  tags:\n    include:\n      keys: dev\n`);
+        const once = async (args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> => JSON.parse((await run('node', ['--max-old-space-size=4096', ...NODE_FLAGS, child, ...args], { env: { ...process.env, ...env }, maxBuffer: 64 << 20 })).stdout);
+        const cold: Run[] = [];
+        const warm: Run[] = [];
+        const floors: Run[] = [];
+        for (let i = 0; i <= ROUNDS; i++) {
+          const cache = join(tmp.dir, `cache-${scheme}-${i}`);
+          const scratch = join(tmp.dir, `floor-${i}`);
+          mkdirSync(scratch);
+          const c = await once(['plan', config, '', '', scratch], { REGMGR_CACHE_DIR: cache });
+          const h = await once(['plan', config, '', '', scratch], { REGMGR_CACHE_DIR: cache });
+          const f = await once(['floor', reg.url, String(CONCURRENCY), 'dev', scratch, reg.certFile ?? '']);
+          rmSync(scratch, { recursive: true, force: true });
+          if (c.tags !== f.tags || h.tags !== f.tags) throw new Error(`read ${c.tags}/${h.tags} tags, the floor ${f.tags}`);
+          if (i === 0) continue; // warm-up: page cache, JIT of the registry
+          cold.push(c);
+          warm.push(h);
+          floors.push(f);
+        }
+        const m = (xs: Run[], k: keyof Run) => median(xs.map((x) => x[k] as number));
+        const tags = floors[0].tags;
+        const line = (label: string, xs: Run[], rss = true) =>
+          `${label.padEnd(22)} ${s(m(xs, 'ms')).padStart(8)}  ${(m(xs, 'ms') / m(floors, 'ms')).toFixed(2)}x  CPU ${s(m(xs, 'cpuMs'))} (${(m(xs, 'cpuMs') / tags).toFixed(2)} ms/tag)  ${(m(xs, 'requests') / tags).toFixed(2)} req/tag${rss ? `  peak RSS ${(m(xs, 'maxRssKb') / 1024).toFixed(0)} MiB` : ''}`;
+        const out = [
+          `${w.name}, ${scheme} (${tags} tags, ${cold[0].actions} delete actions; median of ${ROUNDS}):`,
+          `  ${line('regmgr, first plan', cold)}`,
+          `  ${line('regmgr, second plan', warm)}`,
+          `  ${line('floor, curl', floors, false)}`,
+        ].join('\n');
+        console.log(out);
+        rows.push(out);
+      } finally {
+        await reg.stop();
+      }
+    }
+  } finally {
+    tmp.remove();
   }
-  tmp.remove();
 }
 console.log(`\nplan bench summary\n${rows.join('\n')}`);
