@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { quickCommand } from '../../src/cli.js';
+import { quickCommand } from '../../src/cli-main.js';
 
 // The start-up fast path takes only the plain spellings; everything else goes to yargs,
 // which keeps its errors, help and option checks.

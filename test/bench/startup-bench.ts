@@ -1,0 +1,56 @@
+// npm run bench (fifth part): start-up. `regmgr --version` and `regmgr validate -c
+// examples/seed-config.yml` (node with the binary's own flags, as the bin link runs it)
+// against `node -e 0`, and against the least a validate can do with the libraries it is
+// built on: a node that imports yaml and re2js, parses the same file and compiles its
+// regexes (every string under a `regex` or `filters` key). The commands run in turn
+// within every round (so a machine that slows down slows them all); medians of ROUNDS. BENCH_NODES: a comma-separated list of node
+// binaries to run it with (default: the node running the bench), e.g. Node 22's from
+// `npx -y node@22 -p process.execPath`: on Node 22.1+ the compile cache is on, and a
+// second row shows validate with it turned off (REGMGR_NO_COMPILE_CACHE).
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { CLI, NODE_FLAGS } from '../helpers/cli.js';
+
+const ROUNDS = Number(process.env.BENCH_STARTUP_ROUNDS ?? 30);
+const NODES = (process.env.BENCH_NODES ?? process.execPath).split(',').filter(Boolean);
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const seed = fileURLToPath(new URL('../../../examples/seed-config.yml', import.meta.url));
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+const FLOOR = [
+  "import { parseDocument } from 'yaml';",
+  "import { RE2JS } from 're2js';",
+  "import { readFileSync } from 'node:fs';",
+  `const data = parseDocument(readFileSync(${JSON.stringify(seed)}, 'utf8')).toJS();`,
+  'const walk = (v, re) => { if (re && typeof v === "string") RE2JS.compile(v); else if (v && typeof v === "object") for (const [k, w] of Object.entries(v)) walk(w, re || k === "regex" || k === "filters"); };',
+  'walk(data, false);',
+].join(' ');
+
+for (const node of NODES) {
+  const version = spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim();
+  const rows: Array<{ name: string; args: string[]; env?: NodeJS.ProcessEnv }> = [
+    { name: 'node -e 0', args: ['-e', '0'] },
+    { name: 'regmgr --version', args: [...NODE_FLAGS, CLI, '--version'] },
+    { name: 'regmgr validate', args: [...NODE_FLAGS, CLI, 'validate', '-c', seed] },
+    { name: 'yaml + re2js alone (floor)', args: ['--input-type=module', '-e', FLOOR] },
+  ];
+  const hasCompileCache = spawnSync(node, ['-p', "typeof require('node:module').enableCompileCache"], { encoding: 'utf8' }).stdout.trim() === 'function';
+  if (hasCompileCache) rows.push({ name: 'regmgr validate, no compile cache', args: [...NODE_FLAGS, CLI, 'validate', '-c', seed], env: { REGMGR_NO_COMPILE_CACHE: '1' } });
+  const times = rows.map(() => [] as number[]);
+  // One unmeasured round: the page cache, and the compile cache where there is one.
+  for (let round = 0; round <= ROUNDS; round++) {
+    rows.forEach((row, i) => {
+      const start = process.hrtime.bigint();
+      const r = spawnSync(node, row.args, { cwd: root, env: { ...process.env, NO_COLOR: '1', ...row.env }, stdio: ['ignore', 'ignore', 'pipe'] });
+      const ms = Number(process.hrtime.bigint() - start) / 1e6;
+      if (r.status !== 0) throw new Error(`${row.name} (${node}) exited ${r.status}: ${r.stderr}`);
+      if (round > 0) times[i].push(ms);
+    });
+  }
+  const base = median(times[0]);
+  console.log(`start-up, node ${version} (median of ${ROUNDS}, commands in turn each round):`);
+  rows.forEach((row, i) => {
+    const m = median(times[i]);
+    console.log(`  ${row.name.padEnd(36)} ${m.toFixed(0).padStart(4)} ms  ${(m / base).toFixed(2)}x node -e 0`);
+  });
+}
