@@ -35,6 +35,8 @@ const MUTATIONS = [
   { name: 'no registry change before its journal line is stored (backend pg)', file: 'apply/delete-step.js', find: '    await journal.durable();\n    // A DELETE', replace: '    // A DELETE', tests: [T('state-pg')] },
   { name: 'prune stops when the tag is back in the source', file: 'apply/recheck.js', find: 'return stop.length ? ', replace: 'return false ? ', tests: [T('prune-in-use')] },
   { name: 'a second Ctrl-C stops the copies in flight', file: 'apply/interrupt.js', find: '                this.stopInFlight.abort();', replace: '', tests: [T('interrupt')] },
+  { name: "a copy never overwrites a target tag another client set (checked right before regmgr's PUT)", file: 'apply/steps.js', find: '    if (now !== a.target.digest_at_plan) {', replace: '    if (false) {', tests: [T('apply-copy-batch')] },
+  { name: 'a lone copy (skopeo copy sets the tag) is checked live, not from the re-check', file: 'apply/copy-lane.js', find: '(seen ? copyStep : copyImage)(batch[0]', replace: 'copyImage(batch[0]', tests: [T('apply-copy-batch')] },
   { name: 'GHCR: a version is deleted only with the tags regmgr saw', file: 'registry/ghcr-dialect.js', find: "if (expectTags && tags.join(',') !== [...expectTags].sort().join(',')) {", replace: 'if (false) {', tests: [T('vendor-ghcr')] },
 ];
 

@@ -3,7 +3,8 @@ import type { Clients } from '../registry/connect.js';
 import { groupBy } from '../util/group.js';
 import type { Journal } from './journal.js';
 import { SkopeoError, syncNames, type SkopeoRunner } from './skopeo.js';
-import { copyCheck, copyImage, copyStep, readImage, tagStep, type Outcome } from './steps.js';
+import { copyCheck, copyImage, copyStep, readImage, tagStep, type Outcome, type SeenDigest } from './steps.js';
+import type { FreshRead } from './executor.js';
 
 /** How the executor runs one action: records its outcome; `inFlight`: runs even after the first Ctrl-C. */
 export type Guard = (id: string, fn: () => Promise<Outcome | undefined>, inFlight?: boolean) => Promise<void>;
@@ -20,6 +21,8 @@ export interface LaneContext {
   /** Records that the apply stopped short. */
   interrupt: () => void;
   debug?: (msg: string) => void;
+  /** The policy re-check's read of the registries, and how old it may be to stand in for a copy's HEADs. */
+  fresh?: { read: FreshRead; maxAgeMs: number };
 }
 
 /** Images one skopeo sync carries at most: a Ctrl-C waits for one batch, and a batch's checks stay fresh. */
@@ -39,7 +42,8 @@ export async function copyLane(group: readonly PlanCopy[], ctx: LaneContext): Pr
     const chunk = group.slice(i, i + BATCH);
     // The checks of a batch are reads: they run together (the client bounds how many at
     // once), and their outcomes are recorded in plan order.
-    const checks = new Map(chunk.filter((a) => syncNames(a.source.repository, a.target.repository)).map((a) => [a, copyCheck(a, clients, journal).catch((e: Error) => e)]));
+    const seen = recheckRead(ctx.fresh);
+    const checks = new Map(chunk.filter((a) => syncNames(a.source.repository, a.target.repository)).map((a) => [a, copyCheck(a, clients, journal, seen).catch((e: Error) => e)]));
     const ready: PlanCopy[] = [];
     for (const a of chunk) {
       const check = checks.get(a);
@@ -53,10 +57,24 @@ export async function copyLane(group: readonly PlanCopy[], ctx: LaneContext): Pr
       }
     }
     for (const batch of groupBy(ready, (a) => a.source.registry).values()) {
-      if (batch.length === 1) await guard(batch[0].id, () => copyImage(batch[0], clients, journal, skopeo, ctx.killSignal));
+      // A lone image goes by `skopeo copy`, which sets the tag itself: its check must be
+      // live (a HEAD just before), not the re-check's read, as for a copy outside a batch.
+      if (batch.length === 1) await guard(batch[0].id, () => (seen ? copyStep : copyImage)(batch[0], clients, journal, skopeo, ctx.killSignal));
       else if (!(await syncBatch(batch, ctx))) return;
     }
   }
+}
+
+/** The re-check's read while it is within the age bound (from the start of that read), else undefined. */
+function recheckRead(fresh: LaneContext['fresh']): SeenDigest | undefined {
+  if (!fresh || performance.now() - fresh.read.at > fresh.maxAgeMs) return undefined;
+  const { snapshot } = fresh.read;
+  return (registry, repository, tag) => {
+    const repo = Object.hasOwn(snapshot, registry) && Object.hasOwn(snapshot[registry], repository) ? snapshot[registry][repository] : undefined;
+    if (!repo) return undefined;
+    if (repo.missing) return null;
+    return Object.hasOwn(repo.tags, tag) ? repo.tags[tag].digest : null;
+  };
 }
 
 /** Copies checked images of one source registry with one skopeo sync, then tags them. False: interrupted. */

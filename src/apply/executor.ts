@@ -96,7 +96,8 @@ export async function execute(plan: Plan, clients: Clients, journal: Journal, sk
   // One lane per target repository (copy-lane.ts), repositories in parallel.
   const copies = todo.filter((a): a is PlanCopy => a.type === 'copy');
   const byTarget = groupBy(copies, (c) => `${c.target.registry}/${c.target.repository}`);
-  const lane = { clients, journal, skopeo, guard, signal: opts.signal, killSignal: opts.killSignal ?? opts.signal, interrupt, debug: opts.debug };
+  const fresh = opts.freshRead ? { read: opts.freshRead, maxAgeMs: opts.maxViewAgeMs ?? MAX_VIEW_AGE_MS } : undefined;
+  const lane = { clients, journal, skopeo, guard, signal: opts.signal, killSignal: opts.killSignal ?? opts.signal, interrupt, debug: opts.debug, fresh };
   await mapLimit([...byTarget.values()], opts.parallelism, (group) => copyLane(group, lane));
 
   // Never delete an image whose copy just failed: it may be the only one left.

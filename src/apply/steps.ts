@@ -1,4 +1,4 @@
-import type { Repository } from '../oci/names.js';
+import type { Digest, Repository } from '../oci/names.js';
 import type { PlanCopy } from '../plan/model.js';
 import type { Journal } from './journal.js';
 import type { SkopeoRunner } from './skopeo.js';
@@ -23,19 +23,29 @@ export interface Outcome {
 // A step never "fixes up" a plan: anything unexpected is reported and left alone.
 
 /**
- * What a copy finds before it acts: the target already has the digest (done), the
- * target or the source moved since the plan (drifted), or undefined: copy it.
+ * A tag's digest as a recent read saw it (null: no such tag), or undefined when that
+ * read did not cover it: the registry is asked.
  */
-export async function copyCheck(a: PlanCopy, clients: Clients, journal: Journal): Promise<Outcome | undefined> {
-  const src = clients.get(a.source.registry);
-  const dst = clients.get(a.target.registry);
-  const target = await dst.headManifest(a.target.repository as Repository, a.target.tag);
-  if (target?.digest === a.source.digest) return present(a, journal);
-  const now = target?.digest ?? null;
+export type SeenDigest = (registry: string, repository: string, tag: string) => Digest | null | undefined;
+
+/**
+ * What a copy finds before it acts: the target already has the digest (done), the
+ * target or the source moved since the plan (drifted), or undefined: copy it. `seen`:
+ * the policy re-check's read, while it is within apply's age bound, instead of a HEAD
+ * of each side. Nothing is lost by its age: skopeo copies the planned digest whatever
+ * the source tag says now, and the target tag is checked again right before its PUT.
+ */
+export async function copyCheck(a: PlanCopy, clients: Clients, journal: Journal, seen?: SeenDigest): Promise<Outcome | undefined> {
+  const digestOf = async (registry: string, repository: string, tag: string) => {
+    const known = seen?.(registry, repository, tag);
+    return known !== undefined ? known : ((await clients.get(registry).headManifest(repository as Repository, tag))?.digest ?? null);
+  };
+  const now = await digestOf(a.target.registry, a.target.repository, a.target.tag);
+  if (now === a.source.digest) return present(a, journal);
   if (now !== a.target.digest_at_plan) return drifted(a, journal, `${dest(a)} changed since the plan: was ${a.target.digest_at_plan ?? 'absent'}, now ${now ?? 'absent'}`);
-  const source = await src.headManifest(a.source.repository as Repository, a.source.tag);
-  if (source?.digest !== a.source.digest) {
-    return drifted(a, journal, `source ${a.source.registry}/${a.source.repository}:${a.source.tag} moved since the plan: was ${a.source.digest}, now ${source?.digest ?? 'absent'}`);
+  const source = await digestOf(a.source.registry, a.source.repository, a.source.tag);
+  if (source !== a.source.digest) {
+    return drifted(a, journal, `source ${a.source.registry}/${a.source.repository}:${a.source.tag} moved since the plan: was ${a.source.digest}, now ${source ?? 'absent'}`);
   }
   return undefined;
 }

@@ -142,9 +142,11 @@ async function applyWith(backend: StateBackend, planFile: string, plan: Plan, co
 
 async function lockedApply(backend: StateBackend, planFile: string, plan: Plan, config: Config, io: IO, o: { parallelism?: number; inUse?: string[]; lockTimeoutMs?: number } & ApplyDeps, done: ReadonlySet<string>, interrupts: Interrupts): Promise<number> {
   const jpath = journalPath(planFile, plan.sha256);
-  // Before the lock and the state are touched: a refused private folder, or no skopeo, changes nothing.
+  // Before the lock and the state are touched: a refused private folder changes nothing.
   const skopeo = o.skopeo ?? (plan.actions.some((a) => a.type === 'copy' && !done.has(a.id)) ? new SkopeoRunner(io.env.REGMGR_SKOPEO || 'skopeo') : undefined);
-  if (!o.skopeo) await skopeo?.check();
+  // Checked beside the lock and the re-check's reads (a skopeo process takes ~0.1 s to
+  // start), and awaited before the state is marked: a missing skopeo changes nothing.
+  const skopeoChecked = o.skopeo ? undefined : skopeo?.check().then(() => undefined, (e: Error) => e);
   const lock = await backend.lock(`regmgr apply ${planFile}`, notify(io), o.lockTimeoutMs ?? 0);
   try {
     // Backend pg: another machine may have gone on with this plan while we waited for the lock.
@@ -166,6 +168,8 @@ async function lockedApply(backend: StateBackend, planFile: string, plan: Plan, 
       io.err(`note: the plan kept the images in use per ${inert(plan.in_use.map((u) => u.file).join(', '))}; this apply was given no in-use input, so its re-check cannot see what was deployed since (pass --in-use FILE)\n`);
     }
     const recheck = o.recheck ? await recheckPolicy(plan, config, io, o.inUse) : undefined;
+    const noSkopeo = await skopeoChecked;
+    if (noSkopeo) throw noSkopeo;
     // Mark the state at once: the history then shows an apply in progress.
     const base = overlay(prev?.snapshot ?? {}, stateViewOf(plan.snapshot));
     const registries = { ...(prev?.registries ?? {}), ...Object.fromEntries(Object.entries(plan.registries).map(([n, r]) => [n, { url: r.url }])) };

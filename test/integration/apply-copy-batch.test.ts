@@ -153,3 +153,43 @@ test('a client that reacts to the first new target tag by setting another: that 
     assert.equal((await readTags(dst.reg, w.target)).v2, theirs, `run ${run}: the other client's tag stands`);
   }
 });
+
+test("the copies' checks take the policy re-check's read while it is within -digest-max-age (0s: each tag is read again); a target tag set after that read is still left alone", async () => {
+  const tagHeads: number[] = [];
+  for (const age of [undefined, '0s']) {
+    const w = await world();
+    dst.proxy.log.length = 0;
+    // Once the re-check has read the target, before skopeo pushes anything: another client sets v1.
+    let theirs = '';
+    dst.proxy.inject((r) => r.method === 'POST' && /\/blobs\/uploads\//.test(r.url ?? ''), { before: async () => void (theirs = await pushImage(dst.reg, w.target, ['v1'], { seed: `${w.repo}-late` })) });
+    const { runner } = recordingRunner();
+    const cap = captureIO();
+    assert.equal(await applyCommand({ plan: w.planFile, digestMaxAge: age }, cap.io, { skopeo: runner }), 3, cap.stdout() + cap.stderr());
+    dst.proxy.clear();
+    assert.match(cap.stdout(), new RegExp(`^drifted +dst/${w.target}:v1 changed during apply: was absent, now ${theirs}; the image was copied by digest, the tag left alone$`, 'm'), `age ${age}`);
+    assert.deepEqual(await readTags(dst.reg, w.target), { ...w.digests, v1: theirs }, `age ${age}`);
+    tagHeads.push(dst.proxy.log.filter((l) => l.startsWith(`HEAD /v2/${w.target}/manifests/v`)).length);
+  }
+  // With 0s, one more HEAD for each of the five tags, before the sync.
+  assert.equal(tagHeads[1] - tagHeads[0], 5, `HEADs of the target's tags: ${tagHeads.join(' then ')}`);
+});
+
+test('a lone image (skopeo copy sets the tag itself) is checked live, not from the re-check: a target tag set after the re-check read it is left alone', async () => {
+  const repo = `batch/lone-${++n}`;
+  await pushImage(src.reg, repo, ['v1'], { seed: `${repo}-v1` });
+  const dir = join(tmp.dir, `lone${n}`);
+  mkdirSync(dir);
+  const config = writeFile(dir, 'c.yml', `registries:\n  src:\n    registry: ${src.proxy.url}\n    repositories: [${repo}]\n  dst:\n    registry: ${dst.proxy.url}\nsync-policy:\n  from: src\n  to: dst\n  replace: [{ old: "", new: mirror }]\n`);
+  const planFile = join(dir, 'plan.json');
+  assert.equal((await runCli(['plan', '-c', config, '-out', planFile])).code, 0);
+  // The first request to the target after the re-check's listing (regmgr's check, or skopeo's first): another client sets v1.
+  let theirs = '';
+  dst.proxy.inject((r) => !/\/tags\/list/.test(r.url ?? ''), { before: async () => void (theirs = await pushImage(dst.reg, `mirror/${repo}`, ['v1'], { seed: `${repo}-theirs` })) });
+  const { runner, calls } = recordingRunner();
+  const cap = captureIO();
+  assert.equal(await applyCommand({ plan: planFile }, cap.io, { skopeo: runner }), 3, cap.stdout() + cap.stderr());
+  dst.proxy.clear();
+  assert.match(cap.stdout(), new RegExp(`^drifted +dst/mirror/${repo}:v1 changed since the plan: was absent, now ${theirs}$`, 'm'));
+  assert.deepEqual(await readTags(dst.reg, `mirror/${repo}`), { v1: theirs });
+  assert.equal(calls.length, 0, 'no skopeo ran');
+});
