@@ -1,4 +1,4 @@
-import semver from 'semver';
+import compare from 'semver/functions/compare.js';
 import { parseVersion } from './version.js';
 import { REPRODUCIBLE_BEFORE_MS } from '../oci/created.js';
 
@@ -38,7 +38,7 @@ export function newestFirst<T extends Orderable>(items: readonly T[]): { sorted:
     }
     const va = parseVersion(a.tag);
     const vb = parseVersion(b.tag);
-    const c = va && vb ? semver.compare(vb, va) : va ? -1 : vb ? 1 : 0;
+    const c = va && vb ? compare(vb, va) : va ? -1 : vb ? 1 : 0;
     if (c !== 0) {
       note(a, b, 'version');
       return c;

@@ -10,7 +10,7 @@ test('the Agent regmgr loads from undici/lib is the very class undici exports', 
   assert.equal(Agent, undiciAgent);
 });
 
-test('loading apply and plan loads neither undici index (fetch, WebSocket...) nor execa (only a copy runs skopeo)', () => {
+test("loading apply and plan loads neither undici index (fetch, WebSocket...) nor execa (only a copy runs skopeo) nor semver's index (48 modules)", () => {
   const loaded = (module: string) =>
     JSON.parse(
       execFileSync('node', ['--input-type=module', '-e', `await import(${JSON.stringify(new URL(module, import.meta.url).href)}); const { createRequire } = await import('node:module'); console.log(JSON.stringify(Object.keys(createRequire(import.meta.url).cache)))`], { encoding: 'utf8' }),
@@ -21,5 +21,7 @@ test('loading apply and plan loads neither undici index (fetch, WebSocket...) no
     assert.ok(!files.some((f) => f.endsWith('/undici/index.js')), `${m} loads undici's index`);
     // execa is ESM and never in this cache; cross-spawn, which it loads, is.
     assert.ok(!files.some((f) => /\/cross-spawn\//.test(f)), `${m} loads execa`);
+    assert.ok(files.some((f) => f.endsWith('/semver/functions/parse.js')), `${m} loads semver's parse`);
+    assert.ok(!files.some((f) => f.endsWith('/semver/index.js')), `${m} loads semver's index`);
   }
 });
