@@ -5,7 +5,9 @@
 // times are read for two tags in three. The floor is curl (plan-child.ts) sending the
 // fewest requests for the same decision with the same 8 in flight. regmgr runs twice a
 // round: with an empty content cache (a first plan) and with the cache that run left (a
-// second plan of unchanged registries). Rounds alternate after a warm-up; medians.
+// second plan of unchanged registries), against a warm floor too: curl listing the tags
+// and sending a HEAD for each, all a second plan needs. Rounds alternate after a
+// warm-up; medians.
 // Each workload is planned over plain HTTP and over TLS (BENCH_SCHEMES picks).
 // BENCH_WORKLOADS=0,2 picks workloads; BENCH_ROUNDS sets the rounds (default 3).
 import { execFile } from 'node:child_process';
@@ -65,6 +67,7 @@ for (const w of picked.map((i) => all[i])) {
         const cold: Run[] = [];
         const warm: Run[] = [];
         const floors: Run[] = [];
+        const warmFloors: Run[] = [];
         for (let i = 0; i <= ROUNDS; i++) {
           const cache = join(tmp.dir, `cache-${scheme}-${i}`);
           const scratch = join(tmp.dir, `floor-${i}`);
@@ -72,12 +75,14 @@ for (const w of picked.map((i) => all[i])) {
           const c = await once(['plan', config, '', '', scratch], { REGMGR_CACHE_DIR: cache });
           const h = await once(['plan', config, '', '', scratch], { REGMGR_CACHE_DIR: cache });
           const f = await once(['floor', reg.url, String(CONCURRENCY), 'dev', scratch, reg.certFile ?? '']);
+          const fw = await once(['floor-warm', reg.url, String(CONCURRENCY), 'dev', scratch, reg.certFile ?? '']);
           rmSync(scratch, { recursive: true, force: true });
-          if (c.tags !== f.tags || h.tags !== f.tags) throw new Error(`read ${c.tags}/${h.tags} tags, the floor ${f.tags}`);
+          if (c.tags !== f.tags || h.tags !== f.tags || fw.tags !== f.tags) throw new Error(`read ${c.tags}/${h.tags} tags, the floors ${f.tags}/${fw.tags}`);
           if (i === 0) continue; // warm-up: page cache, JIT of the registry
           cold.push(c);
           warm.push(h);
           floors.push(f);
+          warmFloors.push(fw);
         }
         const m = (xs: Run[], k: keyof Run) => median(xs.map((x) => x[k] as number));
         const tags = floors[0].tags;
@@ -88,6 +93,8 @@ for (const w of picked.map((i) => all[i])) {
           `  ${line('regmgr, first plan', cold)}`,
           `  ${line('regmgr, second plan', warm)}`,
           `  ${line('floor, curl', floors, false)}`,
+          `  ${line('warm floor, curl HEADs', warmFloors, false)}`,
+          `  second plan against the warm floor: time ${(m(warm, 'ms') / m(warmFloors, 'ms')).toFixed(2)}x, CPU ${(m(warm, 'cpuMs') / m(warmFloors, 'cpuMs')).toFixed(2)}x`,
         ].join('\n');
         console.log(out);
         rows.push(out);

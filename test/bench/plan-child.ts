@@ -6,6 +6,9 @@
 //                                                 manifest (bytes freed count every image), and
 //                                                 the config of one the policy orders (tags
 //                                                 containing KEY)
+//   plan-child.js floor-warm URL N KEY DIR [CA]  -> what a second plan of unchanged registries
+//                                                 cannot do without: list tags, a HEAD of
+//                                                 every tag (its digest); nothing else
 // Prints one JSON line: wall ms, CPU ms (curl's included), peak RSS, requests, tags.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -62,6 +65,11 @@ if (mode === 'plan') {
   await curl('lists', repos.map((r, i) => block(`${arg}/v2/${r}/tags/list`, join(dir, `tags-${i}.json`))));
   const tags = repos.flatMap((r, i) => (JSON.parse(readFileSync(join(dir, `tags-${i}.json`), 'utf8')) as { tags: string[] }).tags.map((t) => [r, t] as const));
   const ordered = tags.filter(([, t]) => t.includes(key));
+  if (mode === 'floor-warm') {
+    await curl('heads', tags.map(([r, t]) => block(`${arg}/v2/${r}/manifests/${t}`, '/dev/null', true)));
+    process.stdout.write(JSON.stringify({ ...measure(), requests, tags: tags.length }));
+    process.exit(0);
+  }
   // Every manifest's body: the bytes a plan frees count kept images' blobs too.
   await curl('manifests', [
     ...tags.filter(([, t]) => !t.includes(key)).map(([r, t], i) => block(`${arg}/v2/${r}/manifests/${t}`, join(dir, `k-${i}.json`))),
