@@ -67,17 +67,16 @@ if (mode === 'plan') {
   const ordered = tags.filter(([, t]) => t.includes(key));
   if (mode === 'floor-warm') {
     await curl('heads', tags.map(([r, t]) => block(`${arg}/v2/${r}/manifests/${t}`, '/dev/null', true)));
-    process.stdout.write(JSON.stringify({ ...measure(), requests, tags: tags.length }));
-    process.exit(0);
+  } else {
+    // Every manifest's body: the bytes a plan frees count kept images' blobs too.
+    await curl('manifests', [
+      ...tags.filter(([, t]) => !t.includes(key)).map(([r, t], i) => block(`${arg}/v2/${r}/manifests/${t}`, join(dir, `k-${i}.json`))),
+      ...ordered.map(([r, t], i) => block(`${arg}/v2/${r}/manifests/${t}`, join(dir, `m-${i}.json`))),
+    ]);
+    const configs = new Map<string, string>();
+    ordered.forEach(([r], i) => configs.set(JSON.parse(readFileSync(join(dir, `m-${i}.json`), 'utf8')).config.digest, r));
+    await curl('configs', [...configs].map(([d, r]) => block(`${arg}/v2/${r}/blobs/${d}`, '/dev/null')));
   }
-  // Every manifest's body: the bytes a plan frees count kept images' blobs too.
-  await curl('manifests', [
-    ...tags.filter(([, t]) => !t.includes(key)).map(([r, t], i) => block(`${arg}/v2/${r}/manifests/${t}`, join(dir, `k-${i}.json`))),
-    ...ordered.map(([r, t], i) => block(`${arg}/v2/${r}/manifests/${t}`, join(dir, `m-${i}.json`))),
-  ]);
-  const configs = new Map<string, string>();
-  ordered.forEach(([r], i) => configs.set(JSON.parse(readFileSync(join(dir, `m-${i}.json`), 'utf8')).config.digest, r));
-  await curl('configs', [...configs].map(([d, r]) => block(`${arg}/v2/${r}/blobs/${d}`, '/dev/null')));
   extra = { requests, tags: tags.length };
 }
 process.stdout.write(JSON.stringify({ ...(measured ?? measure()), ...extra }));

@@ -78,7 +78,8 @@ try {
   const perRepo = repos.map((r, i) => {
     const list = join(tmp.dir, `skopeo-sync-${i}.yml`);
     writeFileSync(list, `${src.host}:\n  tls-verify: false\n  images-by-tag-regex:\n    ${r}: '.*'\n`);
-    return { list, dest: `${dst.host}/${r.slice(0, r.lastIndexOf('/'))}` };
+    // skopeo sync names the destination DEST/<last name>.
+    return { list, dest: r.includes('/') ? `${dst.host}/${r.slice(0, r.lastIndexOf('/'))}` : dst.host };
   });
   const rows = {
     'regmgr apply': [] as Sample[],
