@@ -1,5 +1,6 @@
 import type { Plan } from '../plan/model.js';
 import type { DeletedTags, StateSnapshot } from '../state/model.js';
+import { setOwn } from '../util/own-key.js';
 
 // What an apply adds to the state: the snapshot after its finished actions, the
 // repositories it changed, the tags it deleted. Pure.
@@ -14,12 +15,12 @@ export function applyDone(base: StateSnapshot, plan: Plan, done: ReadonlySet<str
     if (!done.has(a.id)) continue;
     if (a.type === 'copy') {
       const repo = ((out[a.target.registry] ??= {})[a.target.repository] ??= {});
-      repo[a.target.tag] = { digest: a.source.digest, media_type: a.source.media_type };
+      setOwn(repo, a.target.tag, { digest: a.source.digest, media_type: a.source.media_type });
     } else {
       const repo = out[a.registry]?.[a.repository];
       if (repo) for (const t of a.tags) delete repo[t];
       // A tag moved onto the digest during apply, lost to the DELETE and put back.
-      for (const t of restored.get(a.id) ?? []) ((out[a.registry] ??= {})[a.repository] ??= {})[t] = { digest: a.digest, media_type: a.media_type };
+      for (const t of restored.get(a.id) ?? []) setOwn(((out[a.registry] ??= {})[a.repository] ??= {}), t, { digest: a.digest, media_type: a.media_type });
     }
   }
   return out;

@@ -9,6 +9,7 @@ import { carryOutRestore, planRestore, restoredRef, type RestoreOutcome } from '
 import { connect } from '../registry/connect.js';
 import { inert } from '../util/inert.js';
 import { EXIT, notify, type IO } from './io.js';
+import { setOwn } from '../util/own-key.js';
 
 export interface RestoreArgs {
   state?: string;
@@ -101,7 +102,7 @@ async function recordRestored(backend: StateBackend, planSha: string, outcomes: 
   const prev = await backend.read();
   if (!prev || !back.length) return;
   const snapshot = structuredClone(prev.snapshot);
-  for (const o of back) ((snapshot[o.registry] ??= {})[o.repository] ??= {})[o.tag] = { digest: o.digest, media_type: o.mediaType };
+  for (const o of back) setOwn(((snapshot[o.registry] ??= {})[o.repository] ??= {}), o.tag, { digest: o.digest, media_type: o.mediaType });
   const changed = [...new Set(back.map((o) => `${o.registry}/${o.repository}`))].sort();
   await backend.write(prev, { written_by: 'restore', registries: prev.registries, snapshot, event: { plan_sha256: planSha, changed } });
 }

@@ -7,6 +7,7 @@ import { diffSnapshots } from '../state/diff.js';
 import { stateViewOf } from './state-view.js';
 import { planWarnings, type Deleted } from '../policy/warnings.js';
 import { bytesCopied, bytesFreed, imageSize, type BytesCopied, type BytesFreed } from './bytes.js';
+import { setOwn } from '../util/own-key.js';
 
 export interface BuildMeta {
   version: string;
@@ -87,7 +88,7 @@ export function buildPlan(config: Config, c: Collected, meta: BuildMeta): Plan {
       const tags: SnapshotRepo['tags'] = {};
       for (const t of r.tags) {
         const size = c.sizes ? imageSize(t.digest, c.sizes) : undefined;
-        tags[t.tag] = { digest: t.digest, media_type: t.mediaType, ...(t.created !== undefined ? { created: t.created } : {}), ...(size !== undefined ? { size } : {}) };
+        setOwn(tags, t.tag, { digest: t.digest, media_type: t.mediaType, ...(t.created !== undefined ? { created: t.created } : {}), ...(size !== undefined ? { size } : {}) });
       }
       snapshot[registry][name] = { ...(r.missing ? { missing: true } : {}), tags };
     }

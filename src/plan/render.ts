@@ -4,6 +4,7 @@ import type { Plan } from './model.js';
 import { shortDigest } from '../util/table.js';
 import { describeChange } from '../state/diff.js';
 import { inert } from '../util/inert.js';
+import { getOwn } from '../util/own-key.js';
 
 export interface RenderOptions {
   color: boolean;
@@ -45,11 +46,11 @@ export function groups(plan: Plan, explain: boolean): Map<string, Line[]> {
       const how = `${a.prune ? 'prune ' : ''}${a.method === 'manifest' ? '' : `${a.method === 'oci' ? `delete tag${via ? ` via ${via}` : ''}` : 'untag'} `}`;
       const kept = a.kept_by?.length ? `, digest kept by ${a.kept_by.join(', ')}` : a.children?.length ? `, with its ${a.children.length} platform manifest${a.children.length === 1 ? '' : 's'}` : '';
       // --explain: each image's size, and what deleting it frees that no other delete does.
-      const size = plan.snapshot[a.registry]?.[a.repository]?.tags[a.tags[0]]?.size;
+      const size = getOwn(plan.snapshot[a.registry]?.[a.repository]?.tags, a.tags[0])?.size;
       const alone = plan.bytes?.alone?.[`${a.registry}/${a.repository}@${a.digest}`];
       const bytes = explain && a.method === 'manifest' && size !== undefined ? `, ${humanBytes(size)}${alone !== undefined ? `, frees ${humanBytes(alone)} alone` : ''}` : '';
       for (const t of a.tags) {
-        add(`${a.registry} ${a.repository}`, { sign: '-', text: `${how}${t} (${shortDigest(a.digest)}${kept}${bytes})`, reason: a.reasons[t] ?? '', digest: a.digest, under: a.attachment_of?.subject });
+        add(`${a.registry} ${a.repository}`, { sign: '-', text: `${how}${t} (${shortDigest(a.digest)}${kept}${bytes})`, reason: getOwn(a.reasons, t) ?? '', digest: a.digest, under: a.attachment_of?.subject });
       }
       // Untagged attachments (OCI 1.1 referrers) have no tag to show: one line each, by digest.
       for (const r of a.referrers ?? []) {
@@ -60,7 +61,7 @@ export function groups(plan: Plan, explain: boolean): Map<string, Line[]> {
   for (const b of plan.blocked) {
     for (const t of b.tags) {
       // The tag's decision says which rule wanted it and why it is blocked.
-      const reason = plan.decisions.delete[b.registry]?.[b.repository]?.[t]?.reason ?? plan.decisions.prune?.[b.registry]?.[b.repository]?.[t]?.reason ?? `blocked: ${b.reason}`;
+      const reason = getOwn(plan.decisions.delete[b.registry]?.[b.repository], t)?.reason ?? getOwn(plan.decisions.prune?.[b.registry]?.[b.repository], t)?.reason ?? `blocked: ${b.reason}`;
       add(`${b.registry} ${b.repository}`, { sign: '!', text: `${t} (${shortDigest(b.digest)})`, reason });
     }
   }

@@ -11,6 +11,7 @@ import { NOT_LISTED, type RepoSelection } from './selection.js';
 import { isVersionTag } from './version.js';
 import { refKey, type InUse } from './in-use.js';
 import { flat } from '../util/flat-string.js';
+import { setOwn } from '../util/own-key.js';
 
 export interface DeleteInput {
   registry: string;
@@ -108,7 +109,8 @@ export function decideDelete(input: DeleteInput): DeleteResult {
   const attByDigest = groupBy(attachments, (p) => p.entry.digest);
   // Every digest a tag names here (an attachment's digest can be a subject too: a
   // signature of a signature), and the platform manifests of indexes.
-  const tagged = new Set(pending.map((p) => p.entry.digest));
+  const tagged = new Set<Digest>();
+  for (const p of pending) tagged.add(p.entry.digest);
   const children = new Set([...input.indexChildren.values()].flat());
   const present = (d: Digest) => tagged.has(d) || children.has(d) || input.subjectsPresent?.get(d) === true;
   const unknown = attachments.map((p) => p.attachment!.subject).filter((d) => !present(d) && !input.subjectsPresent?.has(d));
@@ -117,7 +119,9 @@ export function decideDelete(input: DeleteInput): DeleteResult {
   // Digests whose every ordinary tag is to be deleted. An attachment tag on a digest is
   // one more tag of it: one that stays (its subject is kept) keeps the digest, and the
   // ordinary tags on it go alone; one on its own subject follows that digest.
-  const allOrdinaryGo = new Set([...byDigest].filter(([, g]) => g.every((p) => p.verdict === 'delete')).map(([d]) => d));
+  // Loops, not a spread of the map: that makes an array per digest (garbage at 1,000,000 tags).
+  const allOrdinaryGo = new Set<Digest>();
+  for (const [d, g] of byDigest) if (g.every((p) => p.verdict === 'delete')) allOrdinaryGo.add(d);
   const stays = (p: Pending) => {
     const { subject } = p.attachment!;
     return subject !== p.entry.digest && !allOrdinaryGo.has(subject) && present(subject);
@@ -135,7 +139,8 @@ export function decideDelete(input: DeleteInput): DeleteResult {
 
   // A platform manifest that a kept index lists must stay, or that index breaks.
   const deleted = new Set(out.manifestDigests());
-  const keptIndexes = [...byDigest.entries()].filter(([d, g]) => !deleted.has(d) && isIndex(g[0].entry.mediaType));
+  const keptIndexes: Array<[Digest, Pending[]]> = [];
+  for (const [d, g] of byDigest) if (!deleted.has(d) && isIndex(g[0].entry.mediaType)) keptIndexes.push([d, g]);
   const singles = out.actions.filter((a) => a.method === 'manifest' && !isIndex(a.mediaType));
   const deletedIndexes = out.actions.filter((a) => a.method === 'manifest' && isIndex(a.mediaType));
   const needsChildren = [
@@ -208,7 +213,7 @@ export function decideDelete(input: DeleteInput): DeleteResult {
     // One action per digest: an attachment on a digest that goes whole goes in that DELETE.
     const whole = out.actions.find((a) => a.method === 'manifest' && a.digest === digest);
     if (whole) {
-      for (const p of doomed) (whole.tags.push(p.entry.tag), (whole.reasons[p.entry.tag] = p.reason));
+      for (const p of doomed) (whole.tags.push(p.entry.tag), setOwn(whole.reasons, p.entry.tag, p.reason));
       continue;
     }
     const others = [...group, ...(byDigest.get(digest) ?? [])].filter((p) => p.verdict !== 'delete').map((p) => ({ tag: p.entry.tag, reason: p.reason }));
@@ -280,6 +285,13 @@ function guardEmptying(ordinary: Pending[], out: Outcome, repository: string, re
   return [`${registry} ${repository}: ${reason} (${hit.length} delete${hit.length === 1 ? '' : 's'} blocked)`];
 }
 
+/** Each tag's reason, by tag (built in a loop: fromEntries makes an array per tag). */
+function reasonsOf(group: readonly Pending[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const p of group) setOwn(out, p.entry.tag, p.reason);
+  return out;
+}
+
 /** The actions and blocked items of one repository, as the decision builds them. */
 class Outcome {
   readonly actions: DeleteAction[] = [];
@@ -308,7 +320,7 @@ class Outcome {
       mediaType: group[0].entry.mediaType,
       tags: group.map((p) => p.entry.tag),
       method: 'manifest',
-      reasons: Object.fromEntries(group.map((p) => [p.entry.tag, p.reason])),
+      reasons: reasonsOf(group),
       ...(attachmentOf ? { attachmentOf } : {}),
     });
   }

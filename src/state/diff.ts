@@ -1,5 +1,6 @@
 import { inert } from '../util/inert.js';
 import type { StateSnapshot, TagChange } from './model.js';
+import { getOwn } from '../util/own-key.js';
 
 /**
  * Tags added, removed and moved from `before` to `after`, over the repositories present
@@ -12,12 +13,12 @@ export function diffSnapshots(before: StateSnapshot, after: StateSnapshot): TagC
       const old = before[registry]?.[repository];
       if (!old) continue;
       for (const [tag, t] of Object.entries(tags)) {
-        const o = old[tag];
+        const o = getOwn(old, tag);
         if (!o) out.push({ registry, repository, tag, change: 'added', before: null, after: t.digest });
         else if (o.digest !== t.digest) out.push({ registry, repository, tag, change: 'moved', before: o.digest, after: t.digest });
       }
       for (const [tag, o] of Object.entries(old)) {
-        if (!tags[tag]) out.push({ registry, repository, tag, change: 'removed', before: o.digest, after: null });
+        if (!getOwn(tags, tag)) out.push({ registry, repository, tag, change: 'removed', before: o.digest, after: null });
       }
     }
   }

@@ -173,3 +173,23 @@ test('attachments that a pusher aims at the delete: a tag sha256-X.sig on X itse
   assert.match(out, /Apply complete: 0 copied, 5 deleted, 0 drifted, 0 blocked, 0 failed\./);
   assert.deepEqual(Object.keys(await readTags(env.reg, repo)).sort(), [`${kept.replace(':', '-')}.att`, 'v1']);
 });
+
+test('a tag named __proto__ (valid in the distribution grammar) is a tag like any other: in the snapshot, the decisions, the action, the state', async () => {
+  // In a plain object, `o['__proto__'] = v` sets the prototype instead of a key: the tag
+  // would vanish from the plan's snapshot and its reason from the delete.
+  const repo = 'odd/names';
+  const gone = await pushImage(env.reg, repo, ['__proto__'], { seed: 'proto-gone' });
+  const kept = await pushImage(env.reg, repo, ['constructor', 'keep'], { seed: 'proto-kept' });
+  const r = await planApply('  mix-count: 0\n  tags:\n    include:\n      regex: ^__\n', repo);
+  const tags = r.plan.snapshot.reg[repo].tags;
+  assert.deepEqual(Object.keys(tags).sort(), ['__proto__', 'constructor', 'keep']);
+  assert.equal(Object.getOwnPropertyDescriptor(tags, '__proto__')?.value.digest, gone);
+  const del = r.plan.actions.find((a): a is PlanDelete => a.type === 'delete' && a.tags.includes('__proto__'));
+  assert.equal(Object.getOwnPropertyDescriptor(del?.reasons ?? {}, '__proto__')?.value, 'matches include regex /^__/');
+  assert.match(r.planOut, /^ {2}- __proto__ \(sha256:\w{12}.*\) +matches include regex \/\^__\//m);
+  assert.equal(r.code, 0, r.out);
+  assert.deepEqual(await readTags(env.reg, repo), { constructor: kept, keep: kept });
+  const state = JSON.parse(readFileSync(r.config.replace(/\.yml$/, '.state.json'), 'utf8'));
+  assert.deepEqual(Object.keys(state.snapshot.reg[repo]).sort(), ['constructor', 'keep']);
+  assert.deepEqual(state.deleted_tags.reg[repo], ['__proto__']);
+});
