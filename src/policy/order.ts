@@ -1,4 +1,5 @@
 import compare from 'semver/functions/compare.js';
+import type { SemVer } from 'semver';
 import { parseVersion } from './version.js';
 import { REPRODUCIBLE_BEFORE_MS } from '../oci/created.js';
 
@@ -18,39 +19,61 @@ export type OrderBasis = 'created' | 'version' | 'name';
  * strongest key that placed it against a neighbour.
  */
 export function newestFirst<T extends Orderable>(items: readonly T[]): { sorted: T[]; basis: Map<T, OrderBasis> } {
-  const basis = new Map<T, OrderBasis>();
-  const note = (a: T, b: T, by: OrderBasis) => {
-    for (const x of [a, b]) {
-      const prev = basis.get(x);
-      if (!prev || rank(by) < rank(prev)) basis.set(x, by);
-    }
+  // Each item's keys are computed once, not in every comparison: a sort of n items
+  // compares ~n log n times, and at 100,000 candidates a time parsed (and an array
+  // made) per comparison was most of the policy's time and garbage. The comparator
+  // gives the same answers in the same order as before, so `basis` is unchanged.
+  const n = items.length;
+  const ms = new Float64Array(n);
+  for (let i = 0; i < n; i++) ms[i] = time(items[i]);
+  const versions: Array<SemVer | null | undefined> = new Array(n);
+  const version = (i: number) => {
+    let v = versions[i];
+    if (v === undefined) v = versions[i] = parseVersion(items[i].tag) ?? null;
+    return v;
   };
-  const time = (t: T) => {
-    const ms = t.created ? Date.parse(t.created) : NaN;
-    return Number.isNaN(ms) ? Infinity : ms < REPRODUCIBLE_BEFORE_MS ? -Infinity : ms;
+  const by = new Uint8Array(n).fill(UNSET);
+  const note = (a: number, b: number, r: number) => {
+    if (r < by[a]) by[a] = r;
+    if (r < by[b]) by[b] = r;
   };
-  const sorted = [...items].sort((a, b) => {
-    const ta = time(a);
-    const tb = time(b);
+  const order: number[] = [];
+  for (let i = 0; i < n; i++) order.push(i);
+  order.sort((a, b) => {
+    const ta = ms[a];
+    const tb = ms[b];
     if (ta !== tb) {
-      note(a, b, 'created');
+      note(a, b, CREATED);
       return ta < tb ? 1 : -1;
     }
-    const va = parseVersion(a.tag);
-    const vb = parseVersion(b.tag);
+    const va = version(a);
+    const vb = version(b);
     const c = va && vb ? compare(vb, va) : va ? -1 : vb ? 1 : 0;
     if (c !== 0) {
-      note(a, b, 'version');
+      note(a, b, VERSION);
       return c;
     }
-    note(a, b, 'name');
-    return a.tag < b.tag ? 1 : a.tag > b.tag ? -1 : 0;
+    note(a, b, NAME);
+    const x = items[a].tag;
+    const y = items[b].tag;
+    return x < y ? 1 : x > y ? -1 : 0;
   });
+  const sorted = order.map((i) => items[i]);
+  const basis = new Map<T, OrderBasis>();
+  for (let i = 0; i < n; i++) if (by[i] !== UNSET) basis.set(items[i], BASES[by[i]]);
   return { sorted, basis };
 }
 
-function rank(b: OrderBasis): number {
-  return b === 'created' ? 0 : b === 'version' ? 1 : 2;
+// Stronger first: a lower number wins when an item was placed by several keys.
+const CREATED = 0;
+const VERSION = 1;
+const NAME = 2;
+const UNSET = 3;
+const BASES: readonly OrderBasis[] = ['created', 'version', 'name'];
+
+function time(t: Orderable): number {
+  const ms = t.created ? Date.parse(t.created) : NaN;
+  return Number.isNaN(ms) ? Infinity : ms < REPRODUCIBLE_BEFORE_MS ? -Infinity : ms;
 }
 
 export function describeBasis(b: OrderBasis | undefined): string {

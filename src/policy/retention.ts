@@ -3,6 +3,7 @@ import type { Digest } from '../oci/names.js';
 import type { TagEntry } from '../snapshot/model.js';
 import { firstHit, type RuleHit } from './matchers.js';
 import { describeBasis, newestFirst } from './order.js';
+import { flat } from '../util/flat-string.js';
 import { FUTURE_TOLERANCE_MS, REPRODUCIBLE_BEFORE_MS } from '../oci/created.js';
 
 /** A delete candidate as the retention rules see it; they may keep it, and say why. */
@@ -52,6 +53,8 @@ export function applyRetention(cands: Candidate[], repository: string, policy: D
     });
     const { sorted, basis } = newestFirst(ranked.map((it) => ({ tag: it.c.entry.tag, created: it.c.entry.created ?? undefined, it })));
     const of = ranked.length;
+    // Each reason is made flat as it is made (flat-string.ts): its pieces then die young,
+    // instead of living on, promoted, until the plan is built.
     sorted.forEach((s, i) => {
       const by = describeBasis(basis.get(s));
       const rank = rule ? `#${i + 1} newest of ${of}${by === 'image creation time' ? '' : ` (by ${by})`}` : `#${i + 1} newest of ${of} candidates by ${by}`;
@@ -61,7 +64,7 @@ export function applyRetention(cands: Candidate[], repository: string, policy: D
       else if (age?.within) keep(s.it.c, say(s.it, rule ? `kept: ${age.text}` : `kept by keep-within ${keepWithin!.text} (${age.text})`));
       else {
         const beyond = keepNewest !== undefined ? `${rank}, beyond ${rule ? 'keep-newest' : 'mix-count'} ${keepNewest}` : '';
-        s.it.c.reason = say(s.it, [beyond, age?.text].filter(Boolean).join('; '));
+        s.it.c.reason = flat(say(s.it, [beyond, age?.text].filter(Boolean).join('; ')));
       }
     });
   }
@@ -136,5 +139,5 @@ function ageWords(created: string | null | undefined, within: Duration, nowMs: n
 
 function keep(c: Candidate, reason: string) {
   c.verdict = 'keep';
-  c.reason = reason;
+  c.reason = flat(reason);
 }
