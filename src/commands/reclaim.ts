@@ -6,7 +6,7 @@ import { journalPath, readJournal } from '../apply/journal.js';
 import { childId, referrerId } from '../apply/delete-step.js';
 import { connect } from '../registry/connect.js';
 import { RegistryError } from '../registry/errors.js';
-import { manifestSizes, type ManifestSizes } from '../oci/manifest-facts.js';
+import { eachBlob, manifestSizes, type ManifestSizes } from '../oci/manifest-facts.js';
 import type { Digest, Repository } from '../oci/names.js';
 import { cacheFile, loadCache } from '../snapshot/content-cache.js';
 import { humanBytes } from '../plan/bytes.js';
@@ -87,14 +87,16 @@ export async function reclaimCommand(args: ReclaimArgs, io: IO): Promise<number>
             s = manifestSizes(m.json, m.mediaType, m.bytes.length);
             cache.setSizes(d, s);
           }
-          for (const [b] of s.blobs) live.add(b);
+          eachBlob(s, (b) => live.add(b));
           if (depth < 2) for (const c of s.children ?? []) await mark(c, depth + 1);
         };
         await mapLimit([...digests], client.endpoint.concurrency, (d) => mark(d, 0));
       }
       const asked = new Set<Digest>();
       for (const d of deleted.filter((x) => x.registry === registry)) {
-        for (const [blob, size] of d.sizes.blobs) {
+        const blobs: Array<[Digest, number]> = [];
+        eachBlob(d.sizes, (b, n) => blobs.push([b, n]));
+        for (const [blob, size] of blobs) {
           if (live.has(blob) || asked.has(blob)) continue;
           asked.add(blob);
           rows.push({ registry, repository: d.repository, blob, size, served: await client.hasBlob(d.repository, blob) });

@@ -1,6 +1,6 @@
 import type { Config } from '../config/model.js';
 import type { Collected } from '../planner/collect.js';
-import { FORMAT_VERSION, deleteId, type Plan, type PlanAction, type PlanBlocked, type PlanCopy, type PlanDelete, type SnapshotRepo } from './model.js';
+import { FORMAT_VERSION, deleteId, type Plan, type PlanAction, type PlanBlocked, type PlanCopy, type PlanDelete, type SnapshotRepo, type SnapshotTag } from './model.js';
 import { planHash } from './canonical.js';
 import type { StateSnapshot } from '../state/model.js';
 import { diffSnapshots } from '../state/diff.js';
@@ -8,6 +8,7 @@ import { stateViewOf } from './state-view.js';
 import { planWarnings, type Deleted } from '../policy/warnings.js';
 import { bytesCopied, bytesFreed, imageSize, type BytesCopied, type BytesFreed } from './bytes.js';
 import { setOwn } from '../util/own-key.js';
+import type { TagVerdict } from '../policy/decision.js';
 
 export interface BuildMeta {
   version: string;
@@ -45,25 +46,19 @@ export function buildPlan(config: Config, c: Collected, meta: BuildMeta): Plan {
   for (const d of [...c.evaluation.deletes.map((x) => ({ ...x, prune: false })), ...c.evaluation.prunes.map((x) => ({ ...x, prune: true }))]) {
     guardWarnings.push(...(d.result.warnings ?? []));
     for (const a of d.result.actions) {
+      const id = deleteId(a);
       // A target repository that the delete policy covers too: its own decision stands.
-      if (d.prune && policyIds.has(deleteId(a))) continue;
-      if (!d.prune) policyIds.add(deleteId(a));
-      deletes.push({
-        id: deleteId(a),
-        type: 'delete',
-        registry: a.registry,
-        repository: a.repository,
-        digest: a.digest,
-        media_type: a.mediaType,
-        tags: [...a.tags].sort(),
-        method: a.method,
-        ...(a.keptBy ? { kept_by: [...a.keptBy].sort() } : {}),
-        ...(a.attachmentOf ? { attachment_of: a.attachmentOf } : {}),
-        ...(a.children ? { children: [...a.children].sort() } : {}),
-        ...(a.referrers ? { referrers: a.referrers.map((r) => ({ digest: r.digest, subject: r.subject, artifact_type: r.artifactType })) } : {}),
-        ...(d.prune ? { prune: true as const } : {}),
-        reasons: a.reasons,
-      });
+      if (d.prune && policyIds.has(id)) continue;
+      if (!d.prune) policyIds.add(id);
+      // Optional fields assigned, not spread: a spread makes an object per field per action.
+      const del = { id, type: 'delete', registry: a.registry, repository: a.repository, digest: a.digest, media_type: a.mediaType, tags: [...a.tags].sort(), method: a.method } as PlanDelete;
+      if (a.keptBy) del.kept_by = [...a.keptBy].sort();
+      if (a.attachmentOf) del.attachment_of = a.attachmentOf;
+      if (a.children) del.children = [...a.children].sort();
+      if (a.referrers) del.referrers = a.referrers.map((r) => ({ digest: r.digest, subject: r.subject, artifact_type: r.artifactType }));
+      if (d.prune) del.prune = true;
+      del.reasons = a.reasons; // last, as `plan -json` has always shown it
+      deletes.push(del);
     }
     for (const b of d.result.blocked) {
       blocked.push({ type: 'delete', registry: b.registry, repository: b.repository, digest: b.digest, tags: [...b.tags].sort(), would_lose: [...b.wouldLose].sort((x, y) => cmp(x.tag, y.tag)), reason: b.reason });
@@ -88,7 +83,10 @@ export function buildPlan(config: Config, c: Collected, meta: BuildMeta): Plan {
       const tags: SnapshotRepo['tags'] = {};
       for (const t of r.tags) {
         const size = c.sizes ? imageSize(t.digest, c.sizes) : undefined;
-        setOwn(tags, t.tag, { digest: t.digest, media_type: t.mediaType, ...(t.created !== undefined ? { created: t.created } : {}), ...(size !== undefined ? { size } : {}) });
+        const entry: SnapshotTag = { digest: t.digest, media_type: t.mediaType };
+        if (t.created !== undefined) entry.created = t.created;
+        if (size !== undefined) entry.size = size;
+        setOwn(tags, t.tag, entry);
       }
       snapshot[registry][name] = { ...(r.missing ? { missing: true } : {}), tags };
     }
@@ -96,16 +94,16 @@ export function buildPlan(config: Config, c: Collected, meta: BuildMeta): Plan {
   const decisions: Plan['decisions'] = { delete: {}, sync: {} };
   for (const d of c.evaluation.deletes) {
     const reg = (decisions.delete[d.registry] ??= {});
-    reg[d.repository] = Object.fromEntries(d.result.decisions.map((x) => [x.tag, { verdict: x.verdict, reason: x.reason }]));
+    reg[d.repository] = byTag(d.result.decisions);
   }
   for (const d of c.evaluation.prunes) {
     const reg = ((decisions.prune ??= {})[d.registry] ??= {});
-    reg[d.repository] = Object.fromEntries(d.result.decisions.map((x) => [x.tag, { verdict: x.verdict, reason: x.reason }]));
+    reg[d.repository] = byTag(d.result.decisions);
   }
   const sp = config.syncPolicy;
   for (const s of c.evaluation.syncs) {
     const reg = (decisions.sync[sp!.from] ??= {});
-    reg[s.repository] = Object.fromEntries(s.decisions.map((x) => [x.tag, { verdict: x.verdict, reason: x.reason }]));
+    reg[s.repository] = byTag(s.decisions);
   }
   const registries: Plan['registries'] = {};
   for (const name of new Set([...c.repos.keys(), ...(config.deletePolicy?.registries ?? []), ...(sp ? [sp.from, sp.to] : [])])) {
@@ -164,6 +162,13 @@ function freedBy(deletes: readonly PlanDelete[], sizes: NonNullable<Collected['s
     deletes: deletes.filter((d) => d.method === 'manifest').flatMap((d) => [d, ...[...(d.children ?? []), ...(d.referrers ?? []).map((r) => r.digest)].map((digest) => ({ registry: d.registry, repository: d.repository, digest }))]),
     partial,
   });
+}
+
+/** Each tag's verdict and reason, by tag (a loop: fromEntries makes an array per tag). */
+function byTag(list: ReadonlyArray<{ tag: string; verdict: TagVerdict; reason: string }>): Record<string, { verdict: TagVerdict; reason: string }> {
+  const out: Record<string, { verdict: TagVerdict; reason: string }> = {};
+  for (const x of list) setOwn(out, x.tag, { verdict: x.verdict, reason: x.reason });
+  return out;
 }
 
 function withGuards(w: { warnings: string[]; notes: string[] }, guards: string[]): { warnings: string[]; notes: string[] } {

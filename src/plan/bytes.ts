@@ -1,5 +1,5 @@
 import type { Digest } from '../oci/names.js';
-import type { ManifestSizes } from '../oci/manifest-facts.js';
+import { eachBlob, type ManifestSizes } from '../oci/manifest-facts.js';
 import { groupBy } from '../util/group.js';
 
 /** What the plan's deletes free once the registry's garbage collection runs, in bytes. */
@@ -53,7 +53,7 @@ export function bytesFreed(input: BytesInput): BytesFreed {
       const m = input.sizes.get(d);
       if (!m) return void unsized.add(d);
       if (m.unsized) unsized.add(d);
-      for (const [b] of m.blobs) live.add(b);
+      eachBlob(m, (b) => live.add(b));
       for (const c of m.children ?? []) mark(c, depth + 1);
     };
     for (const [repository, tags] of input.tags.get(registry) ?? []) {
@@ -69,13 +69,16 @@ export function bytesFreed(input: BytesInput): BytesFreed {
     const users = new Map<Digest, number>();
     for (const d of deletes) {
       const m = input.sizes.get(d.digest);
-      if (m) for (const b of new Set([d.digest, ...m.blobs.map(([x]) => x)])) if (!live.has(b)) users.set(b, (users.get(b) ?? 0) + 1);
+      if (m) for (const b of new Set([d.digest, ...blobDigests(m)])) if (!live.has(b)) users.set(b, (users.get(b) ?? 0) + 1);
     }
     for (const d of deletes) {
       const m = input.sizes.get(d.digest);
       if (!m) continue;
       let alone = 0;
-      for (const [b, n] of [[d.digest, m.size] as [Digest, number], ...m.blobs]) if (users.get(b) === 1) alone += n;
+      if (users.get(d.digest) === 1) alone += m.size;
+      eachBlob(m, (b, n) => {
+        if (users.get(b) === 1) alone += n;
+      });
       (out.alone ??= {})[`${registry}/${d.repository}@${d.digest}`] = alone;
     }
     const counted = new Set<Digest>();
@@ -87,8 +90,8 @@ export function bytesFreed(input: BytesInput): BytesFreed {
         continue;
       }
       if (m.unsized) unsized.add(d.digest);
-      for (const [blob, size] of [[d.digest, m.size] as [Digest, number], ...m.blobs]) {
-        if (counted.has(blob)) continue;
+      const count = (blob: Digest, size: number) => {
+        if (counted.has(blob)) return;
         counted.add(blob);
         if (live.has(blob)) {
           repo.shared += size;
@@ -97,7 +100,9 @@ export function bytesFreed(input: BytesInput): BytesFreed {
           repo.freed += size;
           out.freed += size;
         }
-      }
+      };
+      count(d.digest, m.size);
+      eachBlob(m, count);
     }
   }
   if (unsized.size) why.add(`${unsized.size} manifest${unsized.size === 1 ? '' : 's'} could not be sized (missing, or a descriptor without a valid size)`);
@@ -117,7 +122,7 @@ export function imageSize(digest: Digest, sizes: ReadonlyMap<Digest, ManifestSiz
     if (!m || m.unsized) known = false;
     if (!m || seen.has(d)) return;
     seen.set(d, m.size);
-    for (const [b, n] of m.blobs) seen.set(b, n);
+    eachBlob(m, (b, n) => seen.set(b, n));
     if (depth < 2) for (const c of m.children ?? []) walk(c, depth + 1);
   };
   walk(digest, 0);
@@ -160,7 +165,7 @@ export function bytesCopied(input: {
     if (!m || m.unsized) out.exact = false;
     if (!m || into.has(d)) return;
     into.set(d, m.size);
-    for (const [b, n] of m.blobs) into.set(b, n);
+    eachBlob(m, (b, n) => into.set(b, n));
     if (depth < 2) for (const c of m.children ?? []) closure(c, into, depth + 1);
   };
   const byTarget = groupBy(input.copies, (c) => `${c.registry}\0${c.repository}`);
@@ -176,5 +181,11 @@ export function bytesCopied(input: {
       else (repo.transfer += size), (out.transfer += size);
     }
   }
+  return out;
+}
+
+function blobDigests(m: ManifestSizes): Digest[] {
+  const out: Digest[] = [];
+  eachBlob(m, (b) => out.push(b));
   return out;
 }

@@ -3,7 +3,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { isDigest, type Digest } from '../oci/names.js';
 import { normaliseCreated } from '../oci/created.js';
-import type { ManifestSizes } from '../oci/manifest-facts.js';
+import { eachBlob, sharedDigest, type ManifestSizes } from '../oci/manifest-facts.js';
 import { writeFileAtomicPieces } from '../util/atomic.js';
 import { pieces } from '../util/pieces.js';
 import { ownDirProblem } from '../util/private-dir.js';
@@ -47,12 +47,12 @@ export class ContentCache {
     // Written entry by entry, in pieces: at 1,000,000 tags the file is ~250 MiB, which as
     // one string (and the object it was made from) would double a plan's peak memory.
     // Bounded: the newest entries win (a Map keeps insertion order).
-    const entries = <V>(m: ReadonlyMap<Digest, V> | ReadonlySet<string>, put: (s: string) => void) => {
+    const entries = <V>(m: ReadonlyMap<Digest, V> | ReadonlySet<string>, put: (s: string) => void, value: (v: V) => unknown = (v) => v) => {
       let skip = m.size - MAX_ENTRIES;
       let first = true;
       for (const e of m instanceof Map ? m.entries() : (m as ReadonlySet<string>).values()) {
         if (skip-- > 0) continue;
-        put(`${first ? '' : ','}${Array.isArray(e) ? `${JSON.stringify(e[0])}:${JSON.stringify(e[1])}` : JSON.stringify(e)}`);
+        put(`${first ? '' : ','}${Array.isArray(e) ? `${JSON.stringify(e[0])}:${JSON.stringify(value(e[1] as V))}` : JSON.stringify(e)}`);
         first = false;
       }
     };
@@ -64,7 +64,7 @@ export class ContentCache {
         out.put('},"children":{');
         entries(this.children, out.put);
         out.put('},"sizes":{');
-        entries(this.sizes, out.put);
+        entries(this.sizes, out.put, inFile);
         out.put('},"seen":[');
         entries(this.seen, out.put);
         out.put(']}');
@@ -111,13 +111,16 @@ export function loadCache(file: string | undefined, warn: (m: string) => void): 
     if (statSync(file).size > MAX_BYTES) return cache;
     const data = JSON.parse(readFileSync(file, 'utf8'));
     if (data?.version !== 1) return cache;
+    // One string per digest for the three maps (each JSON key is its own copy), while loading only.
+    const keys = new Map<string, Digest>();
+    const key = (d: Digest) => keys.get(d) ?? (keys.set(d, d), d);
     for (const [d, c] of Object.entries(data.created ?? {})) {
-      if (isDigest(d) && (c === null || (typeof c === 'string' && normaliseCreated(c) === c))) cache.created.set(d, c);
+      if (isDigest(d) && (c === null || (typeof c === 'string' && normaliseCreated(c) === c))) cache.created.set(key(d), c);
     }
     for (const [d, list] of Object.entries(data.children ?? {})) {
-      if (isDigest(d) && Array.isArray(list) && list.length <= 10_000 && list.every((x) => typeof x === 'string' && isDigest(x))) cache.children.set(d, list as Digest[]);
+      if (isDigest(d) && Array.isArray(list) && list.length <= 10_000 && list.every((x) => typeof x === 'string' && isDigest(x))) cache.children.set(key(d), (list as Digest[]).map(key));
     }
-    for (const [d, v] of Object.entries(data.sizes ?? {})) if (isDigest(d) && sizesValid(v)) cache.sizes.set(d, v);
+    for (const [d, v] of Object.entries(data.sizes ?? {})) if (isDigest(d) && sizesValid(v)) cache.sizes.set(key(d), inMemory(v, key));
     for (const k of Array.isArray(data.seen) ? data.seen : []) if (typeof k === 'string' && k.length < 1024) cache.seen.add(k);
   } catch {
     // Unreadable or not JSON: start afresh; the next save replaces it.
@@ -126,8 +129,28 @@ export function loadCache(file: string | undefined, warn: (m: string) => void): 
   return cache;
 }
 
-/** Exactly the shape manifestSizes makes, or the entry is ignored (the cache is only an optimisation). */
-function sizesValid(v: any): v is ManifestSizes {
+/** A size entry as the file holds it: blobs as [digest, size] pairs (the file's format since version 1). */
+interface SizesInFile {
+  size: number;
+  blobs: Array<[Digest, number]>;
+  children?: Digest[];
+  unsized?: true;
+}
+
+function inFile(m: ManifestSizes): SizesInFile {
+  const blobs: Array<[Digest, number]> = [];
+  eachBlob(m, (d, n) => blobs.push([d, n]));
+  return { ...m, blobs };
+}
+
+function inMemory(v: SizesInFile, key: (d: Digest) => Digest): ManifestSizes {
+  const blobs: Array<Digest | number> = [];
+  v.blobs.forEach(([d, n], i) => blobs.push(i ? sharedDigest(d) : d, n));
+  return { ...v, blobs, ...(v.children ? { children: v.children.map(key) } : {}) };
+}
+
+/** Exactly the shape manifestSizes makes (as the file holds it), or the entry is ignored (the cache is only an optimisation). */
+function sizesValid(v: any): v is SizesInFile {
   const size = (n: unknown) => Number.isSafeInteger(n) && (n as number) >= 0;
   return (
     v !== null &&

@@ -6,7 +6,7 @@ import type { ManifestSizes } from '../../src/oci/manifest-facts.js';
 import type { Digest } from '../../src/oci/names.js';
 
 const d = (s: string) => `sha256:${createHash('sha256').update(s).digest('hex')}` as Digest;
-const image = (size: number, ...blobs: Array<[string, number]>): ManifestSizes => ({ size, blobs: blobs.map(([b, n]) => [d(b), n]) });
+const image = (size: number, ...blobs: Array<[string, number]>): ManifestSizes => ({ size, blobs: blobs.flatMap(([b, n]) => [d(b), n]) });
 
 // The shapes of the garbage-collection test, as pure data: a manifest's own bytes count,
 // each blob once, and what a kept manifest references stays.

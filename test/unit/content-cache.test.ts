@@ -18,7 +18,7 @@ test('the content cache is written in pieces as one JSON document, and read back
     cache.setCreated(d(1), '2024-01-01T00:00:00.000Z');
     cache.setCreated(d(2), null);
     cache.setChildren(d(3), [d(4), d(5)]);
-    cache.setSizes(d(4), { size: 10, blobs: [[d(6), 20]] });
+    cache.setSizes(d(4), { size: 10, blobs: [d(6), 20] });
     cache.setSizes(d(3), { size: 5, blobs: [], children: [d(4), d(5)], unsized: true });
     cache.markSeen('http://127.0.0.1:5000/team/"odd"');
     // Enough entries to span several 64 KiB pieces.
