@@ -376,9 +376,22 @@ export function candidacy(tag: string, selection: RepoSelection, policy: DeleteP
   if (selection.explicit.has(tag)) return { verdict: 'delete', reason: 'listed explicitly (repo:tag in repositories)' };
   if (!selection.whole) return { verdict: 'skip', reason: NOT_LISTED };
   const ex = firstHit(policy.exclude, tag);
-  if (ex) return { verdict: 'keep', reason: `excluded by ${describeHit(ex)}` };
+  if (ex) return { verdict: 'keep', reason: shared(`excluded by ${describeHit(ex)}`) };
   const inc = firstHit(policy.include, tag);
-  if (inc) return { verdict: 'delete', reason: `matches include ${describeHit(inc)}` };
+  if (inc) return { verdict: 'delete', reason: shared(`matches include ${describeHit(inc)}`) };
   if (policy.semVer && !isVersionTag(tag)) return { verdict: 'delete', reason: 'not a semantic version (sem-ver: true)' };
   return { verdict: 'keep', reason: 'matches no include rule' };
+}
+
+/**
+ * One string for each rule's words, not one per tag: every tag a rule matches is kept
+ * until the plan is written with the same reason (at 1,000,000 tags, ~40 MiB of copies).
+ * Bounded by what a config can say; past the bound a reason is simply not shared.
+ */
+const sharedReasons = new Map<string, string>();
+function shared(reason: string): string {
+  const known = sharedReasons.get(reason);
+  if (known !== undefined) return known;
+  if (sharedReasons.size < 10_000) sharedReasons.set(reason, reason);
+  return reason;
 }

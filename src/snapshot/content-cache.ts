@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { isDigest, type Digest } from '../oci/names.js';
@@ -6,6 +6,7 @@ import { normaliseCreated } from '../oci/created.js';
 import { eachBlob, sharedDigest, type ManifestSizes } from '../oci/manifest-facts.js';
 import { writeFileAtomicPieces } from '../util/atomic.js';
 import { pieces } from '../util/pieces.js';
+import { eachLine } from '../util/lines.js';
 import { ownDirProblem } from '../util/private-dir.js';
 
 /**
@@ -52,22 +53,23 @@ export class ContentCache {
       let first = true;
       for (const e of m instanceof Map ? m.entries() : (m as ReadonlySet<string>).values()) {
         if (skip-- > 0) continue;
-        put(`${first ? '' : ','}${Array.isArray(e) ? `${JSON.stringify(e[0])}:${JSON.stringify(value(e[1] as V))}` : JSON.stringify(e)}`);
+        put(`${first ? '' : ','}${Array.isArray(e) ? `${JSON.stringify(e[0])}:${JSON.stringify(value(e[1] as V))}` : JSON.stringify(e)}\n`);
         first = false;
       }
     };
     try {
       writeFileAtomicPieces(this.file, (write) => {
         const out = pieces(write);
-        out.put('{"version":1,"created":{');
+        // One entry a line (still one JSON document): loadCache reads it line by line.
+        out.put(`${SECTIONS[0]}\n`);
         entries(this.created, out.put);
-        out.put('},"children":{');
+        out.put(`${SECTIONS[1]}\n`);
         entries(this.children, out.put);
-        out.put('},"sizes":{');
+        out.put(`${SECTIONS[2]}\n`);
         entries(this.sizes, out.put, inFile);
-        out.put('},"seen":[');
+        out.put(`${SECTIONS[3]}\n`);
         entries(this.seen, out.put);
-        out.put(']}');
+        out.put(`${SECTIONS[4]}\n`);
         out.end();
       });
       this.#dirty = false;
@@ -78,7 +80,11 @@ export class ContentCache {
 }
 
 const MAX_ENTRIES = 1_000_000;
+/** A file written whole (before one entry a line) is parsed whole: bounded. */
 const MAX_BYTES = 256 * 1024 * 1024;
+/** One entry a line: bounded by entries, and each line (an index of 10,000 children is ~750,000 characters). */
+const MAX_LINE = 1 << 20;
+const SECTIONS = ['{"version":1,"created":{', '},"children":{', '},"sizes":{', '},"seen":[', ']}'] as const;
 
 /**
  * The cache file: $REGMGR_CACHE_DIR (empty: no cache), else $XDG_CACHE_HOME/regmgr,
@@ -108,25 +114,81 @@ export function loadCache(file: string | undefined, warn: (m: string) => void): 
     // Made by another tool with a loose umask: it is ours, and what it holds steers mix-count.
     if ((statSync(dir).mode & 0o077) !== 0) chmodSync(dir, 0o700);
     if (statSync(file, { throwIfNoEntry: false }) === undefined) return cache;
-    if (statSync(file).size > MAX_BYTES) return cache;
-    const data = JSON.parse(readFileSync(file, 'utf8'));
-    if (data?.version !== 1) return cache;
     // One string per digest for the three maps (each JSON key is its own copy), while loading only.
     const keys = new Map<string, Digest>();
     const key = (d: Digest) => keys.get(d) ?? (keys.set(d, d), d);
-    for (const [d, c] of Object.entries(data.created ?? {})) {
-      if (isDigest(d) && (c === null || (typeof c === 'string' && normaliseCreated(c) === c))) cache.created.set(key(d), c);
+    const add = {
+      created(d: string, c: unknown) {
+        if (isDigest(d) && (c === null || (typeof c === 'string' && normaliseCreated(c) === c))) cache.created.set(key(d), c);
+      },
+      children(d: string, list: unknown) {
+        if (isDigest(d) && Array.isArray(list) && list.length <= 10_000 && list.every((x) => typeof x === 'string' && isDigest(x))) cache.children.set(key(d), (list as Digest[]).map(key));
+      },
+      sizes(d: string, v: unknown) {
+        if (isDigest(d) && sizesValid(v)) cache.sizes.set(key(d), inMemory(v, key));
+      },
+      seen(k: unknown) {
+        if (typeof k === 'string' && k.length < 1024) cache.seen.add(k);
+      },
+    };
+    if (!readByLine(file, add)) {
+      // Written whole, by a regmgr before one entry a line: parsed whole, if not too big.
+      if (statSync(file).size > MAX_BYTES) return cache;
+      const data = JSON.parse(readFileSync(file, 'utf8'));
+      if (data?.version !== 1) return cache;
+      for (const [d, c] of Object.entries(data.created ?? {})) add.created(d, c);
+      for (const [d, list] of Object.entries(data.children ?? {})) add.children(d, list);
+      for (const [d, v] of Object.entries(data.sizes ?? {})) add.sizes(d, v);
+      for (const k of Array.isArray(data.seen) ? data.seen : []) add.seen(k);
     }
-    for (const [d, list] of Object.entries(data.children ?? {})) {
-      if (isDigest(d) && Array.isArray(list) && list.length <= 10_000 && list.every((x) => typeof x === 'string' && isDigest(x))) cache.children.set(key(d), (list as Digest[]).map(key));
-    }
-    for (const [d, v] of Object.entries(data.sizes ?? {})) if (isDigest(d) && sizesValid(v)) cache.sizes.set(key(d), inMemory(v, key));
-    for (const k of Array.isArray(data.seen) ? data.seen : []) if (typeof k === 'string' && k.length < 1024) cache.seen.add(k);
   } catch {
     // Unreadable or not JSON: start afresh; the next save replaces it.
     return new ContentCache(file);
   }
   return cache;
+}
+
+/**
+ * The file one entry a line, as save() writes it: the text is never whole in memory (at
+ * 1,000,000 images, ~300 MiB, and its parsed tree several times that). false when the
+ * file is not in that layout (nothing added); throws when it is, but is cut short or
+ * holds more than save() writes (the caller then starts afresh).
+ */
+function readByLine(file: string, add: { created(d: string, v: unknown): void; children(d: string, v: unknown): void; sizes(d: string, v: unknown): void; seen(k: unknown): void }): boolean {
+  const head = `${SECTIONS[0]}\n`;
+  const fd = openSync(file, 'r');
+  const first = Buffer.alloc(head.length);
+  try {
+    readSync(fd, first, 0, first.length, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (first.toString('latin1') !== head) return false;
+  let section = -1;
+  let count = 0;
+  eachLine(file, MAX_LINE, (line) => {
+    if (section === -1) {
+      section = 0;
+      return;
+    }
+    if (section < 4 && line === SECTIONS[section + 1]) {
+      section++;
+      count = 0;
+      return;
+    }
+    if (section === 4 || ++count > MAX_ENTRIES) throw new Error('not a cache file');
+    const body = count > 1 ? (line.startsWith(',') ? line.slice(1) : 'x') : line;
+    if (section === 3) return add.seen(JSON.parse(body));
+    const entry: Record<string, unknown> = JSON.parse(`{${body}}`);
+    const names = Object.keys(entry);
+    if (names.length !== 1) throw new Error('not a cache file');
+    const [d] = names;
+    if (section === 0) add.created(d, entry[d]);
+    else if (section === 1) add.children(d, entry[d]);
+    else add.sizes(d, entry[d]);
+  });
+  if (section !== 4) throw new Error('cache file cut short');
+  return true;
 }
 
 /** A size entry as the file holds it: blobs as [digest, size] pairs (the file's format since version 1). */

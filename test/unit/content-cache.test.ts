@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ContentCache, loadCache } from '../../src/snapshot/content-cache.js';
@@ -32,11 +32,36 @@ test('the content cache is written in pieces as one JSON document, and read back
       sizes: { [d(4)]: { size: 10, blobs: [[d(6), 20]] }, [d(3)]: { size: 5, blobs: [], children: [d(4), d(5)], unsized: true } },
       seen: ['http://127.0.0.1:5000/team/"odd"'],
     });
+    // One entry a line, so that loading never holds the whole text.
+    assert.equal(readFileSync(file, 'utf8').split('\n').length, 1 + 3002 + 1 + 1 + 1 + 2 + 1 + 1 + 1 + 1);
     const back = loadCache(file, () => assert.fail('load warned'));
     assert.deepEqual([...back.created], [...cache.created]);
     assert.deepEqual([...back.children], [...cache.children]);
     assert.deepEqual([...back.sizes], [...cache.sizes]);
     assert.deepEqual([...back.seen], [...cache.seen]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a cache written whole (before one entry a line) is still read; one cut short is ignored whole', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'regmgr-cache-'));
+  try {
+    const file = join(dir, 'content-v1.json');
+    const whole = { version: 1, created: { [d(1)]: '2024-01-01T00:00:00.000Z' }, children: { [d(3)]: [d(4)] }, sizes: { [d(4)]: { size: 10, blobs: [[d(6), 20]] } }, seen: ['http://127.0.0.1:5000/app'] };
+    writeFileSync(file, JSON.stringify(whole));
+    const old = loadCache(file, () => assert.fail('load warned'));
+    assert.deepEqual([...old.created], [[d(1), '2024-01-01T00:00:00.000Z']]);
+    assert.deepEqual([...old.sizes], [[d(4), { size: 10, blobs: [d(6), 20] }]]);
+    assert.deepEqual([...old.seen], ['http://127.0.0.1:5000/app']);
+    // Saved again: one entry a line; then cut in the middle of its sizes.
+    old.setCreated(d(2), null);
+    old.save(() => assert.fail('save warned'));
+    const text = readFileSync(file, 'utf8');
+    assert.deepEqual(loadCache(file, () => {}).created.size, 2);
+    writeFileSync(file, text.slice(0, text.indexOf('"sizes"') + 30));
+    const cut = loadCache(file, () => {});
+    assert.deepEqual([cut.created.size, cut.children.size, cut.sizes.size, cut.seen.size], [0, 0, 0, 0]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
