@@ -109,8 +109,8 @@ export function decideDelete(input: DeleteInput): DeleteResult {
   const attByDigest = groupBy(attachments, (p) => p.entry.digest);
   // Every digest a tag names here (an attachment's digest can be a subject too: a
   // signature of a signature), and the platform manifests of indexes.
-  const tagged = new Set<Digest>();
-  for (const p of pending) tagged.add(p.entry.digest);
+  // The two groupings' keys are every digest a tag names: no third set of them.
+  const tagged = { has: (d: Digest) => byDigest.has(d) || attByDigest.has(d) };
   const children = new Set([...input.indexChildren.values()].flat());
   const present = (d: Digest) => tagged.has(d) || children.has(d) || input.subjectsPresent?.get(d) === true;
   const unknown = attachments.map((p) => p.attachment!.subject).filter((d) => !present(d) && !input.subjectsPresent?.has(d));
@@ -120,11 +120,10 @@ export function decideDelete(input: DeleteInput): DeleteResult {
   // one more tag of it: one that stays (its subject is kept) keeps the digest, and the
   // ordinary tags on it go alone; one on its own subject follows that digest.
   // Loops, not a spread of the map: that makes an array per digest (garbage at 1,000,000 tags).
-  const allOrdinaryGo = new Set<Digest>();
-  for (const [d, g] of byDigest) if (g.every((p) => p.verdict === 'delete')) allOrdinaryGo.add(d);
+  const allOrdinaryGo = (d: Digest) => byDigest.get(d)?.every((p) => p.verdict === 'delete') === true;
   const stays = (p: Pending) => {
     const { subject } = p.attachment!;
-    return subject !== p.entry.digest && !allOrdinaryGo.has(subject) && present(subject);
+    return subject !== p.entry.digest && !allOrdinaryGo(subject) && present(subject);
   };
   const out = new Outcome(registry, repo.repository, tagDelete);
   // A digest is deleted only when every tag on it is to be deleted; otherwise its
@@ -138,9 +137,10 @@ export function decideDelete(input: DeleteInput): DeleteResult {
   }
 
   // A platform manifest that a kept index lists must stay, or that index breaks.
-  const deleted = new Set(out.manifestDigests());
+  // Only indexes are looked up: a set of every deleted digest is made only when there is one.
+  let deleted: Set<Digest> | undefined;
   const keptIndexes: Array<[Digest, Pending[]]> = [];
-  for (const [d, g] of byDigest) if (!deleted.has(d) && isIndex(g[0].entry.mediaType)) keptIndexes.push([d, g]);
+  for (const [d, g] of byDigest) if (isIndex(g[0].entry.mediaType) && !(deleted ??= new Set(out.manifestDigests())).has(d)) keptIndexes.push([d, g]);
   const singles = out.actions.filter((a) => a.method === 'manifest' && !isIndex(a.mediaType));
   const deletedIndexes = out.actions.filter((a) => a.method === 'manifest' && isIndex(a.mediaType));
   const needsChildren = [
@@ -180,7 +180,7 @@ export function decideDelete(input: DeleteInput): DeleteResult {
   // Attachments: deleted with a deleted subject, kept with a kept one, deleted when
   // their subject is gone from the repository (orphaned). Chains are followed: when
   // every tag on an attachment's own digest goes, attachments of that digest go too.
-  const gone = new Set([...out.manifestDigests(), ...claimed]);
+  const gone = new Set<Digest>(attachments.length ? [...out.manifestDigests(), ...claimed] : []);
   const settled = new Set<Pending>();
   const goesWhole = (d: Digest) => [...(byDigest.get(d) ?? []), ...(attByDigest.get(d) ?? [])].every((x) => x.verdict === 'delete' && (!x.attachment || settled.has(x)));
   for (let changed = true; changed; ) {

@@ -18,11 +18,11 @@ export type OrderBasis = 'created' | 'version' | 'name';
  * keep out: they would otherwise take the newest places. Also says, per item, the
  * strongest key that placed it against a neighbour.
  */
-export function newestFirst<T extends Orderable>(items: readonly T[]): { sorted: T[]; basis: Map<T, OrderBasis> } {
+export function newestFirst<T extends Orderable>(items: readonly T[]): { sorted: T[]; basis: Array<OrderBasis | undefined> } {
   // Each item's keys are computed once, not in every comparison: a sort of n items
   // compares ~n log n times, and at 100,000 candidates a time parsed (and an array
   // made) per comparison was most of the policy's time and garbage. The comparator
-  // gives the same answers in the same order as before, so `basis` is unchanged.
+  // gives the same answers in the same order as before, so each basis is unchanged.
   const n = items.length;
   const ms = new Float64Array(n);
   for (let i = 0; i < n; i++) ms[i] = time(items[i]);
@@ -58,10 +58,8 @@ export function newestFirst<T extends Orderable>(items: readonly T[]): { sorted:
     const y = items[b].tag;
     return x < y ? 1 : x > y ? -1 : 0;
   });
-  const sorted = order.map((i) => items[i]);
-  const basis = new Map<T, OrderBasis>();
-  for (let i = 0; i < n; i++) if (by[i] !== UNSET) basis.set(items[i], BASES[by[i]]);
-  return { sorted, basis };
+  // basis[k] is sorted[k]'s (undefined: never compared): an array, not a map of every item.
+  return { sorted: order.map((i) => items[i]), basis: order.map((i) => (by[i] === UNSET ? undefined : BASES[by[i]])) };
 }
 
 // Stronger first: a lower number wins when an item was placed by several keys.

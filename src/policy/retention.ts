@@ -56,7 +56,7 @@ export function applyRetention(cands: Candidate[], repository: string, policy: D
     // Each reason is made flat as it is made (flat-string.ts): its pieces then die young,
     // instead of living on, promoted, until the plan is built.
     sorted.forEach((s, i) => {
-      const by = describeBasis(basis.get(s));
+      const by = describeBasis(basis[i]);
       const rank = rule ? `#${i + 1} newest of ${of}${by === 'image creation time' ? '' : ` (by ${by})`}` : `#${i + 1} newest of ${of} candidates by ${by}`;
       const counted = keepNewest !== undefined && i < keepNewest;
       const age = keepWithin ? ageWords(s.it.c.entry.created, keepWithin, nowMs) : undefined;

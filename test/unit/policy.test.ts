@@ -63,11 +63,11 @@ test('ordering falls back to semver precedence, then name, and says which decide
   const { sorted, basis } = newestFirst([{ tag: 'v1.10.0' }, { tag: 'v1.9.0' }, { tag: 'b' }, { tag: 'a' }, { tag: 'v2', created: '2020-01-01T00:00:00Z' }, { tag: 'v0.1', created: '2021-01-01T00:00:00Z' }]);
   // Unknown creation time counts as newest (kept first); then versions by precedence, then names.
   assert.deepEqual(sorted.map((s) => s.tag), ['v1.10.0', 'v1.9.0', 'b', 'a', 'v0.1', 'v2']);
-  assert.equal(basis.get(sorted[5]), 'created');
-  assert.equal(basis.get(sorted[1]), 'version');
+  assert.equal(basis[5], 'created');
+  assert.equal(basis[1], 'version');
   const names = newestFirst([{ tag: 'b' }, { tag: 'a' }, { tag: 'c' }]);
   assert.deepEqual(names.sorted.map((s) => s.tag), ['c', 'b', 'a']);
-  assert.equal(names.basis.get(names.sorted[0]), 'name');
+  assert.equal(names.basis[0], 'name');
 });
 
 test('a digest shared with a kept tag: the tag goes alone (untag) and the digest stays; with tag-delete: never it is blocked', () => {
