@@ -5,9 +5,9 @@ import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/model.js';
 import { connect } from '../registry/connect.js';
 import { cacheFile, loadCache } from '../snapshot/content-cache.js';
-import { collect } from '../planner/collect.js';
+import { collect, type Collected } from '../planner/collect.js';
 import { Counter } from '../snapshot/read.js';
-import { buildPlan } from '../plan/build.js';
+import { buildPlanBody, sealPlan } from '../plan/build.js';
 import type { Plan } from '../plan/model.js';
 import { readPlanFile, writePlanFile } from '../plan/file.js';
 import { canonical } from '../plan/canonical.js';
@@ -86,10 +86,10 @@ export async function makePlan(config: Config, io: IO, opts: { targets?: string[
       collectGarbage();
       live = process.memoryUsage().heapUsed;
     });
-    const collected = await collect(c, clients, opts.targets, counter, Date.parse(createdAt), cache, { sizes: !opts.quiet, ...(inUse ? { inUse: inUse.inUse } : {}) });
+    let collected: Collected | undefined = await collect(c, clients, opts.targets, counter, Date.parse(createdAt), cache, { sizes: !opts.quiet, ...(inUse ? { inUse: inUse.inUse } : {}) });
     cache.save((m) => io.logger.debug(m));
     collectGarbage(); // the answers read are garbage now
-    return buildPlan(c, collected, {
+    const body = buildPlanBody(c, collected, {
       version: VERSION,
       createdAt,
       configFile: config.file,
@@ -100,6 +100,11 @@ export async function makePlan(config: Config, io: IO, opts: { targets?: string[
       deleted: state?.deleted_tags,
       ...(inUse ? { inUse: inUse.record } : {}),
     });
+    // What was read and decided is in the plan now, or garbage: let it go before the
+    // hash walks the whole plan (at 200,000 tags ~190 MiB that would otherwise stay).
+    collected = undefined;
+    collectGarbage();
+    return sealPlan(body);
   } finally {
     progress.done();
     await clients.close();

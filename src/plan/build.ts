@@ -27,6 +27,16 @@ export interface BuildMeta {
 
 /** Turns decisions into the plan file: pure, deterministic (sorted), hashed. */
 export function buildPlan(config: Config, c: Collected, meta: BuildMeta): Plan {
+  return sealPlan(buildPlanBody(config, c, meta));
+}
+
+/** The plan with its sha256. */
+export function sealPlan(body: Omit<Plan, 'sha256'>): Plan {
+  return { ...body, sha256: planHash(body) };
+}
+
+/** The plan without its sha256: what it needs of `c` is copied or shared, so that the caller may let go of `c` before the hash walks the whole plan. */
+export function buildPlanBody(config: Config, c: Collected, meta: BuildMeta): Omit<Plan, 'sha256'> {
   const copies: PlanCopy[] = [];
   for (const s of c.evaluation.syncs) {
     for (const a of s.actions) {
@@ -133,7 +143,7 @@ export function buildPlan(config: Config, c: Collected, meta: BuildMeta): Plan {
     ...(c.capabilities?.size ? { capabilities: Object.fromEntries([...c.capabilities].sort(([a], [b]) => cmp(a, b))) } : {}),
     summary: { copy: copies.length, delete: deletes.length, tags_deleted: deletes.reduce((n, d) => n + d.tags.length, 0), blocked: blocked.length },
   };
-  return { ...body, sha256: planHash(body) };
+  return body;
 }
 
 /** What the plan's copies send to each target repository, and what is there already. */

@@ -45,7 +45,9 @@ export function bytesFreed(input: BytesInput): BytesFreed {
   for (const [registry, deletes] of [...deletesBy].sort(([a], [b]) => (a < b ? -1 : 1))) {
     const partial = input.partial.get(registry);
     if (partial) why.add(`${registry}: ${partial}`);
-    const gone = new Set(deletes.map((d) => `${d.repository}\0${d.digest}`));
+    // By repository, then digest: no string made per delete and per tag to look them up.
+    const goneBy = new Map<string, Set<Digest>>();
+    for (const d of deletes) (goneBy.get(d.repository) ?? goneBy.set(d.repository, new Set()).get(d.repository)!).add(d.digest);
     const live = new Set<Digest>();
     const mark = (d: Digest, depth = 0) => {
       if (live.has(d) || depth > 2) return;
@@ -57,11 +59,12 @@ export function bytesFreed(input: BytesInput): BytesFreed {
       for (const c of m.children ?? []) mark(c, depth + 1);
     };
     for (const [repository, tags] of input.tags.get(registry) ?? []) {
+      const gone = goneBy.get(repository);
       for (const t of tags) {
-        if (!gone.has(`${repository}\0${t.digest}`)) mark(t.digest);
+        if (!gone?.has(t.digest)) mark(t.digest);
         // A deleted index's platform manifests that the plan does not delete stay: they
         // are manifests of their own.
-        else for (const c of input.sizes.get(t.digest)?.children ?? []) if (!gone.has(`${repository}\0${c}`)) mark(c, 1);
+        else for (const c of input.sizes.get(t.digest)?.children ?? []) if (!gone?.has(c)) mark(c, 1);
       }
     }
     // How many deleted manifests reference each blob that goes: a blob only one of them
