@@ -34,11 +34,14 @@ test('the content cache is written in pieces as one JSON document, and read back
     });
     // One entry a line, so that loading never holds the whole text.
     assert.equal(readFileSync(file, 'utf8').split('\n').length, 1 + 3002 + 1 + 1 + 1 + 2 + 1 + 1 + 1 + 1);
-    const back = loadCache(file, () => assert.fail('load warned'));
-    assert.deepEqual([...back.created], [...cache.created]);
-    assert.deepEqual([...back.children], [...cache.children]);
-    assert.deepEqual([...back.sizes], [...cache.sizes]);
-    assert.deepEqual([...back.seen], [...cache.seen]);
+    // Read line by line (any size: 0), and parsed whole (a small file).
+    for (const wholeUnder of [0, undefined]) {
+      const back = loadCache(file, () => assert.fail('load warned'), wholeUnder);
+      assert.deepEqual([...back.created], [...cache.created]);
+      assert.deepEqual([...back.children], [...cache.children]);
+      assert.deepEqual([...back.sizes], [...cache.sizes]);
+      assert.deepEqual([...back.seen], [...cache.seen]);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -58,10 +61,17 @@ test('a cache written whole (before one entry a line) is still read; one cut sho
     old.setCreated(d(2), null);
     old.save(() => assert.fail('save warned'));
     const text = readFileSync(file, 'utf8');
-    assert.deepEqual(loadCache(file, () => {}).created.size, 2);
+    assert.deepEqual(loadCache(file, () => {}, 0).created.size, 2);
     writeFileSync(file, text.slice(0, text.indexOf('"sizes"') + 30));
-    const cut = loadCache(file, () => {});
-    assert.deepEqual([cut.created.size, cut.children.size, cut.sizes.size, cut.seen.size], [0, 0, 0, 0]);
+    for (const wholeUnder of [0, undefined]) {
+      const cut = loadCache(file, () => {}, wholeUnder);
+      assert.deepEqual([cut.created.size, cut.children.size, cut.sizes.size, cut.seen.size], [0, 0, 0, 0]);
+    }
+    // Which way a file was read shows in one that is JSON, in the line layout's first
+    // line, but not in its order: parsed whole it is read; line by line it is refused.
+    writeFileSync(file, `{"version":1,"created":{\n"${d(1)}":null\n},"seen":[\n"x"\n],"children":{},"sizes":{}}\n`);
+    assert.equal(loadCache(file, () => {}).created.size, 1);
+    assert.equal(loadCache(file, () => {}, 0).created.size, 0);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
