@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/model.js';
 import { connect } from '../registry/connect.js';
-import { cacheFile, loadCache } from '../snapshot/content-cache.js';
+import { cacheFile, loadCache, type ContentCache } from '../snapshot/content-cache.js';
 import { collect, type Collected } from '../planner/collect.js';
 import { Counter } from '../snapshot/read.js';
 import { buildPlanBody, sealPlan } from '../plan/build.js';
@@ -72,7 +72,7 @@ export async function makePlan(config: Config, io: IO, opts: { targets?: string[
   const state = await readRecorded(config, io);
   const createdAt = now.toISOString();
   // The cache only saves requests: trouble with it is for --debug, not a warning.
-  const cache = loadCache(cacheFile(io.env), (m) => io.logger.debug(m));
+  let cache: ContentCache | undefined = loadCache(cacheFile(io.env), (m) => io.logger.debug(m));
   try {
     // apply's re-check (quiet) needs decisions, not the bytes a plan frees: no manifest reads for them.
     // A full collection whenever the heap has grown half again since the last one left
@@ -88,6 +88,7 @@ export async function makePlan(config: Config, io: IO, opts: { targets?: string[
     });
     let collected: Collected | undefined = await collect(c, clients, opts.targets, counter, Date.parse(createdAt), cache, { sizes: !opts.quiet, ...(inUse ? { inUse: inUse.inUse } : {}) });
     cache.save((m) => io.logger.debug(m));
+    cache = undefined; // written: what it holds of every digest need not stay beside the plan
     collectGarbage(); // the answers read are garbage now
     const body = buildPlanBody(c, collected, {
       version: VERSION,
