@@ -1,3 +1,5 @@
+import { setOwn } from './own-key.js';
+
 /** Object keys sorted at every depth, so equal data serialises to equal bytes. */
 export function canonical(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(canonical);
@@ -5,7 +7,8 @@ export function canonical(value: unknown): unknown {
     const out: Record<string, unknown> = {};
     for (const k of Object.keys(value).sort()) {
       const v = (value as Record<string, unknown>)[k];
-      if (v !== undefined) out[k] = canonical(v);
+      // setOwn: a key named __proto__ (a tag) is a key like any other.
+      if (v !== undefined) setOwn(out, k, canonical(v));
     }
     return out;
   }

@@ -142,14 +142,15 @@ export async function readTags(reg: TestRegistry, repo: string): Promise<Record<
     return {};
   }
   const body = (await res.body.json()) as { tags: string[] | null };
-  const out: Record<string, string> = {};
+  // Pairs, then fromEntries: `out[t] = d` would drop a tag named __proto__.
+  const out: Array<[string, string]> = [];
   const accept = [OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST].join(', ');
   for (const t of (body.tags ?? []).sort()) {
     const r = await request(`${reg.url}/v2/${repo}/manifests/${t}`, { method: 'HEAD', headers: { ...h, accept }, dispatcher: dispatcher(reg) });
     await r.body.dump();
-    if (r.statusCode === 200) out[t] = String(r.headers['docker-content-digest']);
+    if (r.statusCode === 200) out.push([t, String(r.headers['docker-content-digest'])]);
   }
-  return out;
+  return Object.fromEntries(out);
 }
 
 /**

@@ -13,6 +13,7 @@ import { assertPlanSchema } from '../helpers/plan-schema.js';
 import { planCommand } from '../../src/commands/plan.js';
 import { applyCommand } from '../../src/commands/apply.js';
 import { showCommand } from '../../src/commands/show.js';
+import { restoreCommand } from '../../src/commands/restore.js';
 import type { Plan, PlanDelete } from '../../src/plan/model.js';
 
 let env: Awaited<ReturnType<typeof startProxiedRegistry>>;
@@ -192,4 +193,12 @@ test('a tag named __proto__ (valid in the distribution grammar) is a tag like an
   const state = JSON.parse(readFileSync(r.config.replace(/\.yml$/, '.state.json'), 'utf8'));
   assert.deepEqual(Object.keys(state.snapshot.reg[repo]).sort(), ['constructor', 'keep']);
   assert.deepEqual(state.deleted_tags.reg[repo], ['__proto__']);
+  // Put back: in the registry, and in the state the restore records.
+  const back = captureIO();
+  assert.equal(await restoreCommand({ plan: r.planFile, autoApprove: true }, back.io), 0, back.stdout());
+  const tagsNow = await readTags(env.reg, repo);
+  assert.deepEqual(Object.keys(tagsNow).sort(), ['__proto__', 'constructor', 'keep']);
+  assert.equal(Object.getOwnPropertyDescriptor(tagsNow, '__proto__')?.value, gone);
+  const restored = JSON.parse(readFileSync(r.config.replace(/\.yml$/, '.state.json'), 'utf8'));
+  assert.deepEqual(Object.keys(restored.snapshot.reg[repo]).sort(), ['__proto__', 'constructor', 'keep']);
 });
