@@ -1,5 +1,6 @@
 import { isIndex } from './media-types.js';
 import { isDigest, type Digest } from './names.js';
+import { interner } from '../util/intern.js';
 
 /**
  * What later reads need from a manifest body, kept per digest instead of the body: an
@@ -59,14 +60,7 @@ export function eachBlob(m: Pick<ManifestSizes, 'blobs'>, f: (digest: Digest, si
  * an image's config, is its own and is not kept here. Bounded, so that a process that
  * reads more distinct layers than this stops sharing rather than growing.
  */
-const layerDigests = new Map<string, Digest>();
-const MAX_SHARED_DIGESTS = 1_000_000;
-export function sharedDigest(d: Digest): Digest {
-  const known = layerDigests.get(d);
-  if (known) return known;
-  if (layerDigests.size < MAX_SHARED_DIGESTS) layerDigests.set(d, d);
-  return d;
-}
+export const sharedDigest = interner<Digest>(1_000_000);
 
 export function manifestSizes(json: any, mediaType: string, bytes: number): ManifestSizes {
   if (isIndex(mediaType)) {

@@ -7,7 +7,7 @@ import { diffSnapshots } from '../state/diff.js';
 import { stateViewOf } from './state-view.js';
 import { planWarnings, type Deleted } from '../policy/warnings.js';
 import { bytesCopied, bytesFreed, imageSize, type BytesCopied, type BytesFreed } from './bytes.js';
-import { setOwn } from '../util/own-key.js';
+import { ownRecord, setOwn } from '../util/own-key.js';
 import type { TagVerdict } from '../policy/decision.js';
 
 export interface BuildMeta {
@@ -176,11 +176,9 @@ function freedBy(deletes: readonly PlanDelete[], sizes: NonNullable<Collected['s
   });
 }
 
-/** Each tag's verdict and reason, by tag (a loop: fromEntries makes an array per tag). */
+/** Each tag's verdict and reason, by tag. */
 function byTag(list: ReadonlyArray<{ tag: string; verdict: TagVerdict; reason: string }>): Record<string, { verdict: TagVerdict; reason: string }> {
-  const out: Record<string, { verdict: TagVerdict; reason: string }> = {};
-  for (const x of list) setOwn(out, x.tag, { verdict: x.verdict, reason: x.reason });
-  return out;
+  return ownRecord(list, (x) => x.tag, (x) => ({ verdict: x.verdict, reason: x.reason }));
 }
 
 function withGuards(w: { warnings: string[]; notes: string[] }, guards: string[]): { warnings: string[]; notes: string[] } {

@@ -11,7 +11,8 @@ import { NOT_LISTED, type RepoSelection } from './selection.js';
 import { isVersionTag } from './version.js';
 import { refKey, type InUse } from './in-use.js';
 import { flat } from '../util/flat-string.js';
-import { setOwn } from '../util/own-key.js';
+import { ownRecord, setOwn } from '../util/own-key.js';
+import { interner } from '../util/intern.js';
 
 export interface DeleteInput {
   registry: string;
@@ -285,13 +286,6 @@ function guardEmptying(ordinary: Pending[], out: Outcome, repository: string, re
   return [`${registry} ${repository}: ${reason} (${hit.length} delete${hit.length === 1 ? '' : 's'} blocked)`];
 }
 
-/** Each tag's reason, by tag (built in a loop: fromEntries makes an array per tag). */
-function reasonsOf(group: readonly Pending[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const p of group) setOwn(out, p.entry.tag, p.reason);
-  return out;
-}
-
 /** The actions and blocked items of one repository, as the decision builds them. */
 class Outcome {
   readonly actions: DeleteAction[] = [];
@@ -320,7 +314,7 @@ class Outcome {
       mediaType: group[0].entry.mediaType,
       tags: group.map((p) => p.entry.tag),
       method: 'manifest',
-      reasons: reasonsOf(group),
+      reasons: ownRecord(group, (p) => p.entry.tag, (p) => p.reason),
       ...(attachmentOf ? { attachmentOf } : {}),
     });
   }
@@ -388,10 +382,4 @@ export function candidacy(tag: string, selection: RepoSelection, policy: DeleteP
  * until the plan is written with the same reason (at 1,000,000 tags, ~40 MiB of copies).
  * Bounded by what a config can say; past the bound a reason is simply not shared.
  */
-const sharedReasons = new Map<string, string>();
-function shared(reason: string): string {
-  const known = sharedReasons.get(reason);
-  if (known !== undefined) return known;
-  if (sharedReasons.size < 10_000) sharedReasons.set(reason, reason);
-  return reason;
-}
+const shared = interner<string>(10_000);

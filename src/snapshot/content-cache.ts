@@ -7,6 +7,7 @@ import { eachBlob, sharedDigest, type ManifestSizes } from '../oci/manifest-fact
 import { writeFileAtomicPieces } from '../util/atomic.js';
 import { pieces } from '../util/pieces.js';
 import { eachLine } from '../util/lines.js';
+import { interner } from '../util/intern.js';
 import { ownDirProblem } from '../util/private-dir.js';
 
 /**
@@ -117,8 +118,7 @@ export function loadCache(file: string | undefined, warn: (m: string) => void, w
     if ((statSync(dir).mode & 0o077) !== 0) chmodSync(dir, 0o700);
     if (statSync(file, { throwIfNoEntry: false }) === undefined) return cache;
     // One string per digest for the three maps (each JSON key is its own copy), while loading only.
-    const keys = new Map<string, Digest>();
-    const key = (d: Digest) => keys.get(d) ?? (keys.set(d, d), d);
+    const key = interner<Digest>(Infinity);
     const add = {
       created(d: string, c: unknown) {
         if (isDigest(d) && (c === null || (typeof c === 'string' && normaliseCreated(c) === c))) cache.created.set(key(d), c);

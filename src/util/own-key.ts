@@ -9,6 +9,13 @@ export function setOwn<T>(o: Record<string, T>, key: string, value: T): void {
   else o[key] = value;
 }
 
+/** A record of each item's value by its key (a loop: fromEntries makes an array per item). */
+export function ownRecord<T, V>(items: Iterable<T>, key: (t: T) => string, value: (t: T) => V): Record<string, V> {
+  const out: Record<string, V> = {};
+  for (const t of items) setOwn(out, key(t), value(t));
+  return out;
+}
+
 /** The value of an own key, or undefined (never an inherited one). */
 export function getOwn<T>(o: Record<string, T> | undefined, key: string): T | undefined {
   return o !== undefined && Object.hasOwn(o, key) ? o[key] : undefined;
