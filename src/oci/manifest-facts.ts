@@ -66,7 +66,7 @@ export function manifestSizes(json: any, mediaType: string, bytes: number): Mani
   if (isIndex(mediaType)) {
     const list: unknown[] = Array.isArray(json?.manifests) ? json.manifests : [];
     const children = list.map((c: any) => c?.digest).filter((d): d is Digest => typeof d === 'string' && isDigest(d));
-    return { size: bytes, blobs: [], children, ...(children.length !== list.length ? { unsized: true as const } : {}) };
+    return sizesOf(bytes, [], children, children.length !== list.length);
   }
   const descriptors: unknown[] = [json?.config, ...(Array.isArray(json?.layers) ? json.layers : [])].filter((d) => d !== undefined);
   const blobs: Array<Digest | number> = [];
@@ -75,5 +75,16 @@ export function manifestSizes(json: any, mediaType: string, bytes: number): Mani
     if (typeof d?.digest === 'string' && isDigest(d.digest) && Number.isSafeInteger(d.size) && (d.size as number) >= 0) blobs.push(blobs.length ? sharedDigest(d.digest) : d.digest, d.size as number);
     else unsized = true;
   }
-  return { size: bytes, blobs, ...(unsized ? { unsized: true as const } : {}) };
+  return sizesOf(bytes, blobs, undefined, unsized);
+}
+
+/**
+ * One ManifestSizes, made to hold no more than it says: an array grown by push keeps
+ * room for 17 elements (~150 bytes where an image's four need 48), and an object made by
+ * spreading gets a shape of its own; one per image, 1,000,000 of them.
+ */
+export function sizesOf(size: number, blobs: Array<Digest | number>, children: Digest[] | undefined, unsized: boolean): ManifestSizes {
+  const exact = blobs.slice();
+  if (children) return unsized ? { size, blobs: exact, children, unsized: true } : { size, blobs: exact, children };
+  return unsized ? { size, blobs: exact, unsized: true } : { size, blobs: exact };
 }

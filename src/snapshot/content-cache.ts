@@ -3,7 +3,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { isDigest, type Digest } from '../oci/names.js';
 import { normaliseCreated } from '../oci/created.js';
-import { eachBlob, sharedDigest, type ManifestSizes } from '../oci/manifest-facts.js';
+import { eachBlob, sharedDigest, sizesOf, type ManifestSizes } from '../oci/manifest-facts.js';
 import { writeFileAtomicPieces } from '../util/atomic.js';
 import { pieces } from '../util/pieces.js';
 import { eachLine } from '../util/lines.js';
@@ -213,7 +213,7 @@ function inFile(m: ManifestSizes): SizesInFile {
 function inMemory(v: SizesInFile, key: (d: Digest) => Digest): ManifestSizes {
   const blobs: Array<Digest | number> = [];
   v.blobs.forEach(([d, n], i) => blobs.push(i ? sharedDigest(d) : d, n));
-  return { ...v, blobs, ...(v.children ? { children: v.children.map(key) } : {}) };
+  return sizesOf(v.size, blobs, v.children?.map(key), v.unsized === true);
 }
 
 /** Exactly the shape manifestSizes makes (as the file holds it), or the entry is ignored (the cache is only an optimisation). */
