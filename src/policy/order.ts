@@ -18,18 +18,26 @@ export type OrderBasis = 'created' | 'version' | 'name';
  * keep out: they would otherwise take the newest places. Also says, per item, the
  * strongest key that placed it against a neighbour.
  */
-export function newestFirst<T extends Orderable>(items: readonly T[]): { sorted: T[]; basis: Array<OrderBasis | undefined> } {
+export function newestFirst<T extends Orderable>(items: readonly T[]): { sorted: T[]; basis: Array<OrderBasis | undefined> };
+/** The same, reading each item's tag and time through `of` (no wrapper object per item: one per candidate, 1,000,000 of them). */
+export function newestFirst<T>(items: readonly T[], of: (t: T) => Orderable): { sorted: T[]; basis: Array<OrderBasis | undefined> };
+export function newestFirst<T>(items: readonly T[], of: (t: T) => Orderable = (t) => t as Orderable): { sorted: T[]; basis: Array<OrderBasis | undefined> } {
   // Each item's keys are computed once, not in every comparison: a sort of n items
   // compares ~n log n times, and at 100,000 candidates a time parsed (and an array
   // made) per comparison was most of the policy's time and garbage. The comparator
   // gives the same answers in the same order as before, so each basis is unchanged.
   const n = items.length;
   const ms = new Float64Array(n);
-  for (let i = 0; i < n; i++) ms[i] = time(items[i]);
+  const tags: string[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const o = of(items[i]);
+    ms[i] = time(o);
+    tags[i] = o.tag;
+  }
   const versions: Array<SemVer | null | undefined> = new Array(n);
   const version = (i: number) => {
     let v = versions[i];
-    if (v === undefined) v = versions[i] = parseVersion(items[i].tag) ?? null;
+    if (v === undefined) v = versions[i] = parseVersion(tags[i]) ?? null;
     return v;
   };
   const by = new Uint8Array(n).fill(UNSET);
@@ -54,8 +62,8 @@ export function newestFirst<T extends Orderable>(items: readonly T[]): { sorted:
       return c;
     }
     note(a, b, NAME);
-    const x = items[a].tag;
-    const y = items[b].tag;
+    const x = tags[a];
+    const y = tags[b];
     return x < y ? 1 : x > y ? -1 : 0;
   });
   // basis[k] is sorted[k]'s (undefined: never compared): an array, not a map of every item.

@@ -51,7 +51,7 @@ export function applyRetention(cands: Candidate[], repository: string, policy: D
       if (unknown) keep(it.c, say(it, `kept: creation time unknown (${unknown})`));
       return !unknown;
     });
-    const { sorted, basis } = newestFirst(ranked.map((it) => ({ tag: it.c.entry.tag, created: it.c.entry.created ?? undefined, it })));
+    const { sorted, basis } = newestFirst(ranked, (it) => ({ tag: it.c.entry.tag, created: it.c.entry.created ?? undefined }));
     const of = ranked.length;
     // Each reason is made flat as it is made (flat-string.ts): its pieces then die young,
     // instead of living on, promoted, until the plan is built.
@@ -59,12 +59,12 @@ export function applyRetention(cands: Candidate[], repository: string, policy: D
       const by = describeBasis(basis[i]);
       const rank = rule ? `#${i + 1} newest of ${of}${by === 'image creation time' ? '' : ` (by ${by})`}` : `#${i + 1} newest of ${of} candidates by ${by}`;
       const counted = keepNewest !== undefined && i < keepNewest;
-      const age = keepWithin ? ageWords(s.it.c.entry.created, keepWithin, nowMs) : undefined;
-      if (counted) keep(s.it.c, say(s.it, rule ? `kept by keep-newest ${keepNewest} (${rank})` : `kept by mix-count ${keepNewest} (${rank})`));
-      else if (age?.within) keep(s.it.c, say(s.it, rule ? `kept: ${age.text}` : `kept by keep-within ${keepWithin!.text} (${age.text})`));
+      const age = keepWithin ? ageWords(s.c.entry.created, keepWithin, nowMs) : undefined;
+      if (counted) keep(s.c, say(s, rule ? `kept by keep-newest ${keepNewest} (${rank})` : `kept by mix-count ${keepNewest} (${rank})`));
+      else if (age?.within) keep(s.c, say(s, rule ? `kept: ${age.text}` : `kept by keep-within ${keepWithin!.text} (${age.text})`));
       else {
         const beyond = keepNewest !== undefined ? `${rank}, beyond ${rule ? 'keep-newest' : 'mix-count'} ${keepNewest}` : '';
-        s.it.c.reason = flat(say(s.it, [beyond, age?.text].filter(Boolean).join('; ')));
+        s.c.reason = flat(say(s, [beyond, age?.text].filter(Boolean).join('; ')));
       }
     });
   }
