@@ -107,7 +107,14 @@ async function readAndBuild(
     collectGarbage();
     live = process.memoryUsage().heapUsed;
   });
-  const collected = await collect(c, clients, opts.targets, counter, Date.parse(createdAt), cache, { sizes: !opts.quiet, ...(inUse ? { inUse: inUse.inUse } : {}) });
+  // Where a phase has just left what it used garbage (before each evaluation, between the
+  // build's stages): a full collection, when the heap is large enough for one to matter.
+  const upkeep = () => {
+    if (process.memoryUsage().heapUsed < GC_FLOOR) return;
+    collectGarbage();
+    live = process.memoryUsage().heapUsed;
+  };
+  const collected = await collect(c, clients, opts.targets, counter, Date.parse(createdAt), cache, { sizes: !opts.quiet, upkeep, ...(inUse ? { inUse: inUse.inUse } : {}) });
   cache.save((m) => io.logger.debug(m));
   cache = undefined; // written: what it holds of every digest need not stay beside the plan
   collectGarbage(); // the answers read are garbage now
@@ -121,7 +128,7 @@ async function readAndBuild(
     recorded: state?.snapshot,
     deleted: state?.deleted_tags,
     ...(inUse ? { inUse: inUse.record } : {}),
-  });
+  }, upkeep);
 }
 
 /** Below this much heap, V8's own pace is fine. */

@@ -32,7 +32,7 @@ export interface Collected {
  * and index children are read only when a decision asks for them. Any failed read
  * throws: no plan is computed from partial data.
  */
-export async function collect(config: Config, clients: Clients, targets: string[] | undefined, counter: Counter | undefined, nowMs: number, cache = new ContentCache(), opts: { sizes?: boolean; inUse?: InUse } = {}): Promise<Collected> {
+export async function collect(config: Config, clients: Clients, targets: string[] | undefined, counter: Counter | undefined, nowMs: number, cache = new ContentCache(), opts: { sizes?: boolean; inUse?: InUse; upkeep?: () => void } = {}): Promise<Collected> {
   const listed = new Set<string>([...(config.deletePolicy?.registries ?? []), ...(config.syncPolicy ? [config.syncPolicy.from] : [])]);
   const selected = new Map<string, string[]>();
   const sources = new Map<string, 'config' | 'catalog'>();
@@ -90,6 +90,9 @@ export async function collect(config: Config, clients: Clients, targets: string[
   const children = new Map<string, Map<Digest, Digest[]>>();
   const subjects = new Map<string, Map<Digest, boolean>>();
   for (let round = 0; ; round++) {
+    // An evaluation of a large repository is one long computation that V8 lets grow the
+    // heap through: it starts from what is live, not from the reads' garbage as well.
+    opts.upkeep?.();
     const evaluation = evaluate(config, scope, repos, { nowMs, indexChildren: children, subjectsPresent: subjects, capabilities, ...(opts.inUse ? { inUse: opts.inUse } : {}) });
     if (!evaluation.needs.length) {
       for (const d of scope.delete) cache.markSeen(`${clients.get(d.registry).endpoint.origin}/${d.repository}`);

@@ -1,0 +1,84 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseConfig } from '../../src/config/load.js';
+import { computeScope, evaluate, type RepoMap } from '../../src/policy/evaluate.js';
+import { buildPlanBody, sealPlan } from '../../src/plan/build.js';
+import type { Collected } from '../../src/planner/collect.js';
+import { manifestSizes } from '../../src/oci/manifest-facts.js';
+import type { TagEntry } from '../../src/snapshot/model.js';
+import type { Digest, Repository } from '../../src/oci/names.js';
+
+// `plan` builds its plan consuming what it read (buildPlanBody's `consume`), so that the
+// two are never whole in memory at once; the plan must be the same as one built without.
+const M = 'application/vnd.oci.image.manifest.v1+json';
+const d = (n: number) => `sha256:${n.toString(16).padStart(64, '0')}` as Digest;
+const created = (n: number) => new Date(Date.UTC(2024, 0, 1) + n * 60_000).toISOString();
+const CONFIG = `registries:
+  src:
+    registry: http://127.0.0.1:1
+    repositories: [app]
+  dst:
+    registry: http://127.0.0.1:2
+delete-policy:
+  registries: [src]
+  mix-count: 2
+  tags:
+    include:
+      keys: [dev, nomatch]
+sync-policy:
+  from: src
+  to: dst
+  replace: [{ old: '', new: mirror }]
+  filters: ['^v']
+  prune: true
+`;
+
+function collected(): Collected {
+  const config = parseConfig('/t/config.yml', CONFIG, {});
+  // dev-0..dev-5 (dev-4 shares dev-3's digest), v1..v3, a signature of dev-0; the mirror has v1 and v9 (gone from the source).
+  const src: TagEntry[] = [
+    ...[0, 1, 2, 3, 5].map((n) => ({ tag: `dev-${n}`, digest: d(n), mediaType: M, created: created(n) })),
+    { tag: 'dev-4', digest: d(3), mediaType: M, created: created(3) },
+    ...[1, 2, 3].map((n) => ({ tag: `v${n}`, digest: d(100 + n), mediaType: M, created: created(100 + n) })),
+    { tag: `sha256-${'0'.repeat(64)}.sig`, digest: d(50), mediaType: M, created: null },
+  ];
+  const dst: TagEntry[] = [
+    { tag: 'v1', digest: d(101), mediaType: M },
+    { tag: 'v9', digest: d(109), mediaType: M },
+  ];
+  const repos: RepoMap = new Map([
+    ['src', new Map([['app', { repository: 'app' as Repository, tags: src }]])],
+    ['dst', new Map([['mirror/app', { repository: 'mirror/app' as Repository, tags: dst }]])],
+  ]);
+  const sizes = new Map([...src, ...dst].map((t) => [t.digest, manifestSizes({ config: { digest: d(1000 + Number.parseInt(t.digest.slice(-4), 16)), size: 10 }, layers: [{ digest: d(9999), size: 1000 }] }, M, 500)]));
+  const scope = computeScope(config, new Map([['src', ['app']], ['dst', ['mirror/app']]]));
+  const evaluation = evaluate(config, scope, repos, { nowMs: Date.UTC(2025, 0, 1), indexChildren: new Map(), subjectsPresent: new Map() });
+  assert.deepEqual(evaluation.needs, []);
+  return { scope, repos, evaluation, sources: new Map([['src', 'config'], ['dst', 'catalog']]), sizes };
+}
+
+const META = { version: 'test', createdAt: '2025-01-01T00:00:00.000Z', configFile: '/t/config.yml', configSha256: '0'.repeat(64), state: { lineage: null, serial: null } };
+
+test('a plan built consuming what was read is the same plan, and what was read is let go', () => {
+  const config = parseConfig('/t/config.yml', CONFIG, {});
+  const kept = sealPlan(buildPlanBody(config, collected(), META));
+  const c = collected();
+  let stages = 0;
+  const consumed = sealPlan(buildPlanBody(config, c, META, () => stages++));
+  // Not a plan of nothing: deletes (whole and tag-only), a signature, copies, a prune, bytes.
+  assert.ok(kept.actions.some((a) => a.type === 'delete' && a.method === 'manifest'));
+  assert.ok(kept.actions.some((a) => a.type === 'delete' && a.method === 'untag'));
+  assert.ok(kept.actions.some((a) => a.type === 'delete' && a.attachment_of));
+  assert.ok(kept.actions.some((a) => a.type === 'delete' && a.prune));
+  assert.ok(kept.actions.some((a) => a.type === 'copy'));
+  assert.ok(kept.bytes && kept.transfer && Object.keys(kept.snapshot.src.app.tags).length === 10);
+  // Warnings read the tag lists too: one that only a non-empty list gives.
+  assert.deepEqual(kept.warnings, ['delete-policy.tags.include: key "nomatch" matches no tag in any selected repository']);
+  assert.deepEqual(consumed, kept);
+  assert.ok(stages >= 2);
+  // What was read and decided is emptied: the caller lets go of it.
+  assert.equal(c.sizes, undefined);
+  assert.deepEqual([...c.repos.values()].flatMap((r) => [...r.values()].flatMap((x) => x.tags)), []);
+  assert.deepEqual([...c.evaluation.deletes, ...c.evaluation.prunes].flatMap((x) => [...x.result.actions, ...x.result.decisions]), []);
+  assert.deepEqual(c.evaluation.syncs.flatMap((x) => [...x.actions, ...x.decisions]), []);
+});
