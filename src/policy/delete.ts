@@ -242,9 +242,10 @@ export function decideDelete(input: DeleteInput): DeleteResult {
     // Flat: the actions share p.reason, and every reason is kept until the plan is written.
     flat(p.reason);
     const b = out.blockedTags.get(p.entry.tag);
-    if (b) return { tag: p.entry.tag, digest: p.entry.digest, verdict: 'blocked', reason: flat(`${p.reason}; blocked: ${b}`) };
+    // Joined, not concatenated: join makes the string flat at once, with no pieces to collect.
+    if (b) return { tag: p.entry.tag, digest: p.entry.digest, verdict: 'blocked', reason: [p.reason, '; blocked: ', b].join('') };
     const how = out.untagged.get(p.entry.tag);
-    return { tag: p.entry.tag, digest: p.entry.digest, verdict: p.verdict, reason: how ? flat(`${p.reason}; ${how}`) : p.reason };
+    return { tag: p.entry.tag, digest: p.entry.digest, verdict: p.verdict, reason: how ? [p.reason, '; ', how].join('') : p.reason };
   });
   return { decisions, actions: out.actions, blocked: out.blocked.sort((a, b) => (a.digest < b.digest ? -1 : 1)), ...NONE, ...(warnings.length ? { warnings } : {}) };
 }
@@ -336,8 +337,10 @@ class Outcome {
       return;
     }
     const keepers = keptBy.map((k) => k.tag).sort();
+    // One string for the digest's doomed tags, not one each.
+    const how = `${this.tagDelete === 'oci' ? 'tag deleted' : 'untagged'} alone: digest kept by ${keepers.join(', ')}`;
     for (const p of doomed) {
-      this.untagged.set(p.entry.tag, `${this.tagDelete === 'oci' ? 'tag deleted' : 'untagged'} alone: digest kept by ${keepers.join(', ')}`);
+      this.untagged.set(p.entry.tag, how);
       this.actions.push({
         type: 'delete',
         registry: this.registry,

@@ -212,3 +212,31 @@ test('retention: an unknown creation time is kept and takes no place from a know
   const within = decideDelete({ registry: 'r', repo: { repository: 'app' as Repository, tags: [{ tag: 'dev-x', digest: dg(9), mediaType: IMG, created: null }] }, selection: whole, policy: policy({ mixCount: 0, keepWithin: { text: '1d', ms: 86_400_000 } }), indexChildren: new Map(), nowMs: NOW });
   assert.match(within.decisions[0].reason, /; kept: creation time unknown \(missing, or not an RFC 3339 time of at most 64 characters\)$/);
 });
+
+test("a deleted candidate's reason, in each of its shapes: rule or pool, ordered by time, version or name, with and without keep-within", () => {
+  const old = day(60); // older than 30d, so keep-within adds its words
+  const tags: Array<[string, number, string, string]> = [
+    // Pool, same time: placed by version precedence.
+    ['v1.0.0', 1, IMG, old], ['v2.0.0', 2, IMG, old],
+    // Rule 3 (keep-newest 1), same time, no versions: by name.
+    ['n-b', 3, IMG, old], ['n-a', 4, IMG, old],
+    // Rule 1 (keep-newest 1), same time: by version precedence.
+    ['1.0.0', 5, IMG, old], ['2.0.0', 6, IMG, old],
+    // Rule 2 (keep-newest 1, keep-within 30d): by time, and old.
+    ['k-1', 7, IMG, day(61)], ['k-2', 8, IMG, old],
+  ];
+  const p = policy({
+    include: { keys: [], regex: [re('.')] },
+    mixCount: 1,
+    rules: [rule(1, { regex: ['^\\d'] }, { keepNewest: 1 }), rule(2, { regex: ['^k-'] }, { keepNewest: 1, keepWithin: { text: '30d', ms: 30 * 86_400_000 } }), rule(3, { regex: ['^n-'] }, { keepNewest: 1 })],
+  });
+  const r = run(repo(tags), p);
+  const why = (t: string) => r.decisions.find((d) => d.tag === t)!.reason;
+  // Exact words: a deleted candidate's reason is joined from its parts (retention.ts), a kept one's is not.
+  assert.equal(why('v1.0.0'), 'matches include regex /./; #2 newest of 2 candidates by version precedence, beyond mix-count 1');
+  assert.equal(why('n-a'), 'rule 3 (regex ^n-): #2 newest of 2 (by tag name), beyond keep-newest 1');
+  assert.equal(why('1.0.0'), 'rule 1 (regex ^\\d): #2 newest of 2 (by version precedence), beyond keep-newest 1');
+  assert.equal(why('k-1'), `rule 2 (regex ^k-): #2 newest of 2, beyond keep-newest 1; created ${day(61).slice(0, 10)}, older than 30d`);
+  assert.equal(why('k-2'), 'rule 2 (regex ^k-): kept by keep-newest 1 (#1 newest of 2)');
+  assert.equal(why('v2.0.0'), 'matches include regex /./; kept by mix-count 1 (#1 newest of 2 candidates by version precedence)');
+});
