@@ -6,7 +6,7 @@ import { journalPath, readJournal } from '../apply/journal.js';
 import { childId, referrerId } from '../apply/delete-step.js';
 import { connect } from '../registry/connect.js';
 import { RegistryError } from '../registry/errors.js';
-import { eachBlob, manifestSizes, type ManifestSizes } from '../oci/manifest-facts.js';
+import { blobPairs, eachBlob, manifestSizes, type ManifestSizes } from '../oci/manifest-facts.js';
 import type { Digest, Repository } from '../oci/names.js';
 import { cacheFile, loadCache } from '../snapshot/content-cache.js';
 import { humanBytes } from '../plan/bytes.js';
@@ -94,9 +94,7 @@ export async function reclaimCommand(args: ReclaimArgs, io: IO): Promise<number>
       }
       const asked = new Set<Digest>();
       for (const d of deleted.filter((x) => x.registry === registry)) {
-        const blobs: Array<[Digest, number]> = [];
-        eachBlob(d.sizes, (b, n) => blobs.push([b, n]));
-        for (const [blob, size] of blobs) {
+        for (const [blob, size] of blobPairs(d.sizes)) {
           if (live.has(blob) || asked.has(blob)) continue;
           asked.add(blob);
           rows.push({ registry, repository: d.repository, blob, size, served: await client.hasBlob(d.repository, blob) });

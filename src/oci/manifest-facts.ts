@@ -54,6 +54,13 @@ export function eachBlob(m: Pick<ManifestSizes, 'blobs'>, f: (digest: Digest, si
   for (let i = 0; i + 1 < b.length; i += 2) f(b[i] as Digest, b[i + 1] as number);
 }
 
+/** The same as [digest, size] pairs, where a caller needs a list (to await in its loop, to write the cache). */
+export function blobPairs(m: Pick<ManifestSizes, 'blobs'>): Array<[Digest, number]> {
+  const out: Array<[Digest, number]> = [];
+  eachBlob(m, (d, n) => out.push([d, n]));
+  return out;
+}
+
 /**
  * One string per blob digest: every image of a repository names the same base layers,
  * and each JSON body read makes its own copy of the digest (88 bytes). The first blob,

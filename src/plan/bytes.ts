@@ -1,5 +1,5 @@
 import type { Digest } from '../oci/names.js';
-import { eachBlob, type ManifestSizes } from '../oci/manifest-facts.js';
+import { blobPairs, eachBlob, type ManifestSizes } from '../oci/manifest-facts.js';
 import { groupBy } from '../util/group.js';
 
 /** What the plan's deletes free once the registry's garbage collection runs, in bytes. */
@@ -72,7 +72,7 @@ export function bytesFreed(input: BytesInput): BytesFreed {
     const users = new Map<Digest, number>();
     for (const d of deletes) {
       const m = input.sizes.get(d.digest);
-      if (m) for (const b of new Set([d.digest, ...blobDigests(m)])) if (!live.has(b)) users.set(b, (users.get(b) ?? 0) + 1);
+      if (m) for (const b of new Set([d.digest, ...blobPairs(m).map(([x]) => x)])) if (!live.has(b)) users.set(b, (users.get(b) ?? 0) + 1);
     }
     for (const d of deletes) {
       const m = input.sizes.get(d.digest);
@@ -184,11 +184,5 @@ export function bytesCopied(input: {
       else (repo.transfer += size), (out.transfer += size);
     }
   }
-  return out;
-}
-
-function blobDigests(m: ManifestSizes): Digest[] {
-  const out: Digest[] = [];
-  eachBlob(m, (b) => out.push(b));
   return out;
 }

@@ -3,7 +3,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { isDigest, type Digest } from '../oci/names.js';
 import { normaliseCreated } from '../oci/created.js';
-import { eachBlob, sharedDigest, sizesOf, type ManifestSizes } from '../oci/manifest-facts.js';
+import { blobPairs, sharedDigest, sizesOf, type ManifestSizes } from '../oci/manifest-facts.js';
 import { writeFileAtomicPieces } from '../util/atomic.js';
 import { pieces } from '../util/pieces.js';
 import { eachLine } from '../util/lines.js';
@@ -205,9 +205,7 @@ interface SizesInFile {
 }
 
 function inFile(m: ManifestSizes): SizesInFile {
-  const blobs: Array<[Digest, number]> = [];
-  eachBlob(m, (d, n) => blobs.push([d, n]));
-  return { ...m, blobs };
+  return { ...m, blobs: blobPairs(m) };
 }
 
 function inMemory(v: SizesInFile, key: (d: Digest) => Digest): ManifestSizes {
