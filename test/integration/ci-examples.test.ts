@@ -8,6 +8,7 @@ import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { pushImage, readTags } from '../helpers/images.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { tempDir } from '../helpers/processes.js';
+import { startPostgres } from '../helpers/postgres.js';
 
 // The CI examples' regmgr command lines, run as a team runs them over weeks: pull
 // request after pull request, each planned on the author's laptop (no state), checked by
@@ -52,12 +53,12 @@ function gitlabJobs(): Jobs {
 }
 
 /** Runs a job's regmgr lines in `dir` until one fails; `> file` redirections are honoured. */
-async function runJob(lines: string[], dir: string): Promise<{ ok: boolean; failed?: string; result: CliResult; all: string }> {
+async function runJob(lines: string[], dir: string, env: NodeJS.ProcessEnv = {}): Promise<{ ok: boolean; failed?: string; result: CliResult; all: string }> {
   let all = '';
   let result: CliResult = { code: 0, signal: null, stdout: '', stderr: '' };
   for (const line of lines) {
     const [cmd, redirect] = line.split(/\s+>\s+/);
-    result = await runCli(cmd.split(/\s+/).slice(1), {}, undefined, dir);
+    result = await runCli(cmd.split(/\s+/).slice(1), env, undefined, dir);
     all += `$ ${line}\n${result.stdout}${result.stderr}`;
     if (redirect) writeFileSync(join(dir, redirect), result.stdout);
     if (result.code !== 0) return { ok: false, failed: line, result, all };
@@ -220,6 +221,85 @@ for (const [example, jobsOf] of [
     assert.equal(s.history.filter((e: { written_by: string; finished?: boolean }) => e.written_by === 'apply' && e.finished).length, 6);
   });
 }
+
+test('examples/github-actions-pg.yml over three merges: state, lock and journals in PostgreSQL, every job in a fresh folder with no state file', async () => {
+  const wf = parse(readFileSync(`${root}examples/github-actions-pg.yml`, 'utf8'));
+  const steps = (job: string) => (wf.jobs[job].steps as Array<{ run?: string }>).map((s) => s.run);
+  const jobs = { check: regmgrLines(steps('check')), apply: regmgrLines(steps('apply')) };
+  assert.deepEqual(jobs.check, ['regmgr validate -c registry.yml', 'regmgr plan -c registry.yml --check plan.json --strict', 'regmgr show plan.json --markdown > plan.md']);
+  assert.deepEqual(jobs.apply, ['regmgr apply plan.json -lock-timeout=10m']);
+  assert.deepEqual(Object.keys(wf.env).filter((k) => k.startsWith('REGMGR_')).sort(), ['REGMGR_JOURNAL_KEY', 'REGMGR_PACKAGE', 'REGMGR_PG_CONN']);
+  const db = await startPostgres();
+  try {
+    // What the workflow's env gives every job (and the author's laptop): from secrets.
+    const env = { REGMGR_PG_CONN: db.url, REGMGR_JOURNAL_KEY: 'ci-examples-journal-key-0123456789abcdef' };
+    const repo = 'ci/github-actions-pg';
+    const base = join(tmp.dir, 'pg');
+    let runs = 0;
+    const folder = (what: string, files: Record<string, string>) => {
+      const dir = join(base, `${++runs}-${what}`);
+      mkdirSync(dir, { recursive: true });
+      for (const [f, text] of Object.entries(files)) writeFileSync(join(dir, f), text);
+      return dir;
+    };
+    const noStateFile = (dir: string) => assert.equal(existsSync(join(dir, 'registry.state.json')), false, `${dir}: the state is in the database, not a file`);
+    const pgConfig = (keys: string) => `${config(repo, keys)}state:\n  backend: pg\n  workspace: registry\n`;
+    const author = async (cfg: string) => {
+      const dir = folder('laptop', { 'registry.yml': cfg });
+      const r = await runCli(['plan', '-c', 'registry.yml', '-out', 'plan.json'], env, undefined, dir);
+      assert.equal(r.code, 0, `the author's plan\n${r.stdout}${r.stderr}`);
+      noStateFile(dir);
+      return { 'registry.yml': cfg, 'plan.json': readFileSync(join(dir, 'plan.json'), 'utf8') };
+    };
+    const run = async (job: string[], commit: Record<string, string>, what: string) => {
+      const dir = folder(what, commit);
+      const r = await runJob(job, dir, env);
+      noStateFile(dir);
+      return r;
+    };
+    await push(repo, 'v1', 'dev-1', 'dev-2', 'dev-3', 'feature-a', 'feature-b');
+
+    const pr1 = await author(pgConfig('dev'));
+    const c1 = await run(jobs.check, pr1, 'check');
+    assert.ok(c1.ok, c1.all);
+    const a1 = await run(jobs.apply, pr1, 'apply');
+    assert.ok(a1.ok, a1.all);
+    assert.deepEqual(await tagsOf(repo), ['dev-3', 'feature-a', 'feature-b', 'v1']);
+
+    // Another client pushes; the second merge is checked and applied from the state the first left in the database.
+    await push(repo, 'dev-4');
+    const pr2 = await author(pgConfig('dev,feature'));
+    const c2 = await run(jobs.check, pr2, 'check');
+    assert.ok(c2.ok, c2.all);
+    const a2 = await run(jobs.apply, pr2, 'apply');
+    assert.ok(a2.ok, a2.all);
+    assert.match(a2.result.stdout, /Apply complete: 0 copied, 3 deleted, 0 drifted, 0 blocked, 0 failed\./);
+    assert.deepEqual(await tagsOf(repo), ['dev-4', 'v1']);
+
+    // The third merge, and a plan made before it that is no longer current: its check fails and names the apply that changed the registry.
+    await push(repo, 'hotfix-1', 'hotfix-2');
+    const pr3 = await author(pgConfig('dev,feature,hotfix'));
+    const stale = await author(pgConfig('dev,feature,hotfix'));
+    assert.ok((await run(jobs.check, pr3, 'check')).ok);
+    const a3 = await run(jobs.apply, pr3, 'apply');
+    assert.ok(a3.ok, a3.all);
+    assert.deepEqual(await tagsOf(repo), ['hotfix-2', 'v1']);
+    await push(repo, 'hotfix-3');
+    const cs = await run(jobs.check, stale, 'check');
+    assert.equal(cs.ok, false, cs.all);
+    assert.equal(cs.result.code, 2);
+    assert.match(cs.result.stdout, new RegExp(`^ {2}\\(the apply of plan [0-9a-f]{12} \\(state serial \\d+, [^)]+\\) changed harbor/${repo}\\)$`, 'm'));
+
+    // The database holds the three applies, finished; the password is never printed.
+    const h = await runCli(['state', 'history', '-c', 'registry.yml'], env, undefined, folder('history', { 'registry.yml': pr3['registry.yml'] }));
+    assert.equal(h.code, 0, h.stdout + h.stderr);
+    assert.match(h.stdout, /^State PostgreSQL workspace registry \(127\.0\.0\.1:\d+\/postgres\)/);
+    assert.equal(h.stdout.split('\n').filter((l) => / apply plan \w{12}; changed /.test(l) && !l.includes('(not finished)')).length, 3, h.stdout);
+    for (const r of [a1, a2, a3, cs, h]) assert.ok(!('all' in r ? r.all : r.stdout + r.stderr).includes(db.password));
+  } finally {
+    await db.remove();
+  }
+});
 
 test('the examples install regmgr from a git URL with npm into a prefix, as written; installed that way, it runs', async () => {
   const gh = parse(readFileSync(`${root}examples/github-actions.yml`, 'utf8'));
