@@ -5,7 +5,6 @@ export type TagVerdict = 'delete' | 'keep' | 'blocked' | 'copy' | 'up-to-date' |
 
 export interface TagDecision {
   tag: string;
-  digest: Digest;
   verdict: TagVerdict;
   reason: string;
 }

@@ -243,9 +243,9 @@ export function decideDelete(input: DeleteInput): DeleteResult {
     flat(p.reason);
     const b = out.blockedTags.get(p.entry.tag);
     // Joined, not concatenated: join makes the string flat at once, with no pieces to collect.
-    if (b) return { tag: p.entry.tag, digest: p.entry.digest, verdict: 'blocked', reason: [p.reason, '; blocked: ', b].join('') };
+    if (b) return { tag: p.entry.tag, verdict: 'blocked', reason: [p.reason, '; blocked: ', b].join('') };
     const how = out.untagged.get(p.entry.tag);
-    return { tag: p.entry.tag, digest: p.entry.digest, verdict: p.verdict, reason: how ? [p.reason, '; ', how].join('') : p.reason };
+    return { tag: p.entry.tag, verdict: p.verdict, reason: how ? [p.reason, '; ', how].join('') : p.reason };
   });
   return { decisions, actions: out.actions, blocked: out.blocked.sort((a, b) => (a.digest < b.digest ? -1 : 1)), ...NONE, ...(warnings.length ? { warnings } : {}) };
 }

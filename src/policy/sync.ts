@@ -41,7 +41,7 @@ export function decideSync(input: SyncInput): { decisions: TagDecision[]; action
   for (const t of ordinary) {
     const sel = syncSelection(t.tag, selection, policy);
     if (!sel.selected) {
-      decisions.push({ tag: t.tag, digest: t.digest, verdict: 'skip', reason: sel.reason });
+      decisions.push({ tag: t.tag, verdict: 'skip', reason: sel.reason });
       continue;
     }
     if (!syncedDigests.has(t.digest)) syncedDigests.set(t.digest, t.tag);
@@ -51,7 +51,7 @@ export function decideSync(input: SyncInput): { decisions: TagDecision[]; action
     const a = attachmentOf(t.tag)!;
     const subjectTag = syncedDigests.get(a.subject);
     if (!subjectTag) {
-      decisions.push({ tag: t.tag, digest: t.digest, verdict: 'skip', reason: `${a.kind} of an image that is not synced` });
+      decisions.push({ tag: t.tag, verdict: 'skip', reason: `${a.kind} of an image that is not synced` });
       continue;
     }
     copyIfNeeded(t, `${a.kind} of ${subjectTag}, synced with it`);
@@ -62,11 +62,11 @@ export function decideSync(input: SyncInput): { decisions: TagDecision[]; action
     const have = targetDigest.get(t.tag) ?? null;
     const dest = `${input.to}/${input.targetRepository}:${t.tag}`;
     if (have === t.digest && !policy.force) {
-      decisions.push({ tag: t.tag, digest: t.digest, verdict: 'up-to-date', reason: `${why}; ${dest} already has this digest` });
+      decisions.push({ tag: t.tag, verdict: 'up-to-date', reason: `${why}; ${dest} already has this digest` });
       return;
     }
     const reason = `${why}; ${have === null ? `${dest} does not exist` : have === t.digest ? `force: re-copy to ${dest}` : `${dest} has another digest (${have})`}`;
-    decisions.push({ tag: t.tag, digest: t.digest, verdict: 'copy', reason });
+    decisions.push({ tag: t.tag, verdict: 'copy', reason });
     actions.push({
       type: 'copy',
       source: { registry: input.from, repository: source.repository, tag: t.tag, digest: t.digest, mediaType: t.mediaType },
