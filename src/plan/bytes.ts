@@ -1,5 +1,5 @@
 import type { Digest } from '../oci/names.js';
-import { blobPairs, eachBlob, type ManifestSizes } from '../oci/manifest-facts.js';
+import { eachBlob, type ManifestSizes } from '../oci/manifest-facts.js';
 import { groupBy } from '../util/group.js';
 
 /** What the plan's deletes free once the registry's garbage collection runs, in bytes. */
@@ -49,14 +49,17 @@ export function bytesFreed(input: BytesInput): BytesFreed {
     const goneBy = new Map<string, Set<Digest>>();
     for (const d of deletes) (goneBy.get(d.repository) ?? goneBy.set(d.repository, new Set()).get(d.repository)!).add(d.digest);
     const live = new Set<Digest>();
+    // The callbacks are made once, not once a manifest: at 200,000 tags the closures, sets
+    // and lists made per delete were ~70 of the ~190 MiB this count allocated.
+    const addLive = (b: Digest) => void live.add(b);
     const mark = (d: Digest, depth = 0) => {
       if (live.has(d) || depth > 2) return;
       live.add(d);
       const m = input.sizes.get(d);
       if (!m) return void unsized.add(d);
       if (m.unsized) unsized.add(d);
-      eachBlob(m, (b) => live.add(b));
-      for (const c of m.children ?? []) mark(c, depth + 1);
+      eachBlob(m, addLive);
+      if (m.children) for (const c of m.children) mark(c, depth + 1);
     };
     for (const [repository, tags] of input.tags.get(registry) ?? []) {
       const gone = goneBy.get(repository);
@@ -64,48 +67,55 @@ export function bytesFreed(input: BytesInput): BytesFreed {
         if (!gone?.has(t.digest)) mark(t.digest);
         // A deleted index's platform manifests that the plan does not delete stay: they
         // are manifests of their own.
-        else for (const c of input.sizes.get(t.digest)?.children ?? []) if (!gone?.has(c)) mark(c, 1);
+        else {
+          const children = input.sizes.get(t.digest)?.children;
+          if (children) for (const c of children) if (!gone.has(c)) mark(c, 1);
+        }
       }
     }
     // How many deleted manifests reference each blob that goes: a blob only one of them
     // references is what deleting that one alone would free.
     const users = new Map<Digest, number>();
+    const use = (b: Digest) => {
+      if (!live.has(b)) users.set(b, (users.get(b) ?? 0) + 1);
+    };
     for (const d of deletes) {
       const m = input.sizes.get(d.digest);
-      if (m) for (const b of new Set([d.digest, ...blobPairs(m).map(([x]) => x)])) if (!live.has(b)) users.set(b, (users.get(b) ?? 0) + 1);
+      if (m) eachDistinct(d.digest, m, use);
     }
+    let alone = 0;
+    const own = (b: Digest, n: number) => {
+      if (users.get(b) === 1) alone += n;
+    };
     for (const d of deletes) {
       const m = input.sizes.get(d.digest);
       if (!m) continue;
-      let alone = 0;
-      if (users.get(d.digest) === 1) alone += m.size;
-      eachBlob(m, (b, n) => {
-        if (users.get(b) === 1) alone += n;
-      });
+      alone = 0;
+      eachDistinct(d.digest, m, own);
       (out.alone ??= {})[`${registry}/${d.repository}@${d.digest}`] = alone;
     }
     const counted = new Set<Digest>();
+    let repo = { freed: 0, shared: 0 };
+    const count = (blob: Digest, size: number) => {
+      if (counted.has(blob)) return;
+      counted.add(blob);
+      if (live.has(blob)) {
+        repo.shared += size;
+        out.shared += size;
+      } else {
+        repo.freed += size;
+        out.freed += size;
+      }
+    };
     for (const d of [...deletes].sort((a, b) => (a.repository < b.repository ? -1 : a.repository > b.repository ? 1 : 0))) {
-      const repo = ((out.repositories[registry] ??= {})[d.repository] ??= { freed: 0, shared: 0 });
+      repo = (out.repositories[registry] ??= {})[d.repository] ??= { freed: 0, shared: 0 };
       const m = input.sizes.get(d.digest);
       if (!m) {
         unsized.add(d.digest);
         continue;
       }
       if (m.unsized) unsized.add(d.digest);
-      const count = (blob: Digest, size: number) => {
-        if (counted.has(blob)) return;
-        counted.add(blob);
-        if (live.has(blob)) {
-          repo.shared += size;
-          out.shared += size;
-        } else {
-          repo.freed += size;
-          out.freed += size;
-        }
-      };
-      count(d.digest, m.size);
-      eachBlob(m, count);
+      eachDistinct(d.digest, m, count);
     }
   }
   if (unsized.size) why.add(`${unsized.size} manifest${unsized.size === 1 ? '' : 's'} could not be sized (missing, or a descriptor without a valid size)`);
@@ -130,6 +140,28 @@ export function imageSize(digest: Digest, sizes: ReadonlyMap<Digest, ManifestSiz
   };
   walk(digest, 0);
   return known ? [...seen.values()].reduce((a, b) => a + b, 0) : undefined;
+}
+
+/**
+ * The manifest's own bytes, then each blob it references, each digest once (a layer may
+ * be named twice). Up to 64 blobs, the earlier ones are looked through; a longer list (a
+ * registry's answer: any length up to the body's bound) gets a set.
+ */
+function eachDistinct(digest: Digest, m: ManifestSizes, f: (digest: Digest, size: number) => void): void {
+  f(digest, m.size);
+  const b = m.blobs;
+  const seen = b.length > 128 ? new Set<Digest | number>([digest]) : undefined;
+  for (let i = 0; i + 1 < b.length; i += 2) {
+    const d = b[i] as Digest;
+    if (seen ? seen.has(d) : d === digest || namedBefore(b, i)) continue;
+    seen?.add(d);
+    f(d, b[i + 1] as number);
+  }
+}
+
+function namedBefore(blobs: ReadonlyArray<Digest | number>, i: number): boolean {
+  for (let j = 0; j < i; j += 2) if (blobs[j] === blobs[i]) return true;
+  return false;
 }
 
 /** Bytes as `du -h` says them: binary units, one decimal below 10. */

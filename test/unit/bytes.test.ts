@@ -48,6 +48,20 @@ test('bytes freed: each blob once, shared layers and configs stay, an index free
   assert.match(bytesFreed({ tags: new Map([['r', new Map([['gc/app', app], ['gc/other', other]])]]), sizes: gap, deletes, partial: new Map() }).why!.join(), /1 manifest could not be sized/);
 });
 
+test('bytes freed: a blob a manifest names twice counts once, in the total and in what deleting that manifest alone frees, short list or long', () => {
+  // Long: past the 64 blobs below which the earlier ones are looked through instead of a set.
+  const many: Array<[string, number]> = Array.from({ length: 70 }, (_, i) => [`many-${i}`, 1]);
+  const sized = new Map<Digest, ManifestSizes>([
+    [d('twice'), image(100, ['cfg-twice', 10], ['layer-twice', 1000], ['layer-twice', 1000])],
+    [d('long'), image(100, ['cfg-long', 10], ...many, ['many-3', 1], ['many-69', 1])],
+    [d('kept'), image(100, ['cfg-kept', 10])],
+  ]);
+  const gone = ['twice', 'long'].map((x) => ({ registry: 'r', repository: 'a', digest: d(x) }));
+  const r = bytesFreed({ tags: new Map([['r', new Map([['a', tags([['dev-twice', 'twice'], ['dev-long', 'long'], ['v1', 'kept']])]])]]), sizes: sized, deletes: gone, partial: new Map() });
+  assert.equal(r.freed, 1110 + 180);
+  assert.deepEqual(r.alone, { [`r/a@${d('twice')}`]: 1110, [`r/a@${d('long')}`]: 180 });
+});
+
 test('human units as du -h: binary, one decimal below 10', () => {
   assert.deepEqual([0, 1023, 1024, 1536, 10 * 1024, 5 * 1024 ** 3 + 1].map(humanBytes), ['0 B', '1023 B', '1.0 KiB', '1.5 KiB', '10 KiB', '5.0 GiB']);
 });
