@@ -82,3 +82,32 @@ test('a plan built consuming what was read is the same plan, and what was read i
   assert.deepEqual([...c.evaluation.deletes, ...c.evaluation.prunes].flatMap((x) => [...x.result.actions, ...x.result.decisions]), []);
   assert.deepEqual(c.evaluation.syncs.flatMap((x) => [...x.actions, ...x.decisions]), []);
 });
+
+test('deletes are ordered by `registry/repository` as one string, as plans always were: `reg-b/app` before `reg/app`', () => {
+  // '-' sorts before '/': a registry-then-repository comparison would put reg first, and a
+  // plan committed before an upgrade would then differ from a fresh one in `plan --check`.
+  const yaml = `registries:
+  reg:
+    registry: http://127.0.0.1:1
+    repositories: [app]
+  reg-b:
+    registry: http://127.0.0.1:2
+    repositories: [app]
+delete-policy:
+  registries: [reg, reg-b]
+  mix-count: 1
+  tags:
+    include:
+      keys: dev
+`;
+  const config = parseConfig('/t/config.yml', yaml, {});
+  const tags = (base: number): TagEntry[] => [0, 1, 2].map((n) => ({ tag: `dev-${n}`, digest: d(base + n), mediaType: M, created: created(n) }));
+  const repos: RepoMap = new Map(['reg', 'reg-b'].map((r, i) => [r, new Map([['app', { repository: 'app' as Repository, tags: tags(10 * i) }]])]));
+  const scope = computeScope(config, new Map([['reg', ['app']], ['reg-b', ['app']]]));
+  const evaluation = evaluate(config, scope, repos, { nowMs: Date.UTC(2025, 0, 1), indexChildren: new Map(), subjectsPresent: new Map() });
+  const plan = buildPlanBody(config, { scope, repos, evaluation, sources: new Map([['reg', 'config'], ['reg-b', 'config']]) }, META);
+  assert.deepEqual(
+    plan.actions.map((a) => a.id),
+    [`delete reg-b/app@${d(10)}`, `delete reg-b/app@${d(11)}`, `delete reg/app@${d(0)}`, `delete reg/app@${d(1)}`],
+  );
+});
