@@ -106,7 +106,7 @@ export function buildPlanBody(config: Config, c: Collected, meta: BuildMeta, con
   const selected = selectedNothing(withGuards(planWarnings(config, c.scope, c.repos, meta.targets, meta.deleted), guardWarnings));
   const bytes = config.deletePolicy && c.sizes ? freedBy(sortedDeletes, c.sizes, c, meta.targets) : undefined;
   const transfer = sp && c.sizes && copies.length ? copiedBy(copies, c.sizes, c, sp.to) : undefined;
-  // What the counts made is garbage now (~60 MiB at 200,000 tags): collected before the snapshot is built.
+  // What the counts made is garbage now (~70 MiB at 200,000 tags): collected before the snapshot is built.
   if (consume) (c.references = undefined), consume();
   const registries: Plan['registries'] = {};
   for (const name of new Set([...c.repos.keys(), ...(config.deletePolicy?.registries ?? []), ...(sp ? [sp.from, sp.to] : [])])) {
