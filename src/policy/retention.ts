@@ -27,7 +27,8 @@ export function applyRetention(cands: Candidate[], repository: string, policy: D
     const keepNewest = rule ? rule.keepNewest : policy.mixCount;
     const keepWithin = rule ? rule.keepWithin : policy.keepWithin;
     const n = items.length;
-    const say = (it: { c: Candidate; hit?: RuleHit }, words: string) => (rule ? `${ruleLabel(rule, it.hit!)}: ${words}` : `${it.c.reason}; ${words}`);
+    const lead = (it: { c: Candidate; hit?: RuleHit }) => (rule ? `${ruleLabel(rule, it.hit!)}: ` : `${it.c.reason}; `);
+    const say = (it: { c: Candidate; hit?: RuleHit }, words: string) => lead(it) + words;
     if (keepNewest !== undefined && keepNewest >= n) {
       // Everything fits the count (a tag kept by either setting is kept): no ordering,
       // so no creation time to read.
@@ -53,25 +54,27 @@ export function applyRetention(cands: Candidate[], repository: string, policy: D
     });
     const { sorted, basis } = newestFirst(ranked, (it) => ({ tag: it.c.entry.tag, created: it.c.entry.created ?? undefined }));
     const of = ranked.length;
+    // A place in the order, as the kept and the deleted reasons both say it.
+    const rankParts = (i: number, by: string): Array<string | number> =>
+      rule ? ['#', i + 1, ' newest of ', of, by === 'image creation time' ? '' : ` (by ${by})`] : ['#', i + 1, ' newest of ', of, ' candidates by ', by];
     // Each reason is made flat as it is made (flat-string.ts), so that its pieces are not
     // kept until the plan is built. A deleted tag's, one per candidate beyond the count,
     // is joined from its parts: join makes one flat string and no pieces at all, which
     // otherwise outlived the young generation (allocation sampling of one evaluation at
-    // 200,000 tags: 182 -> 138 MiB left to full collections). Same words as say() with
-    // the kept branch's rank would give (policy.test.ts pins them).
+    // 200,000 tags: 182 -> 138 MiB left to full collections). Same words as say() would
+    // give (policy.test.ts pins them).
     // Kept ones (the count's few, and those within keep-within) go through say().
     sorted.forEach((s, i) => {
       const by = describeBasis(basis[i]);
       const counted = keepNewest !== undefined && i < keepNewest;
       const age = keepWithin ? ageWords(s.c.entry.created, keepWithin, nowMs) : undefined;
       if (counted) {
-        const rank = rule ? `#${i + 1} newest of ${of}${by === 'image creation time' ? '' : ` (by ${by})`}` : `#${i + 1} newest of ${of} candidates by ${by}`;
+        const rank = rankParts(i, by).join('');
         keep(s.c, say(s, rule ? `kept by keep-newest ${keepNewest} (${rank})` : `kept by mix-count ${keepNewest} (${rank})`));
       } else if (age?.within) keep(s.c, say(s, rule ? `kept: ${age.text}` : `kept by keep-within ${keepWithin!.text} (${age.text})`));
       else {
-        const lead = rule ? `${ruleLabel(rule, s.hit!)}: ` : `${s.c.reason}; `;
-        const parts: Array<string | number> = [lead];
-        if (keepNewest !== undefined) parts.push('#', i + 1, ' newest of ', of, rule ? (by === 'image creation time' ? '' : ` (by ${by})`) : ' candidates by ', rule ? '' : by, ', beyond ', rule ? 'keep-newest' : 'mix-count', ' ', keepNewest);
+        const parts: Array<string | number> = [lead(s)];
+        if (keepNewest !== undefined) parts.push(...rankParts(i, by), ', beyond ', rule ? 'keep-newest' : 'mix-count', ' ', keepNewest);
         if (age?.text) parts.push(keepNewest !== undefined ? '; ' : '', age.text);
         s.c.reason = parts.join('');
       }
