@@ -24,6 +24,7 @@ if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith
     const { VERSION } = await import('./version.js');
     process.stdout.write(`${VERSION}\n`);
   } else {
+    (await import('./util/wasm-tiering.js')).baselineWasmOnly();
     (await import('./util/compile-cache.js')).useCompileCache();
     await (await import('./cli-main.js')).main(args);
   }

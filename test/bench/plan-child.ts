@@ -14,10 +14,15 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { planCommand } from '../../src/commands/plan.js';
-import { readPlanFile } from '../../src/plan/file.js';
-import { silentLogger } from '../../src/util/log.js';
-import { MANIFEST_ACCEPT } from '../../src/oci/media-types.js';
+import { baselineWasmOnly } from '../../src/util/wasm-tiering.js';
+
+// As cli.ts starts every command: WebAssembly kept at V8's baseline compiler, set
+// before undici (loaded by the plan command) compiles its HTTP parser.
+baselineWasmOnly();
+const { planCommand } = await import('../../src/commands/plan.js');
+const { readPlanFile } = await import('../../src/plan/file.js');
+const { silentLogger } = await import('../../src/util/log.js');
+const { MANIFEST_ACCEPT } = await import('../../src/oci/media-types.js');
 
 const run = promisify(execFile);
 const [mode, arg, n, key, dir, cacert] = process.argv.slice(2);
