@@ -145,7 +145,7 @@ const configOpt = (y: Argv) => y.option('config', { alias: 'c', type: 'string', 
 
 export async function buildCli(argv: string[]) {
   const { default: yargs } = await import('yargs');
-  return yargs(normaliseArgv(argv))
+  const cli = yargs(normaliseArgv(argv))
     .scriptName('regmgr')
     .usage('$0 <command> [options]\n\nPlan/apply cleanup and mirroring for container registries.')
     .option('debug', { type: 'boolean', describe: 'log every registry request (method, URL, status, time) to stderr' })
@@ -255,6 +255,21 @@ export async function buildCli(argv: string[]) {
     .help()
     .alias('h', 'help')
     .wrap(Math.min(110, process.stdout.columns ?? 100));
+  skipHelpCache(cli);
+  return cli;
+}
+
+/**
+ * yargs renders a command's whole help text each time it starts that command's handler,
+ * to have it at hand should the handler later ask for it (showHelp). regmgr's handlers
+ * never do: they print their own errors. That text took ~25 ms of every start (a CPU
+ * profile of a plan of 10 tags); `--help` and yargs' own errors still render it.
+ * Reached through yargs' internal methods: where they are missing, nothing changes.
+ */
+function skipHelpCache(cli: Argv): void {
+  type Internals = { getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: () => void } | undefined } };
+  const usage = (cli as unknown as Internals).getInternalMethods?.().getUsageInstance?.();
+  if (typeof usage?.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => {};
 }
 
 /** Everything but `--version` (answered by cli.ts before this module loads). */
