@@ -22,7 +22,7 @@ import { withBackend } from './backend-use.js';
 import { explainDifference } from '../plan/check.js';
 import { EXIT, notify, type IO } from './io.js';
 import { inert } from '../util/inert.js';
-import { collectGarbage } from '../util/gc.js';
+import { collectGarbage, collectGarbageIfLarge } from '../util/gc.js';
 
 export interface PlanArgs {
   /** --state FILE: where the state lives (default: beside the config, or its state.path). */
@@ -75,7 +75,7 @@ export async function makePlan(config: Config, io: IO, opts: { targets?: string[
     // stays reachable from this frame (a reference left in a register of the frame that
     // made the call kept ~90 MiB of 200,000 tags beside the plan while it was hashed).
     const body = await readAndBuild(c, clients, progress, io, opts, { createdAt: now.toISOString(), inUse, state, configFile: config.file });
-    collectGarbage();
+    collectGarbageIfLarge();
     return sealPlan(body);
   } finally {
     progress.done();
@@ -117,7 +117,7 @@ async function readAndBuild(
   const collected = await collect(c, clients, opts.targets, counter, Date.parse(createdAt), cache, { sizes: !opts.quiet, upkeep, ...(inUse ? { inUse: inUse.inUse } : {}) });
   cache.save((m) => io.logger.debug(m));
   cache = undefined; // written: what it holds of every digest need not stay beside the plan
-  collectGarbage(); // the answers read are garbage now
+  collectGarbageIfLarge(); // the answers read are garbage now
   return buildPlanBody(c, collected, {
     version: VERSION,
     createdAt,
@@ -148,7 +148,7 @@ export async function planCommand(args: PlanArgs, io: IO): Promise<number> {
   const config = loadConfig(args.config, io.env, { statePath: args.state, notice: notify(io) });
   if (args.check) return checkCommitted(args.check, config, args, io);
   const plan = await makePlan(config, io, { targets: args.target, now: args.now, inUse: args.inUse });
-  collectGarbage(); // what the policy computed is in the plan now, or garbage
+  collectGarbageIfLarge(); // what the policy computed is in the plan now, or garbage
   printPlan(plan, { ...args, planFile: args.out }, io);
   if (strictFailure(plan, args, io)) return EXIT.error;
   if (args.out) {
