@@ -27,7 +27,6 @@ let natural: Intl.Collator | undefined;
 const naturalCompare = (a: string, b: string) => (natural ??= new Intl.Collator('en', { numeric: true, sensitivity: 'variant' })).compare(a, b);
 
 /** Per registry and repository, the lines a reviewer reads; built from the plan alone. */
-
 export function groups(plan: Plan, explain: boolean): Map<string, Line[]> {
   const out = new Map<string, Line[]>();
   const add = (key: string, l: Line) => {
