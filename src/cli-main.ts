@@ -3,7 +3,7 @@ import { ConfigError } from './config/errors.js';
 import { RegistryError } from './registry/errors.js';
 import { stderrLogger } from './util/log.js';
 import { EXIT, type IO } from './commands/io.js';
-import { LockError } from './apply/lock.js';
+import { LockError } from './apply/lock-error.js';
 import { FileError } from './util/file-error.js';
 import { VERSION } from './version.js';
 import { inert, inertLines } from './util/inert.js';

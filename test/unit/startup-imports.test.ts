@@ -25,3 +25,9 @@ test("loading apply and plan loads neither undici index (fetch, WebSocket...) no
     assert.ok(!files.some((f) => f.endsWith('/semver/index.js')), `${m} loads semver's index`);
   }
 });
+
+test("the CLI's own module (what validate loads besides the config's) does not load node:crypto", () => {
+  const url = new URL('../../src/cli-main.js', import.meta.url).href;
+  const loaded = execFileSync('node', ['--input-type=module', '-e', `await import(${JSON.stringify(url)}); console.log(process.moduleLoadList.includes('NativeModule crypto'))`], { encoding: 'utf8' }).trim();
+  assert.equal(loaded, 'false');
+});
