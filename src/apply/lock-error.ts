@@ -13,6 +13,7 @@ export interface LockInfo {
   pid_start: number | null;
 }
 
+/** A lock that could not be taken or released; `holder` is who holds it, where known. */
 export class LockError extends Error {
   constructor(
     message: string,
