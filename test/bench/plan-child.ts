@@ -20,7 +20,7 @@ import { MANIFEST_ACCEPT } from '../../src/oci/media-types.js';
 const run = promisify(execFile);
 const [mode, arg, n, key, dir, cacert] = process.argv.slice(2);
 // regmgr's modules are loaded only to run regmgr: a floor's process loaded them too, and
-// its CPU (curl's and its own) counted ~0.3 s of loading them that curl does not need.
+// its CPU (curl's and its own) counted ~0.15 s of loading them that curl does not need.
 // As cli.ts starts every command: WebAssembly kept at V8's baseline compiler, set
 // before undici (loaded by the plan command) compiles its HTTP parser.
 if (mode === 'plan') baselineWasmOnly();
