@@ -1,5 +1,5 @@
-import { createRequire } from 'node:module';
 import type { Agent as UndiciAgent } from 'undici';
+import AgentModule from 'undici/lib/dispatcher/agent.js';
 import type { RegistryEndpoint } from '../config/model.js';
 
 /**
@@ -7,9 +7,9 @@ import type { RegistryEndpoint } from '../config/model.js';
  * cookies and caches, ~105 ms of every network command's start here against ~40 ms for
  * the Agent alone. The client needs only dispatch() and close(), the Agent's own
  * methods. A deep path: test/unit/startup-imports.test.ts checks it is the class undici
- * exports.
+ * exports. Imported, not require()d, so that the bundle (scripts/bundle.mjs) holds it.
  */
-export const Agent: typeof UndiciAgent = createRequire(import.meta.url)('undici/lib/dispatcher/agent.js');
+export const Agent: typeof UndiciAgent = AgentModule;
 export type Agent = UndiciAgent;
 
 /** The agent for one registry's endpoint: its connections, deadlines and TLS choice (CA, insecure). */
