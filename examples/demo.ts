@@ -11,7 +11,7 @@ import { startSeedWorld, type SeedWorld } from '../test/helpers/seed-fixture.js'
 import { stopAllTracked, tempDir } from '../test/helpers/processes.js';
 import { NODE_FLAGS } from '../test/helpers/cli.js';
 
-const cli = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+const cli = fileURLToPath(new URL('../cli/cli.js', import.meta.url));
 const dir = tempDir('demo');
 const keep = process.argv.includes('--keep');
 

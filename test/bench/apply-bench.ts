@@ -47,7 +47,7 @@ async function pollAbsence(url: string, putBack: () => boolean): Promise<number 
   }
   return undefined;
 }
-const cli = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+const cli = fileURLToPath(new URL('../../cli/cli.js', import.meta.url));
 
 const reg = await startRegistry();
 const tmp = tempDir('apply-bench');

@@ -1,6 +1,7 @@
 // One measured run in a fresh process, so regmgr and the floor both start cold:
-//   plan-child.js plan CONFIG '' '' DIR        -> regmgr plan -c CONFIG -out DIR/plan.json, its text
-//                                                 rendered and dropped (REGMGR_CACHE_DIR: its cache)
+//   plan-child.js plan CONFIG '' '' DIR        -> regmgr plan -c CONFIG -out DIR/plan.json (the bundle,
+//                                                 dist/cli/), its text rendered and dropped
+//                                                 (REGMGR_CACHE_DIR: its cache)
 //   plan-child.js floor URL N KEY DIR [CA]     -> the fewest requests for the same decision, sent by
 //                                                 curl with N in flight: list tags; GET every
 //                                                 manifest (bytes freed count every image), and
@@ -12,8 +13,9 @@
 // Prints one JSON line: wall ms, CPU ms (curl's included), peak RSS, requests, tags.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { subscribe } from 'node:diagnostics_channel';
 import { baselineWasmOnly } from '../../src/util/wasm-tiering.js';
 import { MANIFEST_ACCEPT } from '../../src/oci/media-types.js';
 
@@ -24,11 +26,11 @@ const [mode, arg, n, key, dir, cacert] = process.argv.slice(2);
 // As cli.ts starts every command: WebAssembly kept at V8's baseline compiler, set
 // before undici (loaded by the plan command) compiles its HTTP parser.
 if (mode === 'plan') baselineWasmOnly();
-const regmgr =
-  mode === 'plan'
-    ? { ...(await import('../../src/commands/plan.js')), ...(await import('../../src/plan/file.js')), ...(await import('../../src/util/log.js')) }
-    : undefined;
+// Time runs from here, before regmgr loads anything: curl's time counts its start too.
 const started = performance.now();
+// The bundle `regmgr` runs (scripts/bundle.mjs), not dist/src: its module of the command line.
+const bundle = new URL('../../cli/', import.meta.url);
+const regmgr = mode === 'plan' ? ((await import(new URL(readdirSync(bundle).find((f) => /^cli-main-[A-Z0-9]+\.js$/.test(f))!, bundle).href)) as { main(args: string[]): Promise<void> }) : undefined;
 let extra: Record<string, number> = {};
 /** Time, CPU and peak memory of the measured part (set before anything after it is read back). */
 let measured: { ms: number; cpuMs: number; maxRssKb: number } | undefined;
@@ -42,18 +44,28 @@ function cpuMs(): number {
 }
 
 if (mode === 'plan') {
-  // The whole command, as a user runs it: `regmgr plan -c CONFIG -out plan.json`, with
-  // its text rendered and thrown away, so that peak RSS counts the output as well.
+  // The whole command, as a user runs it: `regmgr plan -c CONFIG -out plan.json`, its text
+  // rendered and thrown away (peak RSS counts the output as well). Reads (GET, HEAD) are
+  // counted where undici makes them (its diagnostics channel; nothing is published
+  // without a subscriber), not from --debug lines, which would cost regmgr a line each.
   let requests = 0;
-  const { planCommand, readPlanFile, silentLogger } = regmgr!;
-  const logger = { ...silentLogger, debugOn: true, debug: (m: string) => void (/: (GET|HEAD) /.test(m) && requests++) };
+  subscribe('undici:request:create', (m) => void (/^(GET|HEAD)$/.test((m as { request: { method: string } }).request.method) && requests++));
   const out = join(dir, 'plan.json');
-  const code = await planCommand({ config: arg, out }, { out() {}, err() {}, env: process.env, tty: false, color: false, logger });
-  if (code !== 0) throw new Error(`plan exited ${code}`);
+  const [write, writeErr] = [process.stdout.write, process.stderr.write];
+  let stderr = '';
+  process.stdout.write = (() => true) as typeof process.stdout.write;
+  process.stderr.write = ((s: string | Uint8Array) => ((stderr = (stderr + String(s)).slice(-4096)), true)) as typeof process.stderr.write;
+  try {
+    await regmgr!.main(['plan', '-c', arg, '-out', out]);
+  } finally {
+    [process.stdout.write, process.stderr.write] = [write, writeErr];
+  }
+  if (process.exitCode) throw new Error(`plan exited ${process.exitCode}: ${stderr}`);
   measured = measure();
   // The million bench counts on its registry's side: reading a plan of 1,000,000 tags back is not what it measures.
   if (process.env.BENCH_SKIP_READBACK) extra = { requests };
   else {
+    const { readPlanFile } = await import('../../src/plan/file.js');
     const plan = readPlanFile(out);
     extra = { requests, actions: plan.actions.length, tags: Object.values(plan.snapshot).flatMap((r) => Object.values(r)).reduce((k, r) => k + Object.keys(r.tags).length, 0) };
   }

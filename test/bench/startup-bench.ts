@@ -6,9 +6,15 @@
 // within every round (so a machine that slows down slows them all); medians of ROUNDS. BENCH_NODES: a comma-separated list of node
 // binaries to run it with (default: the node running the bench), e.g. Node 22's from
 // `npx -y node@22 -p process.execPath`: on Node 22.1+ the compile cache is on, and a
-// second row shows validate with it turned off (REGMGR_NO_COMPILE_CACHE).
+// second row shows validate with it turned off (REGMGR_NO_COMPILE_CACHE). regmgr runs
+// from its bundle (scripts/bundle.mjs), so the floor is given both ways: the two libraries
+// bundled as regmgr's are, and imported from node_modules (the floor of earlier rounds).
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildSync } from 'esbuild';
 import { CLI, NODE_FLAGS } from '../helpers/cli.js';
 
 const ROUNDS = Number(process.env.BENCH_STARTUP_ROUNDS ?? 30);
@@ -25,6 +31,21 @@ const FLOOR = [
   'const walk = (v, re) => { if (re && typeof v === "string") RE2JS.compile(v); else if (v && typeof v === "object") for (const [k, w] of Object.entries(v)) walk(w, re || k === "regex" || k === "filters"); };',
   'walk(data, false);',
 ].join(' ');
+const tmp = mkdtempSync(join(tmpdir(), 'regmgr-startup-'));
+process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
+writeFileSync(join(tmp, 'floor.mjs'), FLOOR);
+// As scripts/bundle.mjs bundles regmgr: ESM, and a require() for the CommonJS in it.
+buildSync({
+  entryPoints: [join(tmp, 'floor.mjs')],
+  outfile: join(tmp, 'floor-bundle.mjs'),
+  bundle: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  nodePaths: [join(root, 'node_modules')],
+  banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
+  logLevel: 'warning',
+});
 
 for (const node of NODES) {
   const version = spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim();
@@ -32,7 +53,8 @@ for (const node of NODES) {
     { name: 'node -e 0', args: ['-e', '0'] },
     { name: 'regmgr --version', args: [...NODE_FLAGS, CLI, '--version'] },
     { name: 'regmgr validate', args: [...NODE_FLAGS, CLI, 'validate', '-c', seed] },
-    { name: 'yaml + re2js alone (floor)', args: ['--input-type=module', '-e', FLOOR] },
+    { name: 'yaml + re2js alone, bundled (floor)', args: [join(tmp, 'floor-bundle.mjs')] },
+    { name: 'yaml + re2js from node_modules', args: ['--input-type=module', '-e', FLOOR] },
   ];
   const hasCompileCache = spawnSync(node, ['-p', "typeof require('node:module').enableCompileCache"], { encoding: 'utf8' }).stdout.trim() === 'function';
   if (hasCompileCache) rows.push({ name: 'regmgr validate, no compile cache', args: [...NODE_FLAGS, CLI, 'validate', '-c', seed], env: { REGMGR_NO_COMPILE_CACHE: '1' } });

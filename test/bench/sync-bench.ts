@@ -24,7 +24,7 @@ const INDEXES = Number(process.env.BENCH_SYNC_INDEXES ?? 5);
 const REPOS = Number(process.env.BENCH_SYNC_REPOS ?? 5);
 const ROUNDS = Number(process.env.BENCH_SYNC_ROUNDS ?? 3);
 const run = promisify(execFile);
-const cli = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+const cli = fileURLToPath(new URL('../../cli/cli.js', import.meta.url));
 
 const [src, dst] = await Promise.all([startRegistry(), startRegistry()]);
 const tmp = tempDir('sync-bench');

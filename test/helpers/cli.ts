@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { track } from './processes.js';
 
-export const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+export const CLI = fileURLToPath(new URL('../../cli/cli.js', import.meta.url));
 
 /** The node flags of the binary's `#!/usr/bin/env -S node ...` line: the tests and benches run it as users do. */
 export const NODE_FLAGS: string[] = (() => {

@@ -11,7 +11,7 @@ import { captureIO, writeFile } from '../helpers/io.js';
 import { tempDir } from '../helpers/processes.js';
 import { listCommand } from '../../src/commands/list.js';
 
-const cli = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+const cli = fileURLToPath(new URL('../../cli/cli.js', import.meta.url));
 let plain: TestRegistry, tlsBasic: TestRegistry, token: TestRegistry;
 const tmp = tempDir('list');
 const digests: Record<string, string> = {};

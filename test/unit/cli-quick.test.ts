@@ -26,7 +26,7 @@ test('quickCommand: --version and validate -c FILE in their plain spellings only
 });
 
 test('the fast path gives the same answers as the full one', () => {
-  const cli = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+  const cli = fileURLToPath(new URL('../../cli/cli.js', import.meta.url));
   const seed = fileURLToPath(new URL('../../../examples/seed-config.yml', import.meta.url));
   const run = (...args: string[]) => execFileSync('node', [cli, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
   assert.equal(run('--version'), run('--version', '--no-color'));
@@ -43,6 +43,6 @@ test("starting a command does not render yargs' help text; --help still does", a
   const usage = (cli as unknown as { getInternalMethods(): { getUsageInstance(): Usage } }).getInternalMethods().getUsageInstance();
   usage.cacheHelpMessage();
   assert.equal(usage.hasCachedHelpMessage(), false);
-  const bin = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+  const bin = fileURLToPath(new URL('../../cli/cli.js', import.meta.url));
   assert.match(execFileSync('node', [bin, 'plan', '--help'], { encoding: 'utf8' }), /^regmgr plan\n[^]*Options:[^]*--out/);
 });

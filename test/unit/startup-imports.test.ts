@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { Agent as undiciAgent } from 'undici';
 import { Agent } from '../../src/registry/agent.js';
 
@@ -30,4 +31,18 @@ test("the CLI's own module (what validate loads besides the config's) does not l
   const url = new URL('../../src/cli-main.js', import.meta.url).href;
   const loaded = execFileSync('node', ['--input-type=module', '-e', `await import(${JSON.stringify(url)}); console.log(process.moduleLoadList.includes('NativeModule crypto'))`], { encoding: 'utf8' }).trim();
   assert.equal(loaded, 'false');
+});
+
+// What the tests above check of dist/src, checked of the bundle regmgr runs
+// (scripts/bundle.mjs): its code splitting must keep validate's part apart from what
+// the network commands load.
+test("the bundled regmgr's validate loads neither node:crypto nor HTTP, TLS or child processes", () => {
+  const cli = fileURLToPath(new URL('../../cli/cli.js', import.meta.url));
+  const seed = fileURLToPath(new URL('../../../examples/seed-config.yml', import.meta.url));
+  const report = 'process.on("exit", () => process.stderr.write(JSON.stringify(process.moduleLoadList)))';
+  const r = spawnSync('node', ['--import', `data:text/javascript,${encodeURIComponent(report)}`, cli, 'validate', '-c', seed], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const builtins = JSON.parse(r.stderr) as string[];
+  assert.ok(builtins.includes('NativeModule fs'), 'the list is the one Node keeps');
+  assert.deepEqual(builtins.filter((m) => /^NativeModule (crypto|https?|http2|tls|child_process)$/.test(m)), []);
 });
