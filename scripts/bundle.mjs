@@ -5,7 +5,7 @@
 // still loads only what it needs: `validate` does not load undici, `plan` not execa.
 // pg is left out: it is loaded only by the PostgreSQL backend, from node_modules.
 import { build } from 'esbuild';
-import { cpSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -37,7 +37,7 @@ const yargsPaths = {
 };
 
 rmSync(out, { recursive: true, force: true });
-await build({
+const { metafile } = await build({
   entryPoints: { cli: `${root}dist/src/cli.js` },
   outdir: out,
   bundle: true,
@@ -53,6 +53,28 @@ await build({
   chunkNames: '[name]-[hash]',
   legalComments: 'eof',
   plugins: [yargsPaths],
+  metafile: true,
   logLevel: 'warning',
 });
 cpSync(`${root}node_modules/yargs/locales`, `${out}/yargs-locales`, { recursive: true });
+writeFileSync(`${out}/THIRD-PARTY-LICENSES.txt`, licenses(Object.keys(metafile.inputs)));
+
+/**
+ * The packages bundled no longer come with their own folders (the package depends on pg
+ * alone), so their licence texts come with the bundle: each package whose code is in
+ * it, its version, its licence and the text of its LICENSE file.
+ */
+function licenses(inputs) {
+  const dirs = new Set(inputs.map((p) => /^(?:.*\/)?node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(p)?.[0]).filter(Boolean));
+  const texts = new Map();
+  for (const dir of dirs) {
+    const at = `${root}${dir.replace(/^(\.\.\/)+/, '')}`;
+    const pkg = JSON.parse(readFileSync(`${at}package.json`, 'utf8'));
+    const file = readdirSync(at).find((f) => /^(licen[cs]e|copying)([.-]|$)/i.test(f));
+    if (!file) throw new Error(`scripts/bundle.mjs: ${pkg.name} has no LICENSE file to ship with the bundle`);
+    // A package nested in several folders at one version is listed once.
+    texts.set(`${pkg.name} ${pkg.version}`, `${pkg.name} ${pkg.version} (${pkg.license})\n\n${readFileSync(`${at}${file}`, 'utf8').trim()}\n`);
+  }
+  const parts = [...texts].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, text]) => text);
+  return `regmgr's bundle (dist/cli/) holds code of these packages, under these licences.\n\n${parts.join(`\n${'-'.repeat(72)}\n\n`)}`;
+}

@@ -26,7 +26,7 @@ test('the packed tarball runs as installed, without node_modules: --version, val
   const { stdout } = await run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', tmp.dir], { cwd: root, maxBuffer: 16 << 20 });
   const [packed] = JSON.parse(stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
   const paths = packed.files.map((f) => f.path);
-  assert.ok(paths.includes('dist/cli/cli.js') && paths.includes('schema/config.schema.json') && paths.includes('schema/plan.schema.json'));
+  assert.ok(paths.includes('dist/cli/cli.js') && paths.includes('dist/cli/THIRD-PARTY-LICENSES.txt') && paths.includes('schema/config.schema.json') && paths.includes('schema/plan.schema.json'));
   assert.deepEqual(paths.filter((p) => /^(src|test|dist\/src|dist\/test|dist\/examples)\//.test(p) || p.endsWith('.map') || p.endsWith('.ts')), [], 'only what runs is shipped');
   await run('tar', ['-xzf', join(tmp.dir, packed.filename), '-C', tmp.dir]);
   const pkg = join(tmp.dir, 'package');
@@ -91,4 +91,20 @@ test('the bundle imports nothing from node_modules but pg', () => {
     for (const s of specifiers) if (!s.startsWith('./') && !isBuiltin(s) && s !== 'pg') outside.add(`${file}: ${s}`);
   }
   assert.deepEqual([...outside], []);
+});
+
+// The bundled packages' own folders are not installed with regmgr: their licences ship
+// with the bundle (scripts/bundle.mjs writes them), one for each package whose code is in it.
+test('the bundle comes with the licence of every package it holds', () => {
+  const dir = join(root, 'dist', 'cli');
+  const bundled = new Set<string>();
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.js'))) {
+    // esbuild heads each module's code with its path: `// node_modules/yaml/dist/...`.
+    for (const m of readFileSync(join(dir, file), 'utf8').matchAll(/^\/\/ (?:.*\/)?node_modules\/((?:@[^/]+\/)?[^/]+)\//gm)) bundled.add(m[1]);
+  }
+  assert.ok(bundled.has('yaml') && bundled.has('undici') && bundled.size > 10, `the bundle's packages found: ${[...bundled].join(', ')}`);
+  const text = readFileSync(join(dir, 'THIRD-PARTY-LICENSES.txt'), 'utf8');
+  const listed = new Set([...text.matchAll(/^(\S+) \d+\.\d+\.\d+\S* \(([^)]+)\)$/gm)].map((m) => m[1]));
+  assert.deepEqual([...bundled].filter((p) => !listed.has(p)), [], 'bundled without a licence');
+  assert.match(text, /Permission is hereby granted/, 'the texts themselves, not only the names');
 });
