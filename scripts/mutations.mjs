@@ -42,6 +42,11 @@ const MUTATIONS = [
   { name: 'GHCR: a version is deleted only with the tags regmgr saw', file: 'registry/ghcr-dialect.js', find: "if (expectTags && tags.join(',') !== [...expectTags].sort().join(',')) {", replace: 'if (false) {', tests: [T('vendor-ghcr')] },
 ];
 
+function bundle() {
+  const r = spawnSync(process.execPath, ['scripts/bundle.mjs'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`scripts/bundle.mjs failed: ${r.stderr}`);
+}
+
 const only = process.argv.slice(2);
 const results = [];
 for (const m of MUTATIONS.filter((x) => !only.length || only.some((o) => x.name.includes(o)))) {
@@ -56,9 +61,12 @@ for (const m of MUTATIONS.filter((x) => !only.length || only.some((o) => x.name.
   const t0 = Date.now();
   let run;
   try {
+    // The tests run regmgr's bundle (dist/cli/), made from dist/src: made again with the mutation in it.
+    bundle();
     run = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=240000', ...m.tests], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
   } finally {
     writeFileSync(path, original);
+    bundle();
   }
   const failed = /^# fail (\d+)/m.exec(run.stdout)?.[1] ?? '?';
   const result = run.status === 0 ? 'SURVIVED (tests passed: promise not proved)' : `killed (${failed} failing)`;
