@@ -13,27 +13,56 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const out = `${root}dist/cli`;
 
 /**
- * yargs finds its locale files and its caller's package.json from where its own module
- * lies (`node_modules/yargs/...`); bundled, that is dist/cli/. Pointed at a copy of the
- * locales beside the bundle and at regmgr's package folder, so help reads as it did
- * (`LANG=de_DE.UTF-8 regmgr --help`) and no package.json of the user's folder is read.
- * A yargs whose shim no longer has these lines fails the build instead.
+ * Lines of the bundled packages replaced as they are bundled; a package whose file no
+ * longer has its line fails the build instead.
  */
-const yargsPaths = {
-  name: 'yargs-paths',
+const PATCHES = [
+  {
+    // yargs finds its locale files and its caller's package.json from where its own
+    // module lies (`node_modules/yargs/...`); bundled, that is dist/cli/. Pointed at a
+    // copy of the locales beside the bundle and at regmgr's package folder, so help reads
+    // as it did (`LANG=de_DE.UTF-8 regmgr --help`) and no package.json of the user's
+    // folder is read.
+    file: /yargs[\\/]lib[\\/]platform-shims[\\/]esm\.mjs$/,
+    swaps: [
+      ["const mainFilename = __dirname.substring(0, __dirname.lastIndexOf('node_modules'));", "const mainFilename = fileURLToPath(new URL('../../', import.meta.url));"],
+      ["directory: resolve(__dirname, '../../../locales'),", "directory: fileURLToPath(new URL('./yargs-locales/', import.meta.url)),"],
+    ],
+  },
+  {
+    // The copies of string-width under cliui and wrap-ansi (yargs' help layout) make an
+    // Intl.Segmenter when they load: 14-21 ms here for ICU's data, in every command that
+    // parses its command line, though only help text measures a string. Made when first
+    // used instead. (yargs' own copy is loaded only when first used: see below.)
+    file: /(cliui|wrap-ansi)[\\/]node_modules[\\/]string-width[\\/]index\.js$/,
+    swaps: [["const segmenter = new Intl.Segmenter();", "let segmenterMade; const segmenter = { segment: (s) => (segmenterMade ??= new Intl.Segmenter()).segment(s) };"]],
+  },
+];
+
+const patches = {
+  name: 'patches',
   setup(b) {
-    b.onLoad({ filter: /yargs[\\/]lib[\\/]platform-shims[\\/]esm\.mjs$/ }, (args) => {
-      let text = readFileSync(args.path, 'utf8');
-      const swaps = [
-        ["const mainFilename = __dirname.substring(0, __dirname.lastIndexOf('node_modules'));", "const mainFilename = fileURLToPath(new URL('../../', import.meta.url));"],
-        ["directory: resolve(__dirname, '../../../locales'),", "directory: fileURLToPath(new URL('./yargs-locales/', import.meta.url)),"],
-      ];
-      for (const [from, to] of swaps) {
-        if (!text.includes(from)) throw new Error(`scripts/bundle.mjs: ${args.path} no longer has: ${from}`);
-        text = text.replace(from, to);
-      }
-      return { contents: text, loader: 'js' };
-    });
+    // yargs' own string-width (the newest: its Unicode-property regexes with the v flag
+    // take ~25 ms to make when it loads) is loaded when yargs first measures a string,
+    // which only help text does: a module of one function that require()s it then (the
+    // bundle runs a require()d module when it is first required).
+    const shim = /yargs[\\/]lib[\\/]platform-shims[\\/]esm\.mjs$/;
+    b.onResolve({ filter: /^string-width$/ }, (args) => (shim.test(args.importer) ? { path: 'string-width', namespace: 'lazy', pluginData: args.resolveDir } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'lazy' }, (args) => ({
+      contents: "let made; export default function stringWidth(s, o) { return (made ??= require('string-width').default)(s, o); }",
+      resolveDir: args.pluginData,
+      loader: 'js',
+    }));
+    for (const { file, swaps } of PATCHES) {
+      b.onLoad({ filter: file }, (args) => {
+        let text = readFileSync(args.path, 'utf8');
+        for (const [from, to] of swaps) {
+          if (!text.includes(from)) throw new Error(`scripts/bundle.mjs: ${args.path} no longer has: ${from}`);
+          text = text.replace(from, to);
+        }
+        return { contents: text, loader: 'js' };
+      });
+    }
   },
 };
 
@@ -55,12 +84,13 @@ const { metafile } = await build({
   banner: { js: "import { createRequire as __regmgrRequire } from 'node:module'; const require = __regmgrRequire(import.meta.url);" },
   chunkNames: '[name]-[hash]',
   legalComments: 'eof',
-  plugins: [yargsPaths],
+  plugins: [patches],
   metafile: true,
   logLevel: 'warning',
 });
 cpSync(`${root}node_modules/yargs/locales`, `${out}/yargs-locales`, { recursive: true });
-writeFileSync(`${out}/THIRD-PARTY-LICENSES.txt`, licenses(Object.keys(metafile.inputs)));
+// Files only: the lazy string-width module (`lazy:string-width`) is regmgr's own.
+writeFileSync(`${out}/THIRD-PARTY-LICENSES.txt`, licenses(Object.keys(metafile.inputs).filter((p) => !p.startsWith('lazy:'))));
 
 /**
  * The packages bundled no longer come with their own folders (the package depends on pg

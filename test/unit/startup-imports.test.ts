@@ -46,3 +46,25 @@ test("the bundled regmgr's validate loads neither node:crypto nor HTTP, TLS or c
   assert.ok(builtins.includes('NativeModule fs'), 'the list is the one Node keeps');
   assert.deepEqual(builtins.filter((m) => /^NativeModule (crypto|https?|http2|tls|child_process)$/.test(m)), []);
 });
+
+// string-width (under yargs' help layout) makes an Intl.Segmenter and Unicode-property
+// regexes when it loads: ~45 ms of every command that parses its command line, though
+// only help text measures a string. The bundle loads it when first used
+// (scripts/bundle.mjs): a command reads Intl.Segmenter only when it prints help.
+test("the bundled regmgr reads Intl.Segmenter only to print help, not to run a command", () => {
+  const cli = fileURLToPath(new URL('../../cli/cli.js', import.meta.url));
+  const seed = fileURLToPath(new URL('../../../examples/seed-config.yml', import.meta.url));
+  const spy = [
+    'const real = Intl.Segmenter; let n = 0;',
+    "Object.defineProperty(Intl, 'Segmenter', { get() { n++; return real; }, configurable: true });",
+    'process.on("exit", () => process.stderr.write(`segmenter:${n}`));',
+  ].join(' ');
+  const reads = (...args: string[]) => {
+    const r = spawnSync('node', ['--import', `data:text/javascript,${encodeURIComponent(spy)}`, cli, ...args], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    return Number(/segmenter:(\d+)$/.exec(r.stderr)?.[1]);
+  };
+  // --no-color: past validate's fast path, through yargs.
+  assert.equal(reads('validate', '-c', seed, '--no-color'), 0);
+  assert.ok(reads('plan', '--help') > 0, 'help measures its text with it');
+});
