@@ -37,6 +37,13 @@ const PATCHES = [
     file: /(cliui|wrap-ansi)[\\/]node_modules[\\/]string-width[\\/]index\.js$/,
     swaps: [["const segmenter = new Intl.Segmenter();", "let segmenterMade; const segmenter = { segment: (s) => (segmenterMade ??= new Intl.Segmenter()).segment(s) };"]],
   },
+  {
+    // undici's client loads its HTTP/2 half, and with it node:http2, when it loads; it is
+    // used only where a TLS handshake picks h2, which regmgr's agent never offers
+    // (allowH2 off). Loaded when first used.
+    file: /undici[\\/]lib[\\/]dispatcher[\\/]client\.js$/,
+    swaps: [["const connectH2 = require('./client-h2.js')", "const connectH2 = (...args) => require('./client-h2.js')(...args)"]],
+  },
 ];
 
 const patches = {

@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Agent as undiciAgent } from 'undici';
 import { Agent } from '../../src/registry/agent.js';
 
@@ -67,4 +69,17 @@ test("the bundled regmgr reads Intl.Segmenter only to print help, not to run a c
   // --no-color: past validate's fast path, through yargs.
   assert.equal(reads('validate', '-c', seed, '--no-color'), 0);
   assert.ok(reads('plan', '--help') > 0, 'help measures its text with it');
+});
+
+// undici's client loads its HTTP/2 half (and node:http2) when it loads, for TLS
+// handshakes that pick h2, which regmgr's agent never offers: the bundle loads it on
+// first use (scripts/bundle.mjs).
+test("the bundle's HTTP client, loaded, has not loaded node:http2", () => {
+  const dir = fileURLToPath(new URL('../../cli/', import.meta.url));
+  const chunk = readdirSync(dir).find((f) => f.endsWith('.js') && readFileSync(join(dir, f), 'utf8').includes('// node_modules/undici/lib/dispatcher/agent.js'));
+  assert.ok(chunk, "the bundle's part that holds undici's Agent");
+  const script = `await import(${JSON.stringify(pathToFileURL(join(dir, chunk)).href)}); console.log(JSON.stringify(process.moduleLoadList))`;
+  const loaded = JSON.parse(execFileSync('node', ['--input-type=module', '-e', script], { encoding: 'utf8' })) as string[];
+  assert.ok(loaded.includes('NativeModule net'), 'the client is loaded');
+  assert.deepEqual(loaded.filter((m) => /^NativeModule (internal\/)?http2/.test(m)), []);
 });
