@@ -75,6 +75,8 @@ const patches = {
 
 rmSync(out, { recursive: true, force: true });
 const { metafile } = await build({
+  // Paths (the metafile's, the bundle's comments) relative to the package, wherever this runs from.
+  absWorkingDir: root,
   entryPoints: { cli: `${root}dist/src/cli.js` },
   outdir: out,
   bundle: true,
@@ -108,7 +110,7 @@ function licenses(inputs) {
   const dirs = new Set(inputs.map((p) => /^(?:.*\/)?node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(p)?.[0]).filter(Boolean));
   const texts = new Map();
   for (const dir of dirs) {
-    const at = `${root}${dir.replace(/^(\.\.\/)+/, '')}`;
+    const at = `${root}${dir}`;
     const pkg = JSON.parse(readFileSync(`${at}package.json`, 'utf8'));
     const file = readdirSync(at).find((f) => /^(licen[cs]e|copying)([.-]|$)/i.test(f));
     if (!file) throw new Error(`scripts/bundle.mjs: ${pkg.name} has no LICENSE file to ship with the bundle`);
