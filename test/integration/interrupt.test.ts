@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { startProxiedRegistry } from '../helpers/fault-proxy.js';
@@ -142,7 +142,7 @@ test('copies into one target repository run one skopeo at a time (2.8 races on s
  * each after apply has said it saw the one before (an event, not a wait). Resolves with
  * apply's result; `release` lets the held request go on.
  */
-async function interruptTimes(planFile: string, proxy: typeof src.proxy, at: (method: string, url: string) => boolean, times: number) {
+async function interruptTimes(planFile: string, proxy: typeof src.proxy, at: (method: string, url: string) => boolean, times: number, env: NodeJS.ProcessEnv = {}) {
   let child: ChildProcess | undefined;
   let stderr = '';
   let release!: () => void;
@@ -166,7 +166,7 @@ async function interruptTimes(planFile: string, proxy: typeof src.proxy, at: (me
     },
     1,
   );
-  const done = runCli(['apply', planFile, '--parallelism', '1'], {}, (c) => {
+  const done = runCli(['apply', planFile, '--parallelism', '1'], env, (c) => {
     child = c;
     c.stderr!.on('data', (d) => {
       stderr += d;
@@ -189,8 +189,14 @@ test('a second Ctrl-C stops the copy in flight too; a third leaves at once', asy
   assert.ok((await readTags(src.reg, w.repo))['dev-1']);
   assert.equal(existsSync(join(w.dir, 'c.state.json.lock')), false, 'the lock is released');
 
+  // A third Ctrl-C must find apply still waiting: skopeo, run through a shell that ignores
+  // the SIGTERM of the second, keeps it waiting (execa sends SIGKILL 5 s later). With the
+  // real skopeo, apply could stop it and exit before the third signal came: a race the
+  // test lost under load once apply started faster.
+  const stubborn = writeFile(tmp.dir, 'skopeo-ignoring-sigterm', "#!/bin/sh\ntrap '' TERM\nskopeo \"$@\"\n");
+  chmodSync(stubborn, 0o755);
   const w3 = await world();
-  const thrice = await interruptTimes(w3.planFile, dst.proxy, (m, u) => m === 'PUT' && u.includes('/manifests/'), 3);
+  const thrice = await interruptTimes(w3.planFile, dst.proxy, (m, u) => m === 'PUT' && u.includes('/manifests/'), 3, { REGMGR_SKOPEO: stubborn });
   // It leaves while the request is still held: it did not wait for anything.
   const r3 = await thrice.done;
   thrice.release();
