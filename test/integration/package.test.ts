@@ -69,15 +69,22 @@ test('the packed tarball runs as installed, without node_modules: --version, val
   }
 });
 
+/** Each JavaScript file of the bundle, with its text. */
+function bundleFiles(): Array<[string, string]> {
+  const dir = join(root, 'dist', 'cli');
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.js'))
+    .map((f) => [f, readFileSync(join(dir, f), 'utf8')]);
+}
+
 // The test above runs the commands it runs; this one reads every file of the bundle: an
 // import or require() of a package (not Node's own, not the bundle's own files) would be
 // resolved from node_modules at run time, which an installed regmgr has only pg of.
 test('the bundle imports nothing from node_modules but pg', () => {
-  const dir = join(root, 'dist', 'cli');
   const outside = new Set<string>();
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.js'))) {
+  for (const [file, whole] of bundleFiles()) {
     // Comments left out: undici's JSDoc names its types with import('../../types/...').
-    const text = readFileSync(join(dir, file), 'utf8')
+    const text = whole
       .split('\n')
       .filter((l) => !/^\s*(\*|\/\*|\/\/)/.test(l))
       .join('\n');
@@ -96,14 +103,13 @@ test('the bundle imports nothing from node_modules but pg', () => {
 // The bundled packages' own folders are not installed with regmgr: their licences ship
 // with the bundle (scripts/bundle.mjs writes them), one for each package whose code is in it.
 test('the bundle comes with the licence of every package it holds', () => {
-  const dir = join(root, 'dist', 'cli');
   const bundled = new Set<string>();
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.js'))) {
+  for (const [, text] of bundleFiles()) {
     // esbuild heads each module's code with its path: `// node_modules/yaml/dist/...`.
-    for (const m of readFileSync(join(dir, file), 'utf8').matchAll(/^\/\/ (?:.*\/)?node_modules\/((?:@[^/]+\/)?[^/]+)\//gm)) bundled.add(m[1]);
+    for (const m of text.matchAll(/^\/\/ (?:.*\/)?node_modules\/((?:@[^/]+\/)?[^/]+)\//gm)) bundled.add(m[1]);
   }
   assert.ok(bundled.has('yaml') && bundled.has('undici') && bundled.size > 10, `the bundle's packages found: ${[...bundled].join(', ')}`);
-  const text = readFileSync(join(dir, 'THIRD-PARTY-LICENSES.txt'), 'utf8');
+  const text = readFileSync(join(root, 'dist', 'cli', 'THIRD-PARTY-LICENSES.txt'), 'utf8');
   const listed = new Set([...text.matchAll(/^(\S+) \d+\.\d+\.\d+\S* \(([^)]+)\)$/gm)].map((m) => m[1]));
   assert.deepEqual([...bundled].filter((p) => !listed.has(p)), [], 'bundled without a licence');
   assert.match(text, /Permission is hereby granted/, 'the texts themselves, not only the names');

@@ -38,13 +38,18 @@ test("the CLI's own module (what validate loads besides the config's) does not l
 // What the tests above check of dist/src, checked of the bundle regmgr runs
 // (scripts/bundle.mjs): its code splitting must keep validate's part apart from what
 // the network commands load.
-test("the bundled regmgr's validate loads neither node:crypto nor HTTP, TLS or child processes", () => {
-  const cli = fileURLToPath(new URL('../../cli/cli.js', import.meta.url));
-  const seed = fileURLToPath(new URL('../../../examples/seed-config.yml', import.meta.url));
-  const report = 'process.on("exit", () => process.stderr.write(JSON.stringify(process.moduleLoadList)))';
-  const r = spawnSync('node', ['--import', `data:text/javascript,${encodeURIComponent(report)}`, cli, 'validate', '-c', seed], { encoding: 'utf8' });
+const bundledCli = fileURLToPath(new URL('../../cli/cli.js', import.meta.url));
+const seed = fileURLToPath(new URL('../../../examples/seed-config.yml', import.meta.url));
+
+/** The bundled CLI run with `preload` imported first; what the preload wrote to stderr. */
+function withPreload(preload: string, ...args: string[]): string {
+  const r = spawnSync('node', ['--import', `data:text/javascript,${encodeURIComponent(preload)}`, bundledCli, ...args], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
-  const builtins = JSON.parse(r.stderr) as string[];
+  return r.stderr;
+}
+
+test("the bundled regmgr's validate loads neither node:crypto nor HTTP, TLS or child processes", () => {
+  const builtins = JSON.parse(withPreload('process.on("exit", () => process.stderr.write(JSON.stringify(process.moduleLoadList)))', 'validate', '-c', seed)) as string[];
   assert.ok(builtins.includes('NativeModule fs'), 'the list is the one Node keeps');
   assert.deepEqual(builtins.filter((m) => /^NativeModule (crypto|https?|http2|tls|child_process)$/.test(m)), []);
 });
@@ -54,18 +59,12 @@ test("the bundled regmgr's validate loads neither node:crypto nor HTTP, TLS or c
 // only help text measures a string. The bundle loads it when first used
 // (scripts/bundle.mjs): a command reads Intl.Segmenter only when it prints help.
 test("the bundled regmgr reads Intl.Segmenter only to print help, not to run a command", () => {
-  const cli = fileURLToPath(new URL('../../cli/cli.js', import.meta.url));
-  const seed = fileURLToPath(new URL('../../../examples/seed-config.yml', import.meta.url));
   const spy = [
     'const real = Intl.Segmenter; let n = 0;',
     "Object.defineProperty(Intl, 'Segmenter', { get() { n++; return real; }, configurable: true });",
     'process.on("exit", () => process.stderr.write(`segmenter:${n}`));',
   ].join(' ');
-  const reads = (...args: string[]) => {
-    const r = spawnSync('node', ['--import', `data:text/javascript,${encodeURIComponent(spy)}`, cli, ...args], { encoding: 'utf8' });
-    assert.equal(r.status, 0, r.stderr);
-    return Number(/segmenter:(\d+)$/.exec(r.stderr)?.[1]);
-  };
+  const reads = (...args: string[]) => Number(/segmenter:(\d+)$/.exec(withPreload(spy, ...args))?.[1]);
   // --no-color: past validate's fast path, through yargs.
   assert.equal(reads('validate', '-c', seed, '--no-color'), 0);
   assert.ok(reads('plan', '--help') > 0, 'help measures its text with it');
