@@ -90,6 +90,8 @@ export async function deleteStep(a: PlanDelete, view: LiveView, journal: Journal
   const repairedAt = new Map<string, number>();
   for (const t of lost) {
     journal.append(a.id, 'lost', `${t} vanished with the DELETE of ${a.digest}`, { tag: t });
+    // On the disk before the PUT: should apply die during it, restore knows the tag.
+    journal.flush();
     try {
       await putBack(client, repo, t, a.digest, saved.bytes, saved.mediaType);
       repairedAt.set(t, view.now());
@@ -242,6 +244,7 @@ async function deleteDependent(id: string, digest: Digest, what: string, view: L
   const notes: string[] = [];
   for (const t of [...before].filter((x) => !after.has(x)).sort()) {
     journal.append(id, 'lost', `${t} vanished with the DELETE of ${digest}`, { tag: t });
+    journal.flush();
     await putBack(client, repo, t, digest, saved.bytes, saved.mediaType);
     journal.append(id, 'restored', `${t} put back on ${digest}`, { tag: t });
     notes.push(`restored ${t}: it was moved onto ${what} ${digest} during apply; it points at it again`);

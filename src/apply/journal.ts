@@ -36,9 +36,13 @@ export interface SavedManifest {
 const OUTCOME_EVENTS = new Set<JournalEvent>(['start', 'done', 'drifted', 'blocked', 'failed']);
 
 /**
- * Append-only, one JSON line per event, fsync'd before the request it announces is sent
- * and after its outcome, so that a killed apply knows what it finished and what it may
- * have half-done. A line cut short by a crash (the last one) is ignored on read.
+ * Append-only, one JSON line per event, so that a killed apply knows what it finished and
+ * what it may have half-done. A line cut short by a crash (the last one) is ignored on read.
+ * Each line is written at once (a killed process loses none) and fsync'd, with every line
+ * before it, before the next request that changes a registry (`durable()`, `flush()`) and
+ * at close: one fsync per change, not one per line. What a machine crash can still lose
+ * is an outcome written after the last change: the next apply then checks that action
+ * against the registry again, as it does any action not recorded done, and finds it done.
  *
  * A journal decides what apply skips ("done") and what restore puts back ("saved",
  * "lost"), so it is trusted only as regmgr's own: a regular file of this user that nobody
@@ -61,12 +65,16 @@ export class Journal {
   mirror?: { push(line: string): void; durable(): Promise<void> };
   /** Lines in the journal file, the header included. */
   lines = 0;
+  /** Lines written since the last fsync. */
+  #unsynced = false;
 
   constructor(
     readonly path: string,
     readonly planSha: string,
     env: NodeJS.ProcessEnv = process.env,
     mirrorFrom?: (linesInFile: number) => { push(line: string): void; durable(): Promise<void> },
+    /** How a line reaches the disk (tests count the calls). */
+    private readonly sync: (fd: number) => void = fsyncSync,
   ) {
     this.#key = journalKey(env);
     const existing = readOwn(path);
@@ -109,7 +117,7 @@ export class Journal {
     if (event === 'restored' && extra.tag) this.restored.set(id, (this.restored.get(id) ?? new Set()).add(extra.tag));
   }
 
-  /** Records a manifest's bytes, durably, before the DELETE that removes it is sent. */
+  /** Records a manifest's bytes; the DELETE that removes it is sent only after `durable()`. */
   save(id: string, m: SavedManifest): void {
     this.#write({ t: new Date().toISOString(), id, event: 'saved', media_type: m.mediaType, manifest: m.bytes.toString('base64') } satisfies JournalEntry);
     this.saved.set(id, m);
@@ -119,21 +127,33 @@ export class Journal {
     const text = JSON.stringify(obj);
     const line = JSON.stringify({ ...obj, mac: mac(this.#key, this.planSha, text) });
     writeSync(this.#fd, `${line}\n`);
-    fsyncSync(this.#fd);
+    this.#unsynced = true;
     this.lines++;
     this.mirror?.push(line);
   }
 
   /**
+   * Every line so far on the disk (the file only, not the database): before a request
+   * that must not wait for the database, such as putting back a tag a DELETE took.
+   */
+  flush(): void {
+    if (!this.#unsynced) return;
+    this.sync(this.#fd);
+    this.#unsynced = false;
+  }
+
+  /**
    * Resolves once every line so far is stored where the apply must find it again: the
-   * file (always, by now) and, with backend pg, the database. Awaited before each
-   * request that changes the registry: with the database gone, nothing more changes.
+   * file and, with backend pg, the database. Awaited before each request that changes
+   * the registry: with the disk or the database gone, nothing more changes.
    */
   async durable(): Promise<void> {
+    this.flush();
     await this.mirror?.durable();
   }
 
   close() {
+    this.flush();
     closeSync(this.#fd);
   }
 }
