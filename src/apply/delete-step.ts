@@ -127,7 +127,7 @@ export async function deleteStep(a: PlanDelete, view: LiveView, journal: Journal
 
 /** PUTs saved manifest bytes under `tag` and checks that the tag resolves to `digest`. */
 export async function putBack(client: RegistryClient, repo: Repository, tag: string, digest: Digest, bytes: Buffer, mediaType: string): Promise<void> {
-  const stored = await client.putManifest(repo, tag, bytes, mediaType);
+  const stored = (await client.putManifest(repo, tag, bytes, mediaType)).digest;
   if (stored !== digest) throw new Error(`the saved bytes hash to ${stored}, not ${digest}`);
   const ref = await client.headManifest(repo, tag);
   if (ref?.digest !== digest) throw new Error(`after the PUT ${tag} resolves to ${ref?.digest ?? 'nothing'}`);

@@ -89,8 +89,11 @@ export async function tagStep(a: PlanCopy, clients: Clients, journal: Journal, r
   if (now !== a.target.digest_at_plan) {
     return drifted(a, journal, `${dest(a)} changed during apply: was ${a.target.digest_at_plan ?? 'absent'}, now ${now ?? 'absent'}; the image was copied by digest, the tag left alone`);
   }
-  await dst.putManifest(repo, a.target.tag, image.bytes, image.mediaType);
-  return verifyCopy(a, clients, journal);
+  const put = await dst.putManifest(repo, a.target.tag, image.bytes, image.mediaType);
+  // The registry said it stored exactly these bytes under the tag: that is the outcome. A
+  // HEAD after it could only see whether another client has moved the tag since, which
+  // the next plan reports as changed outside regmgr. (skopeo's own copies are read back.)
+  return put.confirmed ? copied(a, journal) : verifyCopy(a, clients, journal);
 }
 
 async function verifyCopy(a: PlanCopy, clients: Clients, journal: Journal): Promise<Outcome> {
@@ -100,6 +103,10 @@ async function verifyCopy(a: PlanCopy, clients: Clients, journal: Journal): Prom
     journal.append(a.id, 'failed', detail);
     return { id: a.id, result: 'failed', detail };
   }
+  return copied(a, journal);
+}
+
+function copied(a: PlanCopy, journal: Journal): Outcome {
   journal.append(a.id, 'done', 'copied');
   return { id: a.id, result: 'copied', detail: `${dest(a)} <- ${a.source.registry}/${a.source.repository}@${a.source.digest}` };
 }

@@ -206,16 +206,20 @@ export class RegistryClient {
    * the bytes are the ones saved before the DELETE, so the digest comes back identical.
    */
   /** PUTs a manifest under a tag, or by its own digest (`ref` a digest: a manifest no tag names, such as a platform manifest). */
-  async putManifest(repo: Repository, tag: string, bytes: Buffer, mediaType: string): Promise<Digest> {
-    const own = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-    const refProblem = isDigest(tag) ? (tag === own ? undefined : `${tag} is not the digest of these bytes (${own})`) : tagProblem(tag);
+  /**
+   * PUTs a manifest's exact bytes under `tag` (or their digest). `confirmed`: the registry
+   * answered with their digest (Docker-Content-Digest), so the reference now names them;
+   * without that header only a read can tell.
+   */
+  async putManifest(repo: Repository, tag: string, bytes: Buffer, mediaType: string): Promise<{ digest: Digest; confirmed: boolean }> {
+    const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}` as Digest;
+    const refProblem = isDigest(tag) ? (tag === digest ? undefined : `${tag} is not the digest of these bytes (${digest})`) : tagProblem(tag);
     if (refProblem || mediaTypeProblem(mediaType)) throw new Error(`refusing to PUT: ${refProblem ?? mediaTypeProblem(mediaType)}`);
     const res = await this.#t.send({ method: 'PUT', path: this.#manifestPath(repo, tag), scope: push(repo), body: bytes, contentType: mediaType, idempotent: false });
     if (res.status !== 201 && res.status !== 200) throw this.#t.error(res, 'PUT');
-    const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}` as Digest;
     const claimed = header(res, 'docker-content-digest');
     if (claimed && claimed !== digest) throw this.#t.protocol(res, 'PUT', `registry stored ${claimed}, the bytes hash to ${digest}`);
-    return digest;
+    return { digest, confirmed: claimed === digest };
   }
 
   /**

@@ -136,6 +136,25 @@ test('a batch that fails partway: the image it did not bring is copied alone, an
   assert.deepEqual(await readTags(dst.reg, w.target), w.digests);
 });
 
+test('a tag PUT whose answer names its digest is not read back; one whose answer does not is confirmed with a HEAD', async () => {
+  for (const confirmed of [true, false]) {
+    const w = await world();
+    // A registry that leaves Docker-Content-Digest out of its answers to manifest PUTs by tag.
+    if (!confirmed) {
+      dst.proxy.inject((r) => r.method === 'PUT' && /\/manifests\/v\d/.test(r.url ?? ''), { rewrite: (res) => ({ ...res, headers: Object.fromEntries(Object.entries(res.headers).filter(([k]) => k !== 'docker-content-digest')) }) }, Infinity);
+    }
+    const seen = dst.proxy.log.length;
+    const cap = captureIO();
+    assert.equal(await applyCommand({ plan: w.planFile }, cap.io, { skopeo: recordingRunner().runner }), 0, cap.stdout() + cap.stderr());
+    dst.proxy.clear();
+    assert.match(cap.stdout(), /Apply complete: 5 copied, 0 deleted/);
+    const heads = dst.proxy.log.slice(seen).filter((l) => l.startsWith(`HEAD /v2/${w.target}/manifests/v`));
+    // The check right before each PUT; with no digest in the answer, one more after it.
+    assert.equal(heads.length, confirmed ? 5 : 10, heads.join('\n'));
+    assert.deepEqual(await readTags(dst.reg, w.target), w.digests);
+  }
+});
+
 test('a client that reacts to the first new target tag by setting another: that tag is left alone and reported, in every run', async () => {
   for (let run = 1; run <= 2; run++) {
     const w = await world();
