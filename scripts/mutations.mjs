@@ -38,6 +38,8 @@ const MUTATIONS = [
   { name: 'prune stops when the tag is back in the source', file: 'apply/recheck.js', find: 'return stop.length ? ', replace: 'return false ? ', tests: [T('prune-in-use')] },
   { name: 'a second Ctrl-C stops the copies in flight', file: 'apply/interrupt.js', find: '                this.stopInFlight.abort();', replace: '', tests: [T('interrupt')] },
   { name: "a copy never overwrites a target tag another client set (checked right before regmgr's PUT)", file: 'apply/steps.js', find: '    if (now !== a.target.digest_at_plan) {', replace: '    if (false) {', tests: [T('apply-copy-batch')] },
+  { name: 'a tag PUT whose answer does not name its digest is read back', file: 'apply/steps.js', find: 'return put.confirmed ? copied(a, journal) : verifyCopy(a, clients, journal);', replace: 'return copied(a, journal);', tests: [T('apply-copy-batch')] },
+  { name: 'every journal line is on the disk before the next request that changes a registry', file: 'apply/journal.js', find: '    async durable() {\n        this.flush();', replace: '    async durable() {', tests: [T('unit/journal-sync')] },
   { name: 'a lone copy (skopeo copy sets the tag) is checked live, not from the re-check', file: 'apply/copy-lane.js', find: '(seen ? copyStep : copyImage)(batch[0]', replace: 'copyImage(batch[0]', tests: [T('apply-copy-batch')] },
   { name: 'GHCR: a version is deleted only with the tags regmgr saw', file: 'registry/ghcr-dialect.js', find: "if (expectTags && tags.join(',') !== [...expectTags].sort().join(',')) {", replace: 'if (false) {', tests: [T('vendor-ghcr')] },
 ];
