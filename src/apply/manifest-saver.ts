@@ -7,8 +7,9 @@ import type { LiveView } from './live-view.js';
 export const SAVE_AHEAD = 32;
 
 /**
- * Saves (journals; fsync'd before the DELETE, with its start) the manifest bytes of a repository's delete actions ahead
- * of their DELETEs, one GET at a time, in plan order, at most SAVE_AHEAD actions ahead.
+ * Saves (journals; on the disk before the DELETE, with its start) the manifest bytes of
+ * a repository's delete actions ahead of their DELETEs, one GET at a time, in plan
+ * order, at most SAVE_AHEAD actions ahead.
  * A digest names its bytes, so a read made early is as good as one made just before
  * the DELETE; taking the GET off the chain of DELETEs and listings shortens that chain
  * by a third. A step whose save failed or was not reached reads the manifest itself.

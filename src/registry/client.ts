@@ -202,14 +202,11 @@ export class RegistryClient {
   // ---- changes -----------------------------------------------------------------------
 
   /**
-   * PUT manifest bytes under a tag. Used only to put back a tag that a delete removed:
-   * the bytes are the ones saved before the DELETE, so the digest comes back identical.
-   */
-  /** PUTs a manifest under a tag, or by its own digest (`ref` a digest: a manifest no tag names, such as a platform manifest). */
-  /**
-   * PUTs a manifest's exact bytes under `tag` (or their digest). `confirmed`: the registry
-   * answered with their digest (Docker-Content-Digest), so the reference now names them;
-   * without that header only a read can tell.
+   * PUTs a manifest's exact bytes under `tag`, or under their own digest (a manifest no
+   * tag names): a tag put back from the bytes saved before a DELETE, an untag's
+   * placeholder, a copied image's tag. `confirmed`: the registry answered with their
+   * digest (Docker-Content-Digest), so the reference names them now; without that
+   * header only a read can tell.
    */
   async putManifest(repo: Repository, tag: string, bytes: Buffer, mediaType: string): Promise<{ digest: Digest; confirmed: boolean }> {
     const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}` as Digest;
