@@ -90,7 +90,8 @@ export async function deleteStep(a: PlanDelete, view: LiveView, journal: Journal
   const repairedAt = new Map<string, number>();
   for (const t of lost) {
     journal.append(a.id, 'lost', `${t} vanished with the DELETE of ${a.digest}`, { tag: t });
-    // On the disk before the PUT: should apply die during it, restore knows the tag.
+    // On the disk before the PUT (a killed apply loses no written line; this is for a
+    // machine that goes down during it): restore then knows the tag.
     journal.flush();
     try {
       await putBack(client, repo, t, a.digest, saved.bytes, saved.mediaType);
