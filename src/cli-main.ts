@@ -8,6 +8,7 @@ import { FileError } from './util/file-error.js';
 import { VERSION } from './version.js';
 import { inert, inertLines } from './util/inert.js';
 import { scrub } from './util/secret.js';
+import { drained } from './util/drained.js';
 
 // Start-up time: each command's module (and with it undici, execa, ajv...) is imported
 // only when that command runs, and yargs only when the command line needs parsing.
@@ -76,6 +77,7 @@ function makeIO(debug: boolean, colorFlag: boolean | undefined): IO {
   const tty = Boolean(process.stdout.isTTY);
   return {
     out: (t) => process.stdout.write(t),
+    drained: () => drained(process.stdout),
     err: (t) => process.stderr.write(t),
     env: process.env,
     tty,

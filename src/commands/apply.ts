@@ -92,7 +92,7 @@ async function recheckPolicy(plan: Plan, config: Config, io: IO, inUse?: string[
 /** Plans, shows the plan, and (after confirmation unless told not to ask) applies it. */
 export async function planAndApply(config: Config, io: IO, o: { policies: PolicyChoice; confirm: boolean; parallelism?: number; skopeo?: SkopeoRunner; maxViewAgeMs?: number }): Promise<number> {
   const plan = await makePlan(config, io, { policies: o.policies });
-  printPlan(plan, {}, io);
+  await printPlan(plan, {}, io);
   if (plan.actions.length === 0) return EXIT.ok;
   if (o.confirm) {
     if (!io.confirm) throw new Error('no terminal to confirm on: save a plan with `regmgr plan -out FILE` and apply it, or pass --auto-approve');

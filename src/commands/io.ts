@@ -3,6 +3,12 @@ import type { Logger } from '../util/log.js';
 /** Where a command writes and what it may read of its surroundings; tests pass their own. */
 export interface IO {
   out(text: string): void;
+  /**
+   * Resolves once what out() was given has left the process. Node queues in memory what
+   * a pipe cannot take yet: behind a slow reader (a CI log, `| less`) a plan's whole text
+   * would be held. Undefined where nothing queues (tests' IO).
+   */
+  drained?: () => Promise<void>;
   err(text: string): void;
   env: NodeJS.ProcessEnv;
   /** stdout is a terminal (colour, progress). */

@@ -11,7 +11,7 @@ import { buildPlanBody, sealPlan } from '../plan/build.js';
 import type { Plan } from '../plan/model.js';
 import { readPlanFile, writePlanFile } from '../plan/file.js';
 import { canonical } from '../plan/canonical.js';
-import { renderText, writeText } from '../plan/render.js';
+import { renderText, textLines } from '../plan/render.js';
 import { pieces } from '../util/pieces.js';
 import { renderMarkdown } from '../plan/markdown.js';
 import { progressLine } from '../util/progress.js';
@@ -134,12 +134,24 @@ async function readAndBuild(
 /** Below this much heap, V8's own pace is fine. */
 const GC_FLOOR = 128 * 1024 * 1024;
 
-export function printPlan(plan: Plan, args: { json?: boolean; markdown?: boolean; explain?: boolean; planFile?: string }, io: IO): void {
+export async function printPlan(plan: Plan, args: { json?: boolean; markdown?: boolean; explain?: boolean; planFile?: string }, io: IO): Promise<void> {
   if (args.json) io.out(JSON.stringify(plan, null, 2) + '\n');
   else if (args.markdown) io.out(renderMarkdown(plan, { explain: args.explain, planFile: args.planFile }));
   else {
-    const out = pieces((p) => io.out(p));
-    writeText(plan, { color: io.color, explain: args.explain }, (line) => out.put(`${line}\n`));
+    let sent = false;
+    const out = pieces((p) => {
+      io.out(p);
+      sent = true;
+    });
+    for (const line of textLines(plan, { color: io.color, explain: args.explain })) {
+      out.put(`${line}\n`);
+      // A piece went out: the next is made only once a slow reader has taken it, so the
+      // text is never queued whole in memory (a line per deleted tag).
+      if (sent && io.drained) {
+        sent = false;
+        await io.drained();
+      }
+    }
     out.end();
   }
 }
@@ -149,10 +161,16 @@ export async function planCommand(args: PlanArgs, io: IO): Promise<number> {
   if (args.check) return checkCommitted(args.check, config, args, io);
   const plan = await makePlan(config, io, { targets: args.target, now: args.now, inUse: args.inUse });
   collectGarbageIfLarge(); // what the policy computed is in the plan now, or garbage
-  printPlan(plan, { ...args, planFile: args.out }, io);
+  // Saved before it is printed: the printing waits on its reader (`| less` may hold it
+  // for as long as one reads), and what is printed is the same either way.
+  const saved = Boolean(args.out) && !(args.strict && plan.warnings?.length);
+  if (saved) {
+    writePlanFile(args.out!, plan);
+    collectGarbageIfLarge(); // the file's pieces
+  }
+  await printPlan(plan, { ...args, planFile: args.out }, io);
   if (strictFailure(plan, args, io)) return EXIT.error;
-  if (args.out) {
-    writePlanFile(args.out, plan);
+  if (saved) {
     const msg = `\nSaved the plan to: ${args.out}\nTo perform exactly these actions, run: regmgr apply ${args.out}\n`;
     if (args.json) io.err(msg);
     else io.out(msg);

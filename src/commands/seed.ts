@@ -22,7 +22,7 @@ export function seedCommand(policy: 'delete' | 'sync') {
     if (!p) throw new Error(`${args.config}: no ${policy}-policy section: nothing to ${policy}`);
     if (p.dryRun) {
       const plan = await makePlan(config, io, { policies: policy });
-      printPlan(plan, {}, io);
+      await printPlan(plan, {}, io);
       io.out(`\ndry-run: nothing was changed. Set ${policy}-policy.dry-run: false to ${policy}, or save a plan with \`regmgr plan -out FILE\` and apply it.\n`);
       return EXIT.ok;
     }

@@ -12,6 +12,6 @@ export interface ShowArgs {
 /** Prints a saved plan exactly as `plan` printed it (or as JSON / Markdown). */
 export async function showCommand(args: ShowArgs, io: IO): Promise<number> {
   const plan = readPlanFile(args.plan);
-  printPlan(plan, { ...args, planFile: args.plan }, io);
+  await printPlan(plan, { ...args, planFile: args.plan }, io);
   return EXIT.ok;
 }

@@ -149,16 +149,15 @@ export function summaryLine(plan: Plan): string {
 }
 
 export function renderText(plan: Plan, opts: RenderOptions): string {
-  const out: string[] = [];
-  writeText(plan, opts, (line) => out.push(line));
-  return out.join('\n') + '\n';
+  return [...textLines(plan, opts)].join('\n') + '\n';
 }
 
 /**
- * The terminal rendering, a line at a time (each without its newline): a plan of
- * 100,000 tags is printed without its whole text ever held at once.
+ * The terminal rendering, a line at a time (each without its newline), made as it is
+ * taken: a plan of 100,000 tags is printed without its whole text ever held at once,
+ * and the printer may wait between lines for a slow reader.
  */
-export function writeText(plan: Plan, opts: RenderOptions, line: (s: string) => void): void {
+export function* textLines(plan: Plan, opts: RenderOptions): Generator<string, void, undefined> {
   const c = new Chalk({ level: opts.color ? 1 : 0 });
   const paint: Record<Line['sign'], (s: string) => string> = { '-': c.red, '+': c.green, '~': c.yellow, '!': c.magenta, '=': c.dim, '·': c.dim };
   const g = groups(plan, Boolean(opts.explain));
@@ -168,46 +167,46 @@ export function writeText(plan: Plan, opts: RenderOptions, line: (s: string) => 
       : opts.explain
         ? 'regmgr will change nothing. What it decided (= kept, · skipped, ! blocked):'
         : 'regmgr will change nothing. Blocked (the policy wanted these; regmgr refuses):';
-    line(heading);
-    line('');
+    yield heading;
+    yield '';
     // A plan file is anyone's to edit: every name and reason in it is shown inert.
     for (const [key, lines] of g) {
-      line(c.bold(inert(key)));
+      yield c.bold(inert(key));
       // A loop, not Math.max(...lines): a spread of 100,000 lines overflows the stack.
       let width = 0;
       for (const l of lines) width = Math.max(width, inert(l.text).length);
       width = Math.min(60, width);
-      for (const l of lines) line(`  ${paint[l.sign](`${l.sign} ${inert(l.text).padEnd(width)}`)}  ${c.dim(inert(l.reason))}`);
+      for (const l of lines) yield `  ${paint[l.sign](`${l.sign} ${inert(l.text).padEnd(width)}`)}  ${c.dim(inert(l.reason))}`;
       // This repository's lines are printed: let them go before the next one's are built.
       g.delete(key);
     }
-    line('');
+    yield '';
   }
   if (plan.changed_outside.length) {
-    line(c.yellow(`Changed outside regmgr since the recorded state (serial ${plan.state.serial}):`));
-    for (const ch of plan.changed_outside) line(`  ${describeChange(ch)}`);
-    line('');
+    yield c.yellow(`Changed outside regmgr since the recorded state (serial ${plan.state.serial}):`);
+    for (const ch of plan.changed_outside) yield `  ${describeChange(ch)}`;
+    yield '';
   }
   if (plan.warnings?.length) {
-    line(c.yellow('Warnings (a rule that selected nothing makes the plan smaller than you think; a guard blocked deletes):'));
-    for (const w of plan.warnings) line(`  ${inert(w)}`);
-    line('');
+    yield c.yellow('Warnings (a rule that selected nothing makes the plan smaller than you think; a guard blocked deletes):');
+    for (const w of plan.warnings) yield `  ${inert(w)}`;
+    yield '';
   }
   if (plan.notes?.length) {
-    line('Notes (finished cleanups: nothing to fix):');
-    for (const n of plan.notes) line(`  ${inert(n)}`);
-    line('');
+    yield 'Notes (finished cleanups: nothing to fix):';
+    for (const n of plan.notes) yield `  ${inert(n)}`;
+    yield '';
   }
   // What said which images are deployed, and how old it was: a stale export keeps too little.
-  for (const u of plan.in_use ?? []) line(inert(`In use (kept): ${u.file}, ${u.format}, ${u.references} references, written ${humanAge(u.age_seconds)} before the plan.`));
-  if (plan.in_use?.length) line('');
-  for (const s of plan.skipped) line(c.dim(inert(`${s.policy}: ${s.registry} ${s.repository}: ${s.reason}`)));
-  if (plan.skipped.length) line('');
-  line(c.bold(summaryLine(plan)));
+  for (const u of plan.in_use ?? []) yield inert(`In use (kept): ${u.file}, ${u.format}, ${u.references} references, written ${humanAge(u.age_seconds)} before the plan.`);
+  if (plan.in_use?.length) yield '';
+  for (const s of plan.skipped) yield c.dim(inert(`${s.policy}: ${s.registry} ${s.repository}: ${s.reason}`));
+  if (plan.skipped.length) yield '';
+  yield c.bold(summaryLine(plan));
   const freed = freedLine(plan);
-  if (freed) line(freed);
+  if (freed) yield freed;
   const sent = transferLine(plan);
-  if (sent) line(sent);
+  if (sent) yield sent;
 }
 
 /** A backtick fence longer than every backtick run in `lines` (at least three). */
