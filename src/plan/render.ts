@@ -52,8 +52,10 @@ export function groups(plan: Plan, explain: boolean): Map<string, Line[]> {
       const size = getOwn(plan.snapshot[a.registry]?.[a.repository]?.tags, a.tags[0])?.size;
       const alone = plan.bytes?.alone?.[`${a.registry}/${a.repository}@${a.digest}`];
       const bytes = explain && a.method === 'manifest' && size !== undefined ? `, ${humanBytes(size)}${alone !== undefined ? `, frees ${humanBytes(alone)} alone` : ''}` : '';
+      const short = shortDigest(a.digest);
       for (const t of a.tags) {
-        add(`${a.registry} ${a.repository}`, { sign: '-', text: `${how}${t} (${shortDigest(a.digest)}${kept}${bytes})`, reason: getOwn(a.reasons, t) ?? '', digest: a.digest, under: a.attachment_of?.subject });
+        // Joined, not a template: one flat string, not a chain of pieces (a line per deleted tag).
+        add(`${a.registry} ${a.repository}`, { sign: '-', text: [how, t, ' (', short, kept, bytes, ')'].join(''), reason: getOwn(a.reasons, t) ?? '', digest: a.digest, under: a.attachment_of?.subject });
       }
       // Untagged attachments (OCI 1.1 referrers) have no tag to show: one line each, by digest.
       for (const r of a.referrers ?? []) {
@@ -97,9 +99,14 @@ function underSubjects(lines: Line[]): Line[] {
     if (list) list.push(l);
     else m.set(k, [l]);
   };
-  // Maps, not a scan of every line per line: a repository may hold 100,000 of them.
+  // Maps, not a scan of every line per line: a repository may hold 100,000 of them. Only
+  // the digests an attachment names: most plans have none, and a list per line (and its
+  // entry) was ~270 bytes of garbage a deleted tag.
+  const subjects = new Set<string>();
+  for (const l of lines) if (l.under) subjects.add(l.under);
+  if (!subjects.size) return lines;
   const byDigest = new Map<string, Line[]>();
-  for (const l of lines) if (l.digest) push(byDigest, l.digest, l);
+  for (const l of lines) if (l.digest && subjects.has(l.digest)) push(byDigest, l.digest, l);
   const attached = new Map<string, Line[]>();
   for (const l of lines) {
     if (l.under && byDigest.get(l.under)?.some((s) => s !== l)) push(attached, l.under, l);
