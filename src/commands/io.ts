@@ -1,4 +1,5 @@
 import type { Logger } from '../util/log.js';
+import { pieces } from '../util/pieces.js';
 
 /** Where a command writes and what it may read of its surroundings; tests pass their own. */
 export interface IO {
@@ -33,4 +34,25 @@ export const EXIT = {
 /** Notices (a lock taken over, an old state file name) go to stderr, one line each. */
 export function notify(io: Pick<IO, 'err'>): (message: string) => void {
   return (m) => io.err(`notice: ${m}\n`);
+}
+
+/**
+ * Writes `lines` (each without its newline) to stdout in pieces of ~64 KiB, each made
+ * only once the last one has drained: behind a slow reader the output is never queued
+ * whole in memory (a line per tag of a plan, a listing, a state).
+ */
+export async function printLines(io: Pick<IO, 'out' | 'drained'>, lines: Iterable<string>): Promise<void> {
+  let sent = false;
+  const out = pieces((p) => {
+    io.out(p);
+    sent = true;
+  });
+  for (const line of lines) {
+    out.put(`${line}\n`);
+    if (sent && io.drained) {
+      sent = false;
+      await io.drained();
+    }
+  }
+  out.end();
 }

@@ -2,9 +2,9 @@ import { loadConfig } from '../config/load.js';
 import { connect } from '../registry/connect.js';
 import { readRegistry, Counter } from '../snapshot/read.js';
 import type { RegistrySnapshot } from '../snapshot/model.js';
-import { shortDigest, shortMediaType, table } from '../util/table.js';
+import { shortDigest, shortMediaType, tableLines } from '../util/table.js';
 import { progressLine } from '../util/progress.js';
-import { EXIT, type IO } from './io.js';
+import { EXIT, printLines, type IO } from './io.js';
 
 export interface ListArgs {
   config: string;
@@ -39,7 +39,8 @@ export async function listCommand(args: ListArgs, io: IO): Promise<number> {
       snapshots.push(snap);
     }
     progress.done(); // before printing, so the counter line does not mix with the table
-    io.out(args.json ? JSON.stringify(listJson(snapshots, config.registries), null, 2) + '\n' : renderList(snapshots));
+    if (args.json) io.out(JSON.stringify(listJson(snapshots, config.registries), null, 2) + '\n');
+    else await printLines(io, listLines(snapshots));
     return EXIT.ok;
   } finally {
     progress.done();
@@ -58,19 +59,23 @@ function listJson(snaps: RegistrySnapshot[], regs: Map<string, { origin: string 
   };
 }
 
-export function renderList(snaps: RegistrySnapshot[]): string {
-  const rows = [['REGISTRY', 'REPOSITORY', 'TAG', 'DIGEST', 'TYPE']];
+/** The listing's lines (each without its newline), made as they are taken: no row or line per tag is held. */
+export function* listLines(snaps: RegistrySnapshot[]): Generator<string, void, undefined> {
   let tags = 0;
   let repos = 0;
   for (const s of snaps) {
-    for (const r of s.repositories) {
-      repos++;
-      if (r.tags.length === 0) rows.push([s.name, r.repository, r.missing ? '(no such repository)' : '(no tags)', '', '']);
-      for (const t of r.tags) {
-        tags++;
-        rows.push([s.name, r.repository, t.tag, shortDigest(t.digest), shortMediaType(t.mediaType)]);
+    repos += s.repositories.length;
+    for (const r of s.repositories) tags += r.tags.length;
+  }
+  yield* tableLines(function* () {
+    yield ['REGISTRY', 'REPOSITORY', 'TAG', 'DIGEST', 'TYPE'];
+    for (const s of snaps) {
+      for (const r of s.repositories) {
+        if (r.tags.length === 0) yield [s.name, r.repository, r.missing ? '(no such repository)' : '(no tags)', '', ''];
+        for (const t of r.tags) yield [s.name, r.repository, t.tag, shortDigest(t.digest), shortMediaType(t.mediaType)];
       }
     }
-  }
-  return `${table(rows)}\n\n${snaps.length} registr${snaps.length === 1 ? 'y' : 'ies'}, ${repos} repositor${repos === 1 ? 'y' : 'ies'}, ${tags} tag${tags === 1 ? '' : 's'}.\n`;
+  });
+  yield '';
+  yield `${snaps.length} registr${snaps.length === 1 ? 'y' : 'ies'}, ${repos} repositor${repos === 1 ? 'y' : 'ies'}, ${tags} tag${tags === 1 ? '' : 's'}.`;
 }

@@ -12,7 +12,6 @@ import type { Plan } from '../plan/model.js';
 import { readPlanFile, writePlanFile } from '../plan/file.js';
 import { canonical } from '../plan/canonical.js';
 import { renderText, textLines } from '../plan/render.js';
-import { pieces } from '../util/pieces.js';
 import { renderMarkdown } from '../plan/markdown.js';
 import { progressLine } from '../util/progress.js';
 import { VERSION } from '../version.js';
@@ -20,7 +19,7 @@ import { readState } from '../state/file.js';
 import type { State } from '../state/model.js';
 import { withBackend } from './backend-use.js';
 import { explainDifference } from '../plan/check.js';
-import { EXIT, notify, type IO } from './io.js';
+import { EXIT, notify, printLines, type IO } from './io.js';
 import { inert } from '../util/inert.js';
 import { collectGarbage, collectGarbageIfLarge } from '../util/gc.js';
 
@@ -137,23 +136,7 @@ const GC_FLOOR = 128 * 1024 * 1024;
 export async function printPlan(plan: Plan, args: { json?: boolean; markdown?: boolean; explain?: boolean; planFile?: string }, io: IO): Promise<void> {
   if (args.json) io.out(JSON.stringify(plan, null, 2) + '\n');
   else if (args.markdown) io.out(renderMarkdown(plan, { explain: args.explain, planFile: args.planFile }));
-  else {
-    let sent = false;
-    const out = pieces((p) => {
-      io.out(p);
-      sent = true;
-    });
-    for (const line of textLines(plan, { color: io.color, explain: args.explain })) {
-      out.put(`${line}\n`);
-      // A piece went out: the next is made only once a slow reader has taken it, so the
-      // text is never queued whole in memory (a line per deleted tag).
-      if (sent && io.drained) {
-        sent = false;
-        await io.drained();
-      }
-    }
-    out.end();
-  }
+  else await printLines(io, textLines(plan, { color: io.color, explain: args.explain }));
 }
 
 export async function planCommand(args: PlanArgs, io: IO): Promise<number> {

@@ -12,9 +12,9 @@ import type { State, StateSnapshot } from '../state/model.js';
 import { describeChange, diffSnapshots } from '../state/diff.js';
 import { inert } from '../util/inert.js';
 import { fromRegistries, toRegistries } from '../state/convert.js';
-import { renderList } from './list.js';
+import { listLines } from './list.js';
 import { progressLine } from '../util/progress.js';
-import { EXIT, notify, type IO } from './io.js';
+import { EXIT, notify, printLines, type IO } from './io.js';
 
 export interface StateArgs {
   config?: string;
@@ -51,14 +51,14 @@ export async function stateShowCommand(args: StateArgs, io: IO): Promise<number>
   return withState(args, io, async (s, b) => showState(s, b.where, args, io));
 }
 
-function showState(s: State, file: string, args: StateArgs, io: IO): number {
+async function showState(s: State, file: string, args: StateArgs, io: IO): Promise<number> {
   if (args.json) {
     io.out(JSON.stringify(s, null, 2) + '\n');
     return EXIT.ok;
   }
   const last = s.apply ? `apply of plan ${s.apply.plan_sha256.slice(0, 12)}${s.apply.finished ? '' : ' (not finished)'}` : s.written_by;
   io.out(`State ${inert(file)}: lineage ${inert(s.lineage)}, serial ${s.serial}, written by ${inert(last)} at ${inert(s.written_at)}.\n\n`);
-  io.out(renderList(toRegistries(s.snapshot)));
+  await printLines(io, listLines(toRegistries(s.snapshot)));
   return EXIT.ok;
 }
 
@@ -66,9 +66,13 @@ export async function stateListCommand(args: StateArgs, io: IO): Promise<number>
   return withState(args, io, async (s) => listState(s, io));
 }
 
-function listState(s: State, io: IO): number {
-  for (const r of toRegistries(s.snapshot)) for (const repo of r.repositories) for (const t of repo.tags) io.out(`${inert(`${r.name}/${repo.repository}:${t.tag} ${t.digest}`)}\n`);
+async function listState(s: State, io: IO): Promise<number> {
+  await printLines(io, stateLines(s));
   return EXIT.ok;
+}
+
+function* stateLines(s: State): Generator<string, void, undefined> {
+  for (const r of toRegistries(s.snapshot)) for (const repo of r.repositories) for (const t of repo.tags) yield inert(`${r.name}/${repo.repository}:${t.tag} ${t.digest}`);
 }
 
 /** Re-reads every registry the config names (its selected repositories) into the state. */

@@ -1,11 +1,15 @@
 import { inert } from './inert.js';
 
-/** Left-aligned columns separated by two spaces; no trailing blanks. Every cell is shown inert. */
-export function table(cells: string[][]): string {
-  const rows = cells.map((r) => r.map(inert));
+/**
+ * A table's lines (each without its newline), made as they are taken: left-aligned
+ * columns separated by two spaces, the last one unpadded, every cell shown inert.
+ * `rows` is called twice (the widths, then the lines): the rows need not all exist at
+ * once.
+ */
+export function* tableLines(rows: () => Iterable<readonly string[]>): Generator<string, void, undefined> {
   const widths: number[] = [];
-  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ')).join('\n');
+  for (const r of rows()) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, inert(c).length)));
+  for (const r of rows()) yield r.map((c, i) => (i === r.length - 1 ? inert(c) : inert(c).padEnd(widths[i]))).join('  ');
 }
 
 export function shortDigest(d: string): string {
