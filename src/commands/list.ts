@@ -4,6 +4,7 @@ import { readRegistry, Counter } from '../snapshot/read.js';
 import type { RegistrySnapshot } from '../snapshot/model.js';
 import { shortDigest, shortMediaType, tableLines } from '../util/table.js';
 import { progressLine } from '../util/progress.js';
+import { jsonLines } from '../util/json-lines.js';
 import { EXIT, printLines, type IO } from './io.js';
 
 export interface ListArgs {
@@ -39,7 +40,7 @@ export async function listCommand(args: ListArgs, io: IO): Promise<number> {
       snapshots.push(snap);
     }
     progress.done(); // before printing, so the counter line does not mix with the table
-    if (args.json) io.out(JSON.stringify(listJson(snapshots, config.registries), null, 2) + '\n');
+    if (args.json) await printLines(io, jsonLines(listJson(snapshots, config.registries)));
     else await printLines(io, listLines(snapshots));
     return EXIT.ok;
   } finally {

@@ -21,6 +21,7 @@ import { withBackend } from './backend-use.js';
 import { explainDifference } from '../plan/check.js';
 import { EXIT, notify, printLines, type IO } from './io.js';
 import { inert } from '../util/inert.js';
+import { jsonLines } from '../util/json-lines.js';
 import { collectGarbage, collectGarbageIfLarge } from '../util/gc.js';
 
 export interface PlanArgs {
@@ -134,7 +135,7 @@ async function readAndBuild(
 const GC_FLOOR = 128 * 1024 * 1024;
 
 export async function printPlan(plan: Plan, args: { json?: boolean; markdown?: boolean; explain?: boolean; planFile?: string }, io: IO): Promise<void> {
-  if (args.json) io.out(JSON.stringify(plan, null, 2) + '\n');
+  if (args.json) await printLines(io, jsonLines(plan));
   else if (args.markdown) io.out(renderMarkdown(plan, { explain: args.explain, planFile: args.planFile }));
   else await printLines(io, textLines(plan, { color: io.color, explain: args.explain }));
 }

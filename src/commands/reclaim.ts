@@ -11,7 +11,8 @@ import type { Digest, Repository } from '../oci/names.js';
 import { cacheFile, loadCache } from '../snapshot/content-cache.js';
 import { humanBytes } from '../plan/bytes.js';
 import { mapLimit } from '../util/limit.js';
-import { EXIT, notify, type IO } from './io.js';
+import { EXIT, notify, printLines, type IO } from './io.js';
+import { jsonLines } from '../util/json-lines.js';
 
 export interface ReclaimArgs {
   state?: string;
@@ -108,7 +109,7 @@ export async function reclaimCommand(args: ReclaimArgs, io: IO): Promise<number>
   const served = rows.filter((r) => r.served);
   const bytes = (rs: typeof rows) => rs.reduce((n, r) => n + r.size, 0);
   if (args.json) {
-    io.out(JSON.stringify({ blobs: rows.length, bytes: bytes(rows), still_served: { blobs: served.length, bytes: bytes(served) }, rows }, null, 2) + '\n');
+    await printLines(io, jsonLines({ blobs: rows.length, bytes: bytes(rows), still_served: { blobs: served.length, bytes: bytes(served) }, rows }));
   } else if (served.length) {
     io.out(`Garbage collection has not run since the apply (or has not removed everything): ${served.length} of the ${rows.length} blobs it freed (${humanBytes(bytes(served))} of ${humanBytes(bytes(rows))}) are still served.\n`);
     io.out('Run the registry\'s garbage collection (docker-registry garbage-collect CONFIG, with the registry read-only or stopped; never --delete-untagged), then run this again.\n');

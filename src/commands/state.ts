@@ -8,9 +8,10 @@ import { lockTimeoutMs, withBackend } from './backend-use.js';
 import { Counter, readRegistry } from '../snapshot/read.js';
 import type { RegistrySnapshot } from '../snapshot/model.js';
 import { StateFileError } from '../state/file.js';
-import type { State, StateSnapshot } from '../state/model.js';
+import type { State, StateSnapshot, TagChange } from '../state/model.js';
 import { describeChange, diffSnapshots } from '../state/diff.js';
 import { inert } from '../util/inert.js';
+import { jsonLines } from '../util/json-lines.js';
 import { fromRegistries, toRegistries } from '../state/convert.js';
 import { listLines } from './list.js';
 import { progressLine } from '../util/progress.js';
@@ -53,7 +54,7 @@ export async function stateShowCommand(args: StateArgs, io: IO): Promise<number>
 
 async function showState(s: State, file: string, args: StateArgs, io: IO): Promise<number> {
   if (args.json) {
-    io.out(JSON.stringify(s, null, 2) + '\n');
+    await printLines(io, jsonLines(s));
     return EXIT.ok;
   }
   const last = s.apply ? `apply of plan ${s.apply.plan_sha256.slice(0, 12)}${s.apply.finished ? '' : ' (not finished)'}` : s.written_by;
@@ -69,6 +70,10 @@ export async function stateListCommand(args: StateArgs, io: IO): Promise<number>
 async function listState(s: State, io: IO): Promise<number> {
   await printLines(io, stateLines(s));
   return EXIT.ok;
+}
+
+function* changeLines(changes: readonly TagChange[]): Generator<string, void, undefined> {
+  for (const c of changes) yield `  ${describeChange(c)}`;
 }
 
 function* stateLines(s: State): Generator<string, void, undefined> {
@@ -138,10 +143,10 @@ export async function stateVerifyCommand(args: StateArgs & { config: string }, i
   }
   const changes = diffSnapshots(s.snapshot, live);
   if (args.json) {
-    io.out(JSON.stringify({ lineage: s.lineage, serial: s.serial, drifted: changes.length > 0, changes }, null, 2) + '\n');
+    await printLines(io, jsonLines({ lineage: s.lineage, serial: s.serial, drifted: changes.length > 0, changes }));
   } else if (changes.length) {
     io.out(`Changed outside regmgr since state serial ${s.serial} (${s.written_at}):\n`);
-    for (const c of changes) io.out(`  ${describeChange(c)}\n`);
+    await printLines(io, changeLines(changes));
     const count = (k: string) => changes.filter((c) => c.change === k).length;
     io.out(`\nDrift: ${count('added')} added, ${count('removed')} removed, ${count('moved')} moved.\n`);
   } else {

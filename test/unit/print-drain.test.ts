@@ -94,3 +94,12 @@ test('drained() waits for a stream to drain, and gives up on one that closes', a
   await gaveUp;
   assert.equal(await drained(new Writable({ write: (_c, _e, cb) => cb() })), undefined, 'nothing queued: resolves at once');
 });
+
+test('printPlan --json: the same bytes as JSON.stringify, a piece at a time', async () => {
+  const p = plan(3000);
+  let waits = 0;
+  const sink = io(async () => void waits++);
+  await printPlan(p, { json: true }, sink);
+  assert.equal(sink.pieces.join(''), JSON.stringify(p, null, 2) + '\n');
+  assert.ok(sink.pieces.length > 3 && waits >= sink.pieces.length - 1, `${sink.pieces.length} pieces, ${waits} waits for the reader`);
+});

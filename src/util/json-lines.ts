@@ -1,0 +1,33 @@
+/**
+ * The lines of JSON.stringify(value, null, 2), made as they are taken (each without its
+ * newline). A plan of 1,000,000 tags is ~870 MB of such text: one string of it exceeds
+ * what V8 can hold (512 Mi characters) and `--json` failed; a line at a time, printed
+ * as the reader takes it, it is never whole. For plain data (what JSON.parse makes and
+ * regmgr builds): no toJSON, no replacer.
+ */
+export function* jsonLines(value: unknown): Generator<string, void, undefined> {
+  yield* lines(value, '', '', '');
+}
+
+function* lines(v: unknown, pad: string, key: string, comma: string): Generator<string, void, undefined> {
+  if (v === null || typeof v !== 'object') {
+    // JSON.stringify: undefined, a function or a symbol in an array is null; the caller
+    // has already left out such values of an object.
+    yield `${pad}${key}${JSON.stringify(v) ?? 'null'}${comma}`;
+    return;
+  }
+  const inner = `${pad}  `;
+  if (Array.isArray(v)) {
+    if (!v.length) return void (yield `${pad}${key}[]${comma}`);
+    yield `${pad}${key}[`;
+    for (let i = 0; i < v.length; i++) yield* lines(v[i], inner, '', i < v.length - 1 ? ',' : '');
+    yield `${pad}]${comma}`;
+    return;
+  }
+  const o = v as Record<string, unknown>;
+  const keys = Object.keys(o).filter((k) => o[k] !== undefined && typeof o[k] !== 'function' && typeof o[k] !== 'symbol');
+  if (!keys.length) return void (yield `${pad}${key}{}${comma}`);
+  yield `${pad}${key}{`;
+  for (let i = 0; i < keys.length; i++) yield* lines(o[keys[i]], inner, `${JSON.stringify(keys[i])}: `, i < keys.length - 1 ? ',' : '');
+  yield `${pad}}${comma}`;
+}
