@@ -34,3 +34,23 @@ test('writeCanonical hands the text over in pieces of about 64 KiB', () => {
   writeCanonical(v, (s) => sizes.push(s.length));
   assert.ok(sizes.length > 5 && sizes.slice(0, -1).every((n) => n >= 65536 && n < 65536 + 200), sizes.join(','));
 });
+
+test('a state file holds the text the database holds: JSON.stringify(canonical(state), null, 2), written in pieces', async () => {
+  const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { stateText, writeStateAsIs } = await import('../../src/state/file.js');
+  // An own key named __proto__ (a tag), keys out of order, escapes, and more than one 64 KiB piece.
+  const tags = JSON.parse(`{"__proto__":{"digest":"sha256:${'a'.repeat(64)}","media_type":"x"}}`);
+  for (let i = 0; i < 3000; i++) tags[`t-${(i * 7919) % 3000}\u00e9"`] = { digest: `sha256:${String(i).padStart(64, '0')}`, media_type: 'application/vnd.oci.image.manifest.v1+json', ...(i % 2 ? { size: i } : {}) };
+  const state = { format_version: 1, lineage: 'l', serial: 3, regmgr_version: 't', written_at: '2025-01-01T00:00:00.000Z', written_by: 'refresh' as const, registries: { r: { url: 'http://127.0.0.1:1' } }, snapshot: { r: { 'b/c': tags, a: {} } } };
+  const dir = mkdtempSync(join(tmpdir(), 'state-text-'));
+  try {
+    writeStateAsIs(join(dir, 'state.json'), state);
+    const expected = JSON.stringify(canonical(state), null, 2) + '\n';
+    assert.equal(readFileSync(join(dir, 'state.json'), 'utf8'), expected);
+    assert.equal(stateText(state), expected);
+  } finally {
+    rmSync(dir, { recursive: true });
+  }
+});
