@@ -21,6 +21,7 @@ import { tempDir } from '../helpers/processes.js';
 import { writeFile } from '../helpers/io.js';
 import { NODE_FLAGS } from '../helpers/cli.js';
 import { StorageSeeder } from './storage-seed.js';
+import { childResult } from './child-result.js';
 
 const CONCURRENCY = 8;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -67,7 +68,7 @@ for (const w of picked.map((i) => all[i])) {
       const reg = await startRegistry({ dataDir: data, tls: scheme === 'https' });
       try {
         const config = writeFile(tmp.dir, 'bench.yml', `registries:\n  bench:\n    registry: ${reg.url}\n    concurrency: ${CONCURRENCY}\n${reg.certFile ? `    ca-file: ${reg.certFile}\n` : ''}delete-policy:\n  registries: [bench]\n  mix-count: 10\n  tags:\n    include:\n      keys: dev\n`);
-        const once = async (args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> => JSON.parse((await run('node', ['--max-old-space-size=4096', ...NODE_FLAGS, child, ...args], { env: { ...process.env, ...env }, maxBuffer: 64 << 20 })).stdout);
+        const once = async (args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> => childResult((await run('node', ['--max-old-space-size=4096', ...NODE_FLAGS, child, ...args], { env: { ...process.env, ...env }, maxBuffer: 256 << 20 })).stdout);
         const cold: Run[] = [];
         const warm: Run[] = [];
         const floors: Run[] = [];

@@ -10,7 +10,7 @@
 //   plan-child.js floor-warm URL N KEY DIR [CA]  -> what a second plan of unchanged registries
 //                                                 cannot do without: list tags, a HEAD of
 //                                                 every tag (its digest); nothing else
-// Prints one JSON line: wall ms, CPU ms (curl's included), peak RSS, requests, tags.
+// Prints one JSON line, the last: wall ms, CPU ms (curl's included), peak RSS, requests, tags.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -45,20 +45,20 @@ function cpuMs(): number {
 
 if (mode === 'plan') {
   // The whole command, as a user runs it: `regmgr plan -c CONFIG -out plan.json`, its text
-  // rendered and thrown away (peak RSS counts the output as well). Reads (GET, HEAD) are
+  // printed to this process's stdout, a pipe the bench reads as it comes (as a CI log
+  // does): peak RSS counts what node queues for it too. Reads (GET, HEAD) are
   // counted where undici makes them (its diagnostics channel; nothing is published
   // without a subscriber), not from --debug lines, which would cost regmgr a line each.
   let requests = 0;
   subscribe('undici:request:create', (m) => void (/^(GET|HEAD)$/.test((m as { request: { method: string } }).request.method) && requests++));
   const out = join(dir, 'plan.json');
-  const [write, writeErr] = [process.stdout.write, process.stderr.write];
+  const writeErr = process.stderr.write;
   let stderr = '';
-  process.stdout.write = (() => true) as typeof process.stdout.write;
   process.stderr.write = ((s: string | Uint8Array) => ((stderr = (stderr + String(s)).slice(-4096)), true)) as typeof process.stderr.write;
   try {
     await regmgr!.main(['plan', '-c', arg, '-out', out]);
   } finally {
-    [process.stdout.write, process.stderr.write] = [write, writeErr];
+    process.stderr.write = writeErr;
   }
   if (process.exitCode) throw new Error(`plan exited ${process.exitCode}: ${stderr}`);
   measured = measure();
@@ -99,4 +99,5 @@ if (mode === 'plan') {
   }
   extra = { requests, tags: tags.length };
 }
-process.stdout.write(JSON.stringify({ ...(measured ?? measure()), ...extra }));
+// The last line: after a plan's text in plan mode (lastLine() in the benches reads it).
+process.stdout.write(`\n${JSON.stringify({ ...(measured ?? measure()), ...extra })}`);
