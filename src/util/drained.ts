@@ -1,8 +1,9 @@
 import type { Writable } from 'node:stream';
 
 /**
- * Resolves when `stream` has written what it queued, or can write no more (closed,
- * failed: what to do about that is the writer's business, not this wait's).
+ * Resolves when `stream` has written what it queued, or can write no more (closed; a
+ * failed stream closes too). Its 'error' is not listened to: a listener here would
+ * swallow it, and what to do about it stays the writer's business.
  */
 export function drained(stream: Writable): Promise<void> {
   if (!stream.writableNeedDrain) return Promise.resolve();
@@ -15,4 +16,4 @@ export function drained(stream: Writable): Promise<void> {
   });
 }
 
-const EVENTS = ['drain', 'close', 'error'] as const;
+const EVENTS = ['drain', 'close'] as const;

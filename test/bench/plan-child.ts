@@ -99,5 +99,5 @@ if (mode === 'plan') {
   }
   extra = { requests, tags: tags.length };
 }
-// The last line: after a plan's text in plan mode (lastLine() in the benches reads it).
+// The last line: after a plan's text in plan mode (childResult() in the benches reads it).
 process.stdout.write(`\n${JSON.stringify({ ...(measured ?? measure()), ...extra })}`);

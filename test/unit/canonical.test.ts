@@ -1,6 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { canonical, writeCanonical } from '../../src/plan/canonical.js';
+import { stateText, writeStateAsIs } from '../../src/state/file.js';
 
 // The streaming writer must give the bytes the plan format was defined by, compact (the
 // hash) and pretty (the file), or every plan written before it would stop verifying.
@@ -35,11 +39,7 @@ test('writeCanonical hands the text over in pieces of about 64 KiB', () => {
   assert.ok(sizes.length > 5 && sizes.slice(0, -1).every((n) => n >= 65536 && n < 65536 + 200), sizes.join(','));
 });
 
-test('a state file holds the text the database holds: JSON.stringify(canonical(state), null, 2), written in pieces', async () => {
-  const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const { join } = await import('node:path');
-  const { stateText, writeStateAsIs } = await import('../../src/state/file.js');
+test('a state file holds the text the database holds: JSON.stringify(canonical(state), null, 2), written in pieces', () => {
   // An own key named __proto__ (a tag), keys out of order, escapes, and more than one 64 KiB piece.
   const tags = JSON.parse(`{"__proto__":{"digest":"sha256:${'a'.repeat(64)}","media_type":"x"}}`);
   for (let i = 0; i < 3000; i++) tags[`t-${(i * 7919) % 3000}\u00e9"`] = { digest: `sha256:${String(i).padStart(64, '0')}`, media_type: 'application/vnd.oci.image.manifest.v1+json', ...(i % 2 ? { size: i } : {}) };
