@@ -1,25 +1,24 @@
-import { readFileSync } from 'node:fs';
 import { FORMAT_VERSION, type Plan } from './model.js';
 import { planHash, writePlanText } from './canonical.js';
 import { writeFileAtomicPieces } from '../util/atomic.js';
 import { FileError } from '../util/file-error.js';
 import { planSchemaProblems } from './schema-check.js';
+import { readJsonFile, type JsonFileLimits } from '../util/json-file.js';
 
 export class PlanFileError extends FileError {}
 
-/** Reads a plan and refuses one that was edited, truncated or is of another format. */
-export function readPlanFile(file: string): Plan {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new PlanFileError(file, `cannot read plan: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
-  }
+/**
+ * Reads a plan and refuses one that was edited, truncated or is of another format. A
+ * plan of a million tags is more text than one string holds: it is read in parts
+ * (json-file.ts). `limits`: for tests.
+ */
+export function readPlanFile(file: string, limits?: JsonFileLimits): Plan {
   let plan: Plan;
   try {
-    plan = JSON.parse(text);
-  } catch {
-    throw new PlanFileError(file, 'not a plan file: invalid JSON (truncated?)');
+    plan = readJsonFile(file, limits) as Plan;
+  } catch (e) {
+    if (e instanceof SyntaxError) throw new PlanFileError(file, 'not a plan file: invalid JSON (truncated?)');
+    throw new PlanFileError(file, `cannot read plan: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
   }
   if (!plan || typeof plan !== 'object' || !('format_version' in plan)) throw new PlanFileError(file, 'not a plan file: no format_version');
   if (plan.format_version !== FORMAT_VERSION) {

@@ -3,6 +3,10 @@ import assert from 'node:assert/strict';
 import { parseConfig } from '../../src/config/load.js';
 import { computeScope, evaluate, type RepoMap } from '../../src/policy/evaluate.js';
 import { buildPlanBody, sealPlan } from '../../src/plan/build.js';
+import { readPlanFile, writePlanFile } from '../../src/plan/file.js';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Collected } from '../../src/planner/collect.js';
 import { manifestSizes } from '../../src/oci/manifest-facts.js';
 import type { TagEntry } from '../../src/snapshot/model.js';
@@ -110,4 +114,26 @@ delete-policy:
     plan.actions.map((a) => a.id),
     [`delete reg-b/app@${d(10)}`, `delete reg-b/app@${d(11)}`, `delete reg/app@${d(0)}`, `delete reg/app@${d(1)}`],
   );
+});
+
+test('a plan file read in parts (as one of a million tags is) is the plan written, and an edit to it is still refused', () => {
+  const config = parseConfig('/t/config.yml', CONFIG, {});
+  const plan = sealPlan(buildPlanBody(config, collected(), META));
+  const dir = mkdtempSync(join(tmpdir(), 'regmgr-plan-parts-'));
+  try {
+    const file = join(dir, 'plan.json');
+    writePlanFile(file, plan);
+    // Every container split as far as it goes: parts of 16 bytes.
+    const parts = { whole: 0, part: 16 };
+    assert.deepEqual(readPlanFile(file, parts), plan);
+    assert.deepEqual(readPlanFile(file), plan);
+    const text = readFileSync(file, 'utf8');
+    const reason = /"reasons": \{\s*"[^"]+": "([^"]+)"/.exec(text)![1];
+    writeFileSync(file, text.replace(reason, `${reason} (edited)`));
+    assert.throws(() => readPlanFile(file, parts), /sha256 does not match its content/);
+    writeFileSync(file, text.slice(0, text.length >> 1));
+    assert.throws(() => readPlanFile(file, parts), /plan\.json: not a plan file: invalid JSON \(truncated\?\)$/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
