@@ -10,7 +10,7 @@ import { Counter } from '../snapshot/read.js';
 import { buildPlanBody, sealPlan } from '../plan/build.js';
 import type { Plan } from '../plan/model.js';
 import { readPlanFile, writePlanFile } from '../plan/file.js';
-import { canonical } from '../plan/canonical.js';
+import { canonicalHash } from '../plan/canonical.js';
 import { renderText, textLines } from '../plan/render.js';
 import { renderMarkdown } from '../plan/markdown.js';
 import { progressLine } from '../util/progress.js';
@@ -189,7 +189,7 @@ async function checkCommitted(file: string, config: Config, args: PlanArgs, io: 
   const committed = readPlanFile(file);
   const fresh = await makePlan(config, io, { targets: args.target ?? committed.policies.target ?? undefined, now: args.now, inUse: args.inUse });
   const strict = strictFailure(fresh, args, io);
-  if (JSON.stringify(canonical(committed.actions)) === JSON.stringify(canonical(fresh.actions))) {
+  if (canonicalHash(committed.actions) === canonicalHash(fresh.actions)) {
     io.out(`${file} is current: a fresh plan has the same ${fresh.actions.length} action${fresh.actions.length === 1 ? '' : 's'}.\n`);
     return strict ? EXIT.error : EXIT.ok;
   }

@@ -7,8 +7,16 @@ export { canonical, writeCanonical } from '../util/canonical.js';
 /** sha256 over the canonical body without `sha256` and `created_at`. */
 export function planHash(plan: Omit<Plan, 'sha256'> | Plan): string {
   const { sha256: _h, created_at: _c, ...body } = plan as Plan;
+  return canonicalHash(body);
+}
+
+/**
+ * sha256 of a value's canonical JSON, made in pieces: two values are compared by it
+ * where the text of one (a million tags' actions) may be longer than a string holds.
+ */
+export function canonicalHash(value: unknown): string {
   const hash = createHash('sha256');
-  writeCanonical(body, (s) => hash.update(s));
+  writeCanonical(value, (s) => hash.update(s));
   return hash.digest('hex');
 }
 
