@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { writeFileAtomicPieces } from '../util/atomic.js';
 import { FileError } from '../util/file-error.js';
 import { writeCanonical } from '../util/canonical.js';
+import { readJsonFile, type JsonFileLimits } from '../util/json-file.js';
 import { DELETED_TAGS_LIMIT, HISTORY_LIMIT, STATE_FORMAT_VERSION, type DeletedTags, type State, type StateEvent, type StateSnapshot } from './model.js';
 import { VERSION } from '../version.js';
 import { isDigest, repositoryProblem, tagProblem } from '../oci/names.js';
@@ -11,26 +11,36 @@ import { REGISTRY_NAME } from '../config/registry-name.js';
 
 export class StateFileError extends FileError {}
 
-/** The state at `file`, or undefined when there is none yet. */
-export function readState(file: string): State | undefined {
-  let text: string;
+/**
+ * The state at `file`, or undefined when there is none yet. Written in pieces, a state
+ * can be more text than one string holds: it is read as a plan file is (json-file.ts).
+ * `limits`: for tests.
+ */
+export function readState(file: string, limits?: JsonFileLimits): State | undefined {
+  let value: unknown;
   try {
-    text = readFileSync(file, 'utf8');
+    value = readJsonFile(file, limits);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if (e instanceof SyntaxError) throw new StateFileError(file, 'not a state file: invalid JSON');
     throw new StateFileError(file, `cannot read state: ${(e as Error).message}`);
   }
-  return parseState(text, file);
+  return checkState(value, file);
 }
 
 /** A state's text, checked as from a file (`where` names it in errors): from a file or a database alike. */
 export function parseState(text: string, where: string): State {
-  let s: State;
+  let value: unknown;
   try {
-    s = JSON.parse(text);
+    value = JSON.parse(text);
   } catch {
     throw new StateFileError(where, 'not a state file: invalid JSON');
   }
+  return checkState(value, where);
+}
+
+function checkState(value: unknown, where: string): State {
+  const s = value as State;
   if (s?.format_version !== STATE_FORMAT_VERSION || typeof s.lineage !== 'string' || !Number.isInteger(s.serial)) {
     throw new StateFileError(where, `not a regmgr state file of format ${STATE_FORMAT_VERSION}`);
   }

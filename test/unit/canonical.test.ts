@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { canonical, writeCanonical } from '../../src/plan/canonical.js';
-import { stateText, writeStateAsIs } from '../../src/state/file.js';
+import { readState, stateText, writeStateAsIs } from '../../src/state/file.js';
 
 // The streaming writer must give the bytes the plan format was defined by, compact (the
 // hash) and pretty (the file), or every plan written before it would stop verifying.
@@ -50,6 +50,26 @@ test('a state file holds the text the database holds: JSON.stringify(canonical(s
     const expected = JSON.stringify(canonical(state), null, 2) + '\n';
     assert.equal(readFileSync(join(dir, 'state.json'), 'utf8'), expected);
     assert.equal(stateText(state), expected);
+  } finally {
+    rmSync(dir, { recursive: true });
+  }
+});
+
+test('a state file read in parts (as one past the string limit is) is the state written', () => {
+  const tags = JSON.parse(`{"__proto__":{"digest":"sha256:${'a'.repeat(64)}","media_type":"x"}}`);
+  for (let i = 0; i < 3000; i++) tags[`t-${(i * 7919) % 3000}`] = { digest: `sha256:${String(i).padStart(64, '0')}`, media_type: 'application/vnd.oci.image.manifest.v1+json', ...(i % 2 ? { size: i } : {}) };
+  const state = { format_version: 1, lineage: 'l', serial: 3, regmgr_version: 't', written_at: '2025-01-01T00:00:00.000Z', written_by: 'refresh' as const, registries: { r: { url: 'http://127.0.0.1:1' } }, snapshot: { r: { 'b/c': tags, a: {} } } };
+  const dir = mkdtempSync(join(tmpdir(), 'state-parts-'));
+  try {
+    const file = join(dir, 'state.json');
+    writeStateAsIs(file, state);
+    const whole = readState(file)!;
+    assert.ok(Object.hasOwn(whole.snapshot.r['b/c'], '__proto__'));
+    const parts = readState(file, { whole: 0, part: 16 })!;
+    assert.deepEqual(parts, whole);
+    assert.equal(stateText(parts), readFileSync(file, 'utf8'));
+    writeFileSync(file, readFileSync(file, 'utf8').slice(0, 70000));
+    assert.throws(() => readState(file, { whole: 0, part: 16 }), /state\.json: not a state file: invalid JSON$/);
   } finally {
     rmSync(dir, { recursive: true });
   }
