@@ -11,7 +11,7 @@ import { buildPlanBody, sealPlan } from '../plan/build.js';
 import type { Plan } from '../plan/model.js';
 import { readPlanFile, writePlanFile } from '../plan/file.js';
 import { canonicalHash } from '../plan/canonical.js';
-import { renderText, textLines } from '../plan/render.js';
+import { textLines } from '../plan/render.js';
 import { renderMarkdown } from '../plan/markdown.js';
 import { progressLine } from '../util/progress.js';
 import { VERSION } from '../version.js';
@@ -19,6 +19,7 @@ import { readState } from '../state/file.js';
 import type { State } from '../state/model.js';
 import { withBackend } from './backend-use.js';
 import { explainDifference } from '../plan/check.js';
+import { actionsDiff } from '../plan/check-diff.js';
 import { EXIT, notify, printLines, type IO } from './io.js';
 import { inert } from '../util/inert.js';
 import { jsonLines } from '../util/json-lines.js';
@@ -181,7 +182,8 @@ function strictFailure(plan: Plan, args: PlanArgs, io: IO): boolean {
 /**
  * `plan --check plan.json`: is the committed plan still what the config plans now? Its
  * actions are compared with a fresh plan's (the snapshot and time may differ); when they
- * differ, a unified diff of the two renderings says how, and the cause is named: the
+ * differ, a unified diff of the two renderings says how (the actions by id when that
+ * is too large, check-diff.ts), and the cause is named: the
  * config, the registries (each tag that changed, and the apply that changed it where
  * the state knows), or both. --strict fails on the fresh plan's warnings, as `plan` does.
  */
@@ -193,12 +195,7 @@ async function checkCommitted(file: string, config: Config, args: PlanArgs, io: 
     io.out(`${file} is current: a fresh plan has the same ${fresh.actions.length} action${fresh.actions.length === 1 ? '' : 's'}.\n`);
     return strict ? EXIT.error : EXIT.ok;
   }
-  // Actions only: what changed outside, warnings and bytes are said below or on stderr.
-  const render = (p: Plan) => renderText({ ...p, changed_outside: [], warnings: [], notes: undefined, bytes: undefined }, { color: false });
-  // As `diff -u` prints it: no separator line, no empty header fields.
-  const { createTwoFilesPatch } = await import('diff');
-  const patch = createTwoFilesPatch(`${file} (committed)`, 'fresh plan', render(committed), render(fresh), '', '', { context: 3 });
-  io.out(patch.replace(/^=+\n/, '').replace(/^(---|\+\+\+) (.*)\t$/gm, '$1 $2'));
+  io.out(await actionsDiff(file, committed, fresh));
   for (const l of explainDifference(file, committed, fresh, await readRecorded(config, io))) io.out(`${l}\n`);
   io.out(`Re-run \`regmgr plan -c ${config.file} -out ${file}\` and commit it.\n`);
   return strict ? EXIT.error : EXIT.changes;

@@ -4,6 +4,7 @@ import { parseConfig } from '../../src/config/load.js';
 import { computeScope, evaluate, type RepoMap } from '../../src/policy/evaluate.js';
 import { buildPlanBody, sealPlan } from '../../src/plan/build.js';
 import { readPlanFile, writePlanFile } from '../../src/plan/file.js';
+import { actionsDiff, DIFF_LIMITS, type DiffLimits } from '../../src/plan/check-diff.js';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -136,4 +137,37 @@ test('a plan file read in parts (as one of a million tags is) is the plan writte
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('plan --check shows a unified diff while it is small, and the actions by id past its limits', async () => {
+  const config = parseConfig('/t/config.yml', CONFIG, {});
+  const committed = sealPlan(buildPlanBody(config, collected(), META));
+  const deletes = committed.actions.filter((a) => a.type === 'delete');
+  assert.ok(deletes.length >= 3);
+  // The fresh plan: the first delete gone, the second with another reason, one delete of a new (hostile) name.
+  const [gone, changed] = deletes;
+  const extra = { ...deletes[2], id: 'delete src/app:evil\u001b[2J', tags: ['evil\u001b[2J'] };
+  const fresh = { ...committed, actions: [...committed.actions.filter((a) => a !== gone).map((a) => (a === changed ? { ...a, reasons: { [a.tags[0]]: 'another reason' } } : a)), extra] };
+  const diff = await actionsDiff('plan.json', committed, fresh);
+  assert.match(diff, /^--- plan\.json \(committed\)\n\+\+\+ fresh plan\n@@ /);
+  assert.match(diff, /another reason/);
+  const summary = (limits: Partial<DiffLimits>) => actionsDiff('plan.json', committed, fresh, { ...DIFF_LIMITS, ...limits });
+  const expected = (why: string) =>
+    [
+      `The actions by id (${why}):`,
+      '- only in plan.json (committed): 1',
+      `-   ${gone.id}`,
+      '+ only in the fresh plan: 1',
+      '+   delete src/app:evil\\x1b[2J',
+      '~ in both, with other content (tags, reasons, digests): 1',
+      `~   ${changed.id}`,
+      '',
+    ].join('\n');
+  const total = committed.actions.length + fresh.actions.length;
+  assert.equal(await summary({ actions: total - 1 }), expected(`the two plans have ${total} actions, more than ${total - 1} to diff`));
+  assert.equal(await summary({ edits: 1 }), expected('their renderings differ in more than 1 lines'));
+  // The lists stop at `shown`, and say how many more.
+  const many = { ...fresh, actions: [...fresh.actions, ...Array.from({ length: 5 }, (_, i) => ({ ...extra, id: `delete src/app:n${i}` }))] };
+  const listed = await actionsDiff('plan.json', committed, many, { ...DIFF_LIMITS, actions: 1, shown: 2 });
+  assert.match(listed, /\+ only in the fresh plan: 6\n\+ {3}delete src\/app:evil\\x1b\[2J\n\+ {3}delete src\/app:n0\n\+ {3}\.\.\. and 4 more\n/);
 });
