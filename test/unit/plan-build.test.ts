@@ -165,7 +165,7 @@ test('plan --check shows a unified diff while it is small, and the actions by id
     ].join('\n');
   const total = committed.actions.length + fresh.actions.length;
   assert.equal(await summary({ actions: total - 1 }), expected(`the two plans have ${total} actions, more than ${total - 1} to diff`));
-  assert.equal(await summary({ edits: 1 }), expected('their renderings differ in more than 1 lines'));
+  assert.equal(await summary({ edits: 1 }), expected('their renderings differ in more than 1 lines added and removed'));
   // The lists stop at `shown`, and say how many more.
   const many = { ...fresh, actions: [...fresh.actions, ...Array.from({ length: 5 }, (_, i) => ({ ...extra, id: `delete src/app:n${i}` }))] };
   const listed = await actionsDiff('plan.json', committed, many, { ...DIFF_LIMITS, actions: 1, shown: 2 });
