@@ -22,6 +22,10 @@ const MUTATIONS = [
   { name: 'a failed put-back is reported as LOST', file: 'apply/delete-step.js', find: '            failures.push(`LOST ${t}:', replace: '            void (`LOST ${t}:', tests: [T('restore-trust')] },
   { name: 'credentials reach a token server only over TLS or on this machine', file: 'registry/transport.js', find: "if (url.protocol === 'https:' || isLoopback(url.hostname))", replace: 'if (true)', tests: [T('hostile')] },
   { name: 'answers are capped at 64 MiB', file: 'registry/transport.js', find: 'const MAX_BODY = 64 * 1024 * 1024;', replace: 'const MAX_BODY = Infinity;', tests: [T('hostile'), T('faults')] },
+  // A plan file past 256 MiB is read in parts: they must refuse what JSON.parse refuses, and build what it builds.
+  { name: 'a plan read in parts refuses a trailing comma beside a large member', file: 'util/json-file.js', find: 'if (runMembers === 1 && seps.length > 1 && !text.trim())', replace: 'if (false)', tests: [T('unit/json-file')] },
+  { name: 'a plan read in parts keeps a "__proto__" key an own key', file: 'util/json-file.js', find: 'object ? setOwn(out, key, v) : out.push(v)', replace: 'object ? (out[key] = v) : out.push(v)', tests: [T('unit/json-file')] },
+  { name: 'a plan read in parts refuses bytes after a large member', file: 'util/json-file.js', find: '                this.#onlySpace(large.end, to);', replace: '                ;', tests: [T('unit/json-file')] },
   { name: 'a plan of another format_version is refused', file: 'plan/file.js', find: '    if (plan.format_version !== FORMAT_VERSION) {', replace: '    if (false) {', tests: [T('apply-safety'), T('unit/plan-file')] },
   { name: "apply re-checks the policy on live data", file: 'apply/executor.js', find: 'const todo = pending.filter((a) => !opts.policyDrift?.has(a.id));', replace: 'const todo = pending;', tests: [T('pr-workflow'), T('prune-in-use')] },
   { name: 'with -digest-max-age, a tag moved onto a planned digest before the last re-read stops its delete', file: 'apply/live-view.js', find: 'if (this.age <= this.maxAgeMs)\n            return;', replace: 'return;', tests: [T('apply-concurrent')] },
