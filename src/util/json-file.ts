@@ -165,7 +165,8 @@ class SplitParser {
 
   /** `"key" :` (whitespace around) between from and a large value's start: the key. */
   #keyBefore(from: number, valueStart: number): string {
-    const text = this.#text(from, valueStart).trimEnd();
+    // JSON's whitespace only: trimEnd() would also drop a no-break space JSON.parse refuses.
+    const text = this.#text(from, valueStart).replace(/[ \t\n\r]+$/, '');
     if (!text.endsWith(':')) throw invalid(`expected ':' before ${valueStart}`);
     const key: unknown = JSON.parse(text.slice(0, -1));
     if (typeof key !== 'string') throw invalid(`expected a key before ${valueStart}`);

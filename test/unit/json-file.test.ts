@@ -72,6 +72,8 @@ test('what JSON.parse refuses, a split file refuses', () => {
     '', ' ', '{', '[', '}', '{]', '[}', '{}}', '{}{}', '{} x', 'x{}', '\ufeff{}', '{"a":1,}', '[1,]', '[,1]', '[1,,2]', '{"a" 1}', '{"a":}',
     '{:1}', '{1:2}', '{"a":1 "b":2}', '[{"a":[]},]', '{"a":[1,2],}', '{"a":{"b":[]} "c"}', '[[1] [2]]', '{"a":[1] x}', '["unterminated]', '{"a":"b\u0001"}',
     '[{"x":[1,2,3]}, {"y":[4]}', '{"a":[{"b":1}]]', '[01]', '{"a":tru}', '{"a":"\\x"}',
+    // Whitespace JSON does not allow, before a large member and after one.
+    '{"k":\u00a0[1,2,3,4]}', '{"k"\u00a0:[1,2,3,4]}', '[[1,2,3,4]\u00a0]', '{"k":[1,2,3,4]\u2028}',
     // Mismatched brackets below the depth the reader splits at.
     `${'['.repeat(20)}{]${']'.repeat(19)}`, `{"a":${'['.repeat(20)}1${']'.repeat(19)}}}`, `[${'['.repeat(12)}1${']'.repeat(12)},${'{'.repeat(12)}]`,
   ];
