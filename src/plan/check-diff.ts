@@ -1,6 +1,6 @@
 import type { Plan, PlanAction } from './model.js';
 import { renderText } from './render.js';
-import { canonical } from '../util/canonical.js';
+import { canonicalHash } from './canonical.js';
 import { inert } from '../util/inert.js';
 
 export interface DiffLimits {
@@ -41,11 +41,10 @@ export async function actionsDiff(file: string, committed: Plan, fresh: Plan, li
 function byId(file: string, committed: Plan, fresh: Plan, shown: number): string[] {
   const before = new Map(committed.actions.map((a) => [a.id, a]));
   const after = new Map(fresh.actions.map((a) => [a.id, a]));
-  const text = (a: PlanAction) => JSON.stringify(canonical(a));
   const kinds: Array<[string, string, PlanAction[]]> = [
     ['-', `only in ${file} (committed)`, committed.actions.filter((a) => !after.has(a.id))],
     ['+', 'only in the fresh plan', fresh.actions.filter((a) => !before.has(a.id))],
-    ['~', 'in both, with other content (tags, reasons, digests)', fresh.actions.filter((a) => before.has(a.id) && text(before.get(a.id)!) !== text(a))],
+    ['~', 'in both, with other content (tags, reasons, digests)', fresh.actions.filter((a) => before.has(a.id) && canonicalHash(before.get(a.id)!) !== canonicalHash(a))],
   ];
   const out: string[] = [];
   for (const [sign, what, actions] of kinds) {
