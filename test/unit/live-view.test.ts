@@ -83,10 +83,10 @@ test('a DELETE that needs fresh digests waits for the background read in flight 
   assert.equal(view.age, 600);
   assert.equal(view.namesCurrent, false, 'the chain lists again after waiting');
   assert.deepEqual([...view.tags], [['a', D2], ['b', D1]]);
-  // No read of its own: all that follows is the background's next round, which stop() lets finish.
-  const stopped = view.stop();
-  (await next('list'))([]);
-  await stopped;
+  // No read of its own; the background's next round waits until the view is half its
+  // bound old (8 x the 600 ms read: 2.4 s), and stop() ends that wait.
+  assert.equal(view.nextReadIn, 1_800);
+  await view.stop();
   assert.equal(pending.length, 0);
 });
 
@@ -114,6 +114,30 @@ test('a seeded view that is fresh enough sends nothing; bound 0 reads before eve
   (await next('head a'))({ digest: D2 });
   await read;
   assert.equal(always.tags.get('a'), D2);
+});
+
+test('in a large repository the background re-reads idle three times as long as a read takes: a quarter of the time at most', async () => {
+  let clock = 0;
+  const { client, next } = handClient();
+  // A floor of 1 s; the policy re-check's read of the repository took 10 s.
+  const view = new LiveView(client, 'app' as Repository, 1_000, () => clock);
+  view.seed([['a', D1]], 0, 10_000);
+  clock = 10_000; // the read just ended
+  assert.equal(view.maxAgeMs, 80_000);
+  assert.equal(view.nextReadIn, 30_000);
+  // A read of the view's own counts the same way: this one takes 20 s.
+  const read = view.fullRead();
+  (await next('list'))(['a']);
+  clock = 30_000;
+  (await next('head a'))({ digest: D1 });
+  await read;
+  assert.equal(view.maxAgeMs, 160_000);
+  assert.equal(view.nextReadIn, 60_000, 'busy 20 s, then idle 60 s');
+  // A small repository keeps the floor: read in 100 ms, re-read at half of 1 s.
+  const small = new LiveView(client, 'app' as Repository, 1_000, () => clock);
+  small.seed([['a', D1]], clock, 100);
+  assert.equal(small.maxAgeMs, 1_000);
+  assert.equal(small.nextReadIn, 500);
 });
 
 /** A journal as the saver uses it: what was saved, in order. */
