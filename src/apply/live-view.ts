@@ -33,10 +33,11 @@ import { mapLimit } from '../util/limit.js';
 export const MAX_VIEW_AGE_MS = 30_000;
 /**
  * 8: the re-reads take at most a quarter of the time. At 2 a repository whose full read
- * took over 15 s was re-read without pause: measured (1,000 deletes in a repository of
- * 10,000 tags, 2 cores), 25 full reads, 241 requests a delete and 1.53x the serial floor
- * (DELETE then list, one at a time); at 8, 7 full reads, ~67 requests a delete and 1.23x,
- * digests at most 102 s old at a DELETE. At 1,500 tags a read takes ~2 s: 30 s still rules.
+ * took over 15 s was re-read without pause: measured (apply-bench.ts, 1,000 deletes in a
+ * repository of 10,000 tags, 2 cores), 25 full reads, 242 requests a delete and 1.60x
+ * the serial floor (DELETE then list, one at a time); at 8, 5 full reads, 51 requests a
+ * delete and 1.22x, digests at most 138 s old at a DELETE (docs/performance.md, a tenth
+ * pass). At 1,500 tags a read takes ~2 s: the 30 s floor still rules.
  */
 export const READ_COST_FACTOR = 8;
 /** Requests in flight for a background re-read (measured: 1 gave 6.3-6.7 s bounds, 2 gave 5.0-5.1 s, no slower). */

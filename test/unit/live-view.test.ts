@@ -31,13 +31,18 @@ function handClient() {
     headManifest: (_repo: string, ref: string) => asked(`head ${ref}`),
     getManifest: (_repo: string, digest: string) => asked(`get ${digest}`),
   } as unknown as RegistryClient;
-  /** Waits until a request matching `what` was sent, and returns its answer function. */
+  /**
+   * Waits until a request matching `what` was sent, and returns its answer function. The
+   * view sends without real I/O, a few turns of the event loop after what caused it: a
+   * request not sent in 10,000 turns never will be, and the test fails instead of spinning.
+   */
   const next = async (what: string) => {
-    for (;;) {
+    for (let turn = 0; turn < 10_000; turn++) {
       const i = pending.findIndex((p) => p.what === what);
       if (i !== -1) return pending.splice(i, 1)[0].answer;
       await new Promise((r) => setImmediate(r));
     }
+    throw new Error(`no '${what}' request was sent (pending: ${pending.map((p) => p.what).join(', ') || 'none'})`);
   };
   return { client, pending, next };
 }
