@@ -3,6 +3,7 @@ import type { TagVerdict } from '../policy/decision.js';
 import type { TagChange } from '../state/model.js';
 import type { BytesCopied, BytesFreed } from './bytes.js';
 import type { Capabilities } from '../registry/capabilities.js';
+import type { Keyed } from '../util/one-key.js';
 
 // The plan file's shape (schema/plan.schema.json documents it for users). Only
 // `actions` drives apply; `snapshot`, `decisions`, `blocked` and `summary` are for
@@ -38,7 +39,8 @@ export interface PlanDelete {
   referrers?: Array<{ digest: Digest; subject: Digest; artifact_type: string }>;
   /** sync-policy.prune: a tag of the sync target that is gone from the source. */
   prune?: true;
-  reasons: Record<string, string>;
+  /** Each tag's reason. Read from a file, a record; built by plan, one tag's is a OneKey, written as the same record. */
+  reasons: Keyed<string>;
 }
 
 export type PlanAction = PlanCopy | PlanDelete;

@@ -5,6 +5,7 @@ import { shortDigest } from '../util/table.js';
 import { describeChange } from '../state/diff.js';
 import { inert } from '../util/inert.js';
 import { getOwn } from '../util/own-key.js';
+import { keyedGet } from '../util/one-key.js';
 
 export interface RenderOptions {
   color: boolean;
@@ -55,7 +56,7 @@ export function groups(plan: Plan, explain: boolean): Map<string, Line[]> {
       const short = shortDigest(a.digest);
       for (const t of a.tags) {
         // Joined, not a template: one flat string, not a chain of pieces (a line per deleted tag).
-        add(`${a.registry} ${a.repository}`, { sign: '-', text: [how, t, ' (', short, kept, bytes, ')'].join(''), reason: getOwn(a.reasons, t) ?? '', digest: a.digest, under: a.attachment_of?.subject });
+        add(`${a.registry} ${a.repository}`, { sign: '-', text: [how, t, ' (', short, kept, bytes, ')'].join(''), reason: keyedGet(a.reasons, t) ?? '', digest: a.digest, under: a.attachment_of?.subject });
       }
       // Untagged attachments (OCI 1.1 referrers) have no tag to show: one line each, by digest.
       for (const r of a.referrers ?? []) {

@@ -1,4 +1,5 @@
 import type { Digest } from '../oci/names.js';
+import type { Keyed } from '../util/one-key.js';
 
 /** What the policy decided for one tag, and why in words a reviewer reads. */
 export type TagVerdict = 'delete' | 'keep' | 'blocked' | 'copy' | 'up-to-date' | 'skip';
@@ -37,7 +38,8 @@ export interface DeleteAction {
    * of these (OCI 1.1 referrers: signatures, SBOMs, attestations), deleted with it.
    */
   referrers?: Array<{ digest: Digest; subject: Digest; artifactType: string }>;
-  reasons: Record<string, string>;
+  /** Each tag's reason: one key (most deletes) held as a OneKey. */
+  reasons: Keyed<string>;
 }
 
 export interface BlockedItem {

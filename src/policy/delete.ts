@@ -11,7 +11,8 @@ import { NOT_LISTED, type RepoSelection } from './selection.js';
 import { isVersionTag } from './version.js';
 import { refKey, type InUse } from './in-use.js';
 import { flat } from '../util/flat-string.js';
-import { ownRecord, setOwn } from '../util/own-key.js';
+import { ownRecord } from '../util/own-key.js';
+import { keyedSet, OneKey } from '../util/one-key.js';
 import { interner } from '../util/intern.js';
 
 export interface DeleteInput {
@@ -217,7 +218,7 @@ export function decideDelete(input: DeleteInput): DeleteResult {
     // One action per digest: an attachment on a digest that goes whole goes in that DELETE.
     const whole = out.actions.find((a) => a.method === 'manifest' && a.digest === digest);
     if (whole) {
-      for (const p of doomed) (whole.tags.push(p.entry.tag), setOwn(whole.reasons, p.entry.tag, p.reason));
+      for (const p of doomed) (whole.tags.push(p.entry.tag), (whole.reasons = keyedSet(whole.reasons, p.entry.tag, p.reason)));
       continue;
     }
     const others = [...group, ...(byDigest.get(digest) ?? [])].filter((p) => p.verdict !== 'delete').map((p) => ({ tag: p.entry.tag, reason: p.reason }));
@@ -318,7 +319,7 @@ class Outcome {
       mediaType: group[0].entry.mediaType,
       tags: group.map((p) => p.entry.tag),
       method: 'manifest',
-      reasons: ownRecord(group, (p) => p.entry.tag, (p) => p.reason),
+      reasons: group.length === 1 ? new OneKey(group[0].entry.tag, group[0].reason) : ownRecord(group, (p) => p.entry.tag, (p) => p.reason),
       ...(attachmentOf ? { attachmentOf } : {}),
     });
   }
@@ -350,7 +351,7 @@ class Outcome {
         tags: [p.entry.tag],
         method: this.tagDelete,
         keptBy: keepers,
-        reasons: { [p.entry.tag]: p.reason },
+        reasons: new OneKey(p.entry.tag, p.reason),
         ...(attachmentOf ? { attachmentOf } : {}),
       });
     }

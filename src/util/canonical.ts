@@ -1,15 +1,25 @@
 import { setOwn } from './own-key.js';
 import { pieces } from './pieces.js';
 
+/**
+ * What JSON.stringify writes for a value: its toJSON()'s result where it has one. The
+ * plan holds some records in a smaller form that says how it is written (one-key.ts);
+ * data read from a file has no functions, so this changes nothing for it.
+ */
+export function asJson(value: unknown, key: string): unknown {
+  return value !== null && typeof value === 'object' && typeof (value as { toJSON?: unknown }).toJSON === 'function' ? (value as { toJSON(k: string): unknown }).toJSON(key) : value;
+}
+
 /** Object keys sorted at every depth, so equal data serialises to equal bytes. */
-export function canonical(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(canonical);
+export function canonical(value: unknown, key = ''): unknown {
+  value = asJson(value, key);
+  if (Array.isArray(value)) return value.map((v, i) => canonical(v, String(i)));
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const k of Object.keys(value).sort()) {
       const v = (value as Record<string, unknown>)[k];
       // setOwn: a key named __proto__ (a tag) is a key like any other.
-      if (v !== undefined) setOwn(out, k, canonical(v));
+      if (v !== undefined) setOwn(out, k, canonical(v, k));
     }
     return out;
   }
@@ -28,7 +38,8 @@ export function writeCanonical(value: unknown, sink: (piece: string) => void, in
   const str = (s: string) => (NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`);
   const nl = indent ? '\n' : '';
   const colon = indent ? ': ' : ':';
-  const walk = (v: unknown, pad: string): void => {
+  const walk = (value: unknown, pad: string, key: string): void => {
+    const v = asJson(value, key);
     if (v === null || typeof v !== 'object') {
       // undefined (an array's hole) is null, as JSON.stringify writes it.
       put(v === undefined ? 'null' : typeof v === 'string' ? str(v) : JSON.stringify(v));
@@ -40,7 +51,7 @@ export function writeCanonical(value: unknown, sink: (piece: string) => void, in
       put('[');
       v.forEach((x, i) => {
         put(`${i ? ',' : ''}${nl}${inner}`);
-        walk(x, inner);
+        walk(x, inner, String(i));
       });
       return put(`${nl}${pad}]`);
     }
@@ -50,11 +61,11 @@ export function writeCanonical(value: unknown, sink: (piece: string) => void, in
     put('{');
     keys.forEach((k, i) => {
       put(`${i ? ',' : ''}${nl}${inner}${str(k)}${colon}`);
-      walk(o[k], inner);
+      walk(o[k], inner, k);
     });
     put(`${nl}${pad}}`);
   };
-  walk(value, '');
+  walk(value, '', '');
   end();
 }
 

@@ -1,15 +1,18 @@
+import { asJson } from './canonical.js';
+
 /**
  * The lines of JSON.stringify(value, null, 2), made as they are taken (each without its
  * newline). A plan of 1,000,000 tags is ~870 MB of such text: one string of it exceeds
  * what V8 can hold (512 Mi characters) and `--json` failed; a line at a time, printed
- * as the reader takes it, it is never whole. For plain data (what JSON.parse makes and
- * regmgr builds): no toJSON, no replacer.
+ * as the reader takes it, it is never whole. For data (what JSON.parse makes and regmgr
+ * builds): a value's toJSON() is followed as JSON.stringify does; no replacer.
  */
 export function* jsonLines(value: unknown): Generator<string, void, undefined> {
-  yield* lines(value, '', '', '');
+  yield* lines(value, '', '', '', '');
 }
 
-function* lines(v: unknown, pad: string, key: string, comma: string): Generator<string, void, undefined> {
+function* lines(value: unknown, pad: string, key: string, comma: string, name: string): Generator<string, void, undefined> {
+  const v = asJson(value, name);
   if (v === null || typeof v !== 'object') {
     // JSON.stringify: undefined, a function or a symbol in an array is null; the caller
     // has already left out such values of an object.
@@ -20,7 +23,7 @@ function* lines(v: unknown, pad: string, key: string, comma: string): Generator<
   if (Array.isArray(v)) {
     if (!v.length) return void (yield `${pad}${key}[]${comma}`);
     yield `${pad}${key}[`;
-    for (let i = 0; i < v.length; i++) yield* lines(v[i], inner, '', i < v.length - 1 ? ',' : '');
+    for (let i = 0; i < v.length; i++) yield* lines(v[i], inner, '', i < v.length - 1 ? ',' : '', String(i));
     yield `${pad}]${comma}`;
     return;
   }
@@ -28,6 +31,6 @@ function* lines(v: unknown, pad: string, key: string, comma: string): Generator<
   const keys = Object.keys(o).filter((k) => o[k] !== undefined && typeof o[k] !== 'function' && typeof o[k] !== 'symbol');
   if (!keys.length) return void (yield `${pad}${key}{}${comma}`);
   yield `${pad}${key}{`;
-  for (let i = 0; i < keys.length; i++) yield* lines(o[keys[i]], inner, `${JSON.stringify(keys[i])}: `, i < keys.length - 1 ? ',' : '');
+  for (let i = 0; i < keys.length; i++) yield* lines(o[keys[i]], inner, `${JSON.stringify(keys[i])}: `, i < keys.length - 1 ? ',' : '', keys[i]);
   yield `${pad}}${comma}`;
 }

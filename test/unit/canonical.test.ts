@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { canonical, writeCanonical } from '../../src/plan/canonical.js';
 import { readState, stateText, writeStateAsIs } from '../../src/state/file.js';
+import { keyedGet, keyedSet, OneKey } from '../../src/util/one-key.js';
 
 // The streaming writer must give the bytes the plan format was defined by, compact (the
 // hash) and pretty (the file), or every plan written before it would stop verifying.
@@ -30,6 +31,30 @@ test('writeCanonical is JSON.stringify(canonical(v)) byte for byte, compact and 
     assert.equal(text(v), JSON.stringify(canonical(v)));
     assert.equal(text(v, '  '), JSON.stringify(canonical(v), null, 2));
   }
+});
+
+test('a OneKey is written as the record it stands for: the bytes of the same plan held as plain records', () => {
+  // A one-tag delete's reasons, as plan builds them and as a plan file holds them.
+  const held = { actions: [{ tags: ['v1'], reasons: new OneKey('v1', 'why') }, { reasons: new OneKey('__proto__', 'x') }, { reasons: new OneKey('é"\n', '\ud800') }], n: new OneKey('b', { a: new OneKey('z', 1), c: 2 }) };
+  const plain = JSON.parse('{"actions":[{"tags":["v1"],"reasons":{"v1":"why"}},{"reasons":{"__proto__":"x"}},{"reasons":{"é\\"\\n":"\\ud800"}}],"n":{"b":{"a":{"z":1},"c":2}}}');
+  for (const indent of ['', '  ']) {
+    assert.equal(text(held, indent), text(plain, indent));
+    assert.equal(text(held, indent), JSON.stringify(canonical(plain), null, indent));
+  }
+  assert.deepEqual(canonical(held), canonical(plain));
+  assert.equal(Object.getOwnPropertyDescriptor((canonical(held) as { actions: Array<{ reasons: object }> }).actions[1].reasons, '__proto__')?.value, 'x');
+});
+
+test('a OneKey answers for its own key only, and becomes a record when a second key is set', () => {
+  const one = new OneKey('v1', 'why');
+  assert.equal(keyedGet(one, 'v1'), 'why');
+  for (const k of ['v2', 'toJSON', 'key', 'value', 'constructor']) assert.equal(keyedGet(one, k), undefined, k);
+  assert.equal(keyedGet({ v1: 'x' }, 'constructor'), undefined);
+  assert.deepEqual(keyedSet(one, 'v1', 'again'), new OneKey('v1', 'again'));
+  const two = keyedSet(one, '__proto__', 'second');
+  assert.ok(!(two instanceof OneKey));
+  assert.deepEqual(Object.entries(two), [['v1', 'why'], ['__proto__', 'second']]);
+  assert.equal(Object.getPrototypeOf(two), Object.prototype);
 });
 
 test('writeCanonical hands the text over in pieces of about 64 KiB', () => {

@@ -126,8 +126,10 @@ test('a plan file read in parts (as one of a million tags is) is the plan writte
     writePlanFile(file, plan);
     // Every container split as far as it goes: parts of 16 bytes.
     const parts = { whole: 0, part: 16 };
-    assert.deepEqual(readPlanFile(file, parts), plan);
-    assert.deepEqual(readPlanFile(file), plan);
+    // The plan as data (a one-tag delete's reasons are held as a OneKey and written as a record).
+    const written = JSON.parse(JSON.stringify(plan));
+    assert.deepEqual(readPlanFile(file, parts), written);
+    assert.deepEqual(readPlanFile(file), written);
     const text = readFileSync(file, 'utf8');
     const reason = /"reasons": \{\s*"[^"]+": "([^"]+)"/.exec(text)![1];
     writeFileSync(file, text.replace(reason, `${reason} (edited)`));
