@@ -1,0 +1,25 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { groupBy, Groups } from '../../src/util/group.js';
+
+// The delete policy groups a repository's tags by digest with Groups: it must answer
+// exactly as groupBy's Map does (keys in first-seen order, items in their order).
+test('Groups answers as groupBy: keys in first-seen order, each key its items in order, one-item keys too', () => {
+  let seed = 7;
+  const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+  for (let round = 0; round < 200; round++) {
+    const items = Array.from({ length: rand(40) }, (_, i) => ({ i, k: `d${rand(round % 3 === 0 ? 3 : 30)}` }));
+    const want = groupBy(items, (x) => x.k);
+    const got = new Groups(items, (x) => x.k);
+    assert.deepEqual([...got], [...want]);
+    for (const k of ['d0', 'd1', 'd2', 'd29', 'none']) {
+      assert.equal(got.has(k), want.has(k));
+      assert.deepEqual(got.get(k), want.get(k));
+    }
+  }
+  const one = { tag: 'only' };
+  const g = new Groups([one], () => 'k');
+  assert.deepEqual(g.get('k'), [one]);
+  assert.equal(g.get('k')![0], one);
+  assert.equal(g.get('other'), undefined);
+});
