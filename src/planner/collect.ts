@@ -122,6 +122,10 @@ export async function collect(config: Config, clients: Clients, targets: string[
             counter?.read();
             created = read.created ?? null;
             if (read.cacheable) cache.setCreated(digest, created);
+            // An image's facts are its config, read now, and the cache answers for its time
+            // from here on: let go (an object and an entry an image, through the evaluation).
+            // An index's stay: its children may be asked for next.
+            if (read.cacheable && !facts.get(digest)?.children) facts.delete(digest);
           }
           for (const t of byDigest.get(digest) ?? []) t.created = created;
         });
