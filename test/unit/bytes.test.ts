@@ -81,3 +81,18 @@ test('bytes copied: per target repository, blobs it lacks are sent, blobs any of
   assert.equal(r.transfer, 1030 + 1110);
   assert.equal(r.exact, true);
 });
+
+test('bytes freed: a blob two deleted manifests share counts once, whether it goes or a kept one keeps it', () => {
+  const sized = new Map<Digest, ManifestSizes>([
+    [d('dev-a'), image(100, ['cfg-a', 10], ['both-go', 1000], ['kept-layer', 5000])],
+    [d('dev-b'), image(100, ['cfg-b', 10], ['both-go', 1000], ['kept-layer', 5000])],
+    [d('v1'), image(100, ['cfg-v1', 10], ['kept-layer', 5000])],
+  ]);
+  const gone = ['dev-a', 'dev-b'].map((x) => ({ registry: 'r', repository: 'a', digest: d(x) }));
+  const r = bytesFreed({ tags: new Map([['r', new Map([['a', tags([['dev-a', 'dev-a'], ['dev-b', 'dev-b'], ['v1', 'v1']])]])]]), sizes: sized, deletes: gone, partial: new Map() });
+  assert.equal(r.freed, 110 + 110 + 1000);
+  assert.equal(r.shared, 5000);
+  assert.deepEqual(r.repositories, { r: { a: { freed: 1220, shared: 5000 } } });
+  // Deleting either alone frees its own bytes and config, not the layer the other also has.
+  assert.deepEqual(r.alone, { [`r/a@${d('dev-a')}`]: 110, [`r/a@${d('dev-b')}`]: 110 });
+});
