@@ -1,4 +1,5 @@
 import { setOwn } from './own-key.js';
+import { OneKey } from './one-key.js';
 import { pieces } from './pieces.js';
 
 /**
@@ -8,6 +9,11 @@ import { pieces } from './pieces.js';
  */
 export function asJson(value: unknown, key: string): unknown {
   return value !== null && typeof value === 'object' && typeof (value as { toJSON?: unknown }).toJSON === 'function' ? (value as { toJSON(k: string): unknown }).toJSON(key) : value;
+}
+
+/** Whether JSON.stringify writes an object's key with this value (it leaves out undefined, functions, symbols). */
+export function isJsonValue(v: unknown): boolean {
+  return v !== undefined && typeof v !== 'function' && typeof v !== 'symbol';
 }
 
 /** Object keys sorted at every depth, so equal data serialises to equal bytes. */
@@ -39,6 +45,14 @@ export function writeCanonical(value: unknown, sink: (piece: string) => void, in
   const nl = indent ? '\n' : '';
   const colon = indent ? ': ' : ':';
   const walk = (value: unknown, pad: string, key: string): void => {
+    if (value instanceof OneKey) {
+      // The record it stands for, written without making it: each would get a hidden
+      // class of its own, one a delete, each time the plan is hashed and written.
+      if (!isJsonValue(value.value)) return put('{}');
+      put(`{${nl}${pad + indent}${str(value.key)}${colon}`);
+      walk(value.value, pad + indent, value.key);
+      return put(`${nl}${pad}}`);
+    }
     const v = asJson(value, key);
     if (v === null || typeof v !== 'object') {
       // undefined (an array's hole) is null, as JSON.stringify writes it.

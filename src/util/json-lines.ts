@@ -1,4 +1,5 @@
-import { asJson } from './canonical.js';
+import { asJson, isJsonValue } from './canonical.js';
+import { OneKey } from './one-key.js';
 
 /**
  * The lines of JSON.stringify(value, null, 2), made as they are taken (each without its
@@ -12,6 +13,14 @@ export function* jsonLines(value: unknown): Generator<string, void, undefined> {
 }
 
 function* lines(value: unknown, pad: string, key: string, comma: string, name: string): Generator<string, void, undefined> {
+  if (value instanceof OneKey) {
+    // The record it stands for, without making it (canonical.ts says why).
+    if (!isJsonValue(value.value)) return void (yield `${pad}${key}{}${comma}`);
+    yield `${pad}${key}{`;
+    yield* lines(value.value, `${pad}  `, `${JSON.stringify(value.key)}: `, '', value.key);
+    yield `${pad}}${comma}`;
+    return;
+  }
   const v = asJson(value, name);
   if (v === null || typeof v !== 'object') {
     // JSON.stringify: undefined, a function or a symbol in an array is null; the caller
@@ -28,7 +37,7 @@ function* lines(value: unknown, pad: string, key: string, comma: string, name: s
     return;
   }
   const o = v as Record<string, unknown>;
-  const keys = Object.keys(o).filter((k) => o[k] !== undefined && typeof o[k] !== 'function' && typeof o[k] !== 'symbol');
+  const keys = Object.keys(o).filter((k) => isJsonValue(o[k]));
   if (!keys.length) return void (yield `${pad}${key}{}${comma}`);
   yield `${pad}${key}{`;
   for (let i = 0; i < keys.length; i++) yield* lines(o[keys[i]], inner, `${JSON.stringify(keys[i])}: `, i < keys.length - 1 ? ',' : '', keys[i]);

@@ -35,8 +35,8 @@ test('writeCanonical is JSON.stringify(canonical(v)) byte for byte, compact and 
 
 test('a OneKey is written as the record it stands for: the bytes of the same plan held as plain records', () => {
   // A one-tag delete's reasons, as plan builds them and as a plan file holds them.
-  const held = { actions: [{ tags: ['v1'], reasons: new OneKey('v1', 'why') }, { reasons: new OneKey('__proto__', 'x') }, { reasons: new OneKey('é"\n', '\ud800') }], n: new OneKey('b', { a: new OneKey('z', 1), c: 2 }) };
-  const plain = JSON.parse('{"actions":[{"tags":["v1"],"reasons":{"v1":"why"}},{"reasons":{"__proto__":"x"}},{"reasons":{"é\\"\\n":"\\ud800"}}],"n":{"b":{"a":{"z":1},"c":2}}}');
+  const held = { actions: [{ tags: ['v1'], reasons: new OneKey('v1', 'why') }, { reasons: new OneKey('__proto__', 'x') }, { reasons: new OneKey('é"\n', '\ud800') }, { gone: new OneKey('k', undefined) }], n: new OneKey('b', { a: new OneKey('z', 1), c: 2 }) };
+  const plain = JSON.parse('{"actions":[{"tags":["v1"],"reasons":{"v1":"why"}},{"reasons":{"__proto__":"x"}},{"reasons":{"é\\"\\n":"\\ud800"}},{"gone":{}}],"n":{"b":{"a":{"z":1},"c":2}}}');
   for (const indent of ['', '  ']) {
     assert.equal(text(held, indent), text(plain, indent));
     assert.equal(text(held, indent), JSON.stringify(canonical(plain), null, indent));

@@ -24,7 +24,7 @@ test('jsonLines gives the lines of JSON.stringify(value, null, 2)', () => {
 });
 
 test('a OneKey is printed as the one-key record it stands for, as JSON.stringify prints it', () => {
-  const v = { actions: [{ tags: ['v1'], reasons: new OneKey('v1', 'why') }, { reasons: new OneKey('__proto__', 'a tag named so') }, { reasons: new OneKey('q"uote\n', '\ud800') }], top: new OneKey('k', { nested: new OneKey('n', [1]) }) };
+  const v = { actions: [{ tags: ['v1'], reasons: new OneKey('v1', 'why') }, { reasons: new OneKey('__proto__', 'a tag named so') }, { reasons: new OneKey('q"uote\n', '\ud800') }, { gone: new OneKey('k', undefined) }], top: new OneKey('k', { nested: new OneKey('n', [1]) }) };
   same(v, 'OneKeys in arrays, as values, nested, with an escaped or __proto__ key');
   assert.equal([...jsonLines(new OneKey('__proto__', 1))].join('\n'), '{\n  "__proto__": 1\n}');
 });
