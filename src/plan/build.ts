@@ -10,6 +10,7 @@ import { bytesCopied, bytesFreed, imageSize, type BytesCopied, type BytesFreed, 
 import { ownRecord, setOwn } from '../util/own-key.js';
 import { groupBy } from '../util/group.js';
 import type { TagVerdict } from '../policy/decision.js';
+import type { Reason } from '../policy/reason.js';
 
 export interface BuildMeta {
   version: string;
@@ -208,7 +209,7 @@ function freedBy(deletes: readonly PlanDelete[], sizes: NonNullable<Collected['s
 }
 
 /** Each tag's verdict and reason, by tag. */
-function byTag(list: ReadonlyArray<{ tag: string; verdict: TagVerdict; reason: string }>): Record<string, { verdict: TagVerdict; reason: string }> {
+function byTag(list: ReadonlyArray<{ tag: string; verdict: TagVerdict; reason: Reason }>): Record<string, { verdict: TagVerdict; reason: Reason }> {
   return ownRecord(list, (x) => x.tag, (x) => ({ verdict: x.verdict, reason: x.reason }));
 }
 

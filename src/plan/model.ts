@@ -4,6 +4,7 @@ import type { TagChange } from '../state/model.js';
 import type { BytesCopied, BytesFreed } from './bytes.js';
 import type { Capabilities } from '../registry/capabilities.js';
 import type { Keyed } from '../util/one-key.js';
+import type { Reason } from '../policy/reason.js';
 
 // The plan file's shape (schema/plan.schema.json documents it for users). Only
 // `actions` drives apply; `snapshot`, `decisions`, `blocked` and `summary` are for
@@ -39,8 +40,8 @@ export interface PlanDelete {
   referrers?: Array<{ digest: Digest; subject: Digest; artifact_type: string }>;
   /** sync-policy.prune: a tag of the sync target that is gone from the source. */
   prune?: true;
-  /** Each tag's reason. Read from a file, a record; built by plan, one tag's is a OneKey, written as the same record. */
-  reasons: Keyed<string>;
+  /** Each tag's reason. Read from a file, a record of strings; built by plan, one tag's is a OneKey, and a reason may be a RankedReason: both are written as that record. */
+  reasons: Keyed<Reason>;
 }
 
 export type PlanAction = PlanCopy | PlanDelete;
@@ -51,7 +52,7 @@ export interface PlanBlocked {
   repository: string;
   digest: Digest;
   tags: string[];
-  would_lose: Array<{ tag: string; reason: string }>;
+  would_lose: Array<{ tag: string; reason: Reason }>;
   reason: string;
 }
 
@@ -81,7 +82,7 @@ export interface Plan {
   /** keep-in-use / --in-use: what said which images are deployed, and how old it was. */
   in_use?: Array<{ file: string; format: string; references: number; modified_at: string; age_seconds: number }>;
   /** Every tag's decision per policy: `decisions.delete[registry][repo][tag]`. */
-  decisions: { delete: Record<string, Record<string, Record<string, { verdict: TagVerdict; reason: string }>>>; sync: Record<string, Record<string, Record<string, { verdict: TagVerdict; reason: string }>>>; prune?: Record<string, Record<string, Record<string, { verdict: TagVerdict; reason: string }>>> };
+  decisions: { delete: Record<string, Record<string, Record<string, { verdict: TagVerdict; reason: Reason }>>>; sync: Record<string, Record<string, Record<string, { verdict: TagVerdict; reason: Reason }>>>; prune?: Record<string, Record<string, Record<string, { verdict: TagVerdict; reason: Reason }>>> };
   /** Tags that changed since the recorded state, i.e. outside regmgr (display only). */
   changed_outside: TagChange[];
   skipped: Array<{ policy: 'delete' | 'sync'; registry: string; repository: string; reason: string }>;

@@ -56,7 +56,7 @@ export function groups(plan: Plan, explain: boolean): Map<string, Line[]> {
       const short = shortDigest(a.digest);
       for (const t of a.tags) {
         // Joined, not a template: one flat string, not a chain of pieces (a line per deleted tag).
-        add(`${a.registry} ${a.repository}`, { sign: '-', text: [how, t, ' (', short, kept, bytes, ')'].join(''), reason: keyedGet(a.reasons, t) ?? '', digest: a.digest, under: a.attachment_of?.subject });
+        add(`${a.registry} ${a.repository}`, { sign: '-', text: [how, t, ' (', short, kept, bytes, ')'].join(''), reason: String(keyedGet(a.reasons, t) ?? ''), digest: a.digest, under: a.attachment_of?.subject });
       }
       // Untagged attachments (OCI 1.1 referrers) have no tag to show: one line each, by digest.
       for (const r of a.referrers ?? []) {
@@ -68,7 +68,7 @@ export function groups(plan: Plan, explain: boolean): Map<string, Line[]> {
     for (const t of b.tags) {
       // The tag's decision says which rule wanted it and why it is blocked.
       const reason = getOwn(plan.decisions.delete[b.registry]?.[b.repository], t)?.reason ?? getOwn(plan.decisions.prune?.[b.registry]?.[b.repository], t)?.reason ?? `blocked: ${b.reason}`;
-      add(`${b.registry} ${b.repository}`, { sign: '!', text: `${t} (${shortDigest(b.digest)})`, reason });
+      add(`${b.registry} ${b.repository}`, { sign: '!', text: `${t} (${shortDigest(b.digest)})`, reason: String(reason) });
     }
   }
   if (explain) {
@@ -77,7 +77,7 @@ export function groups(plan: Plan, explain: boolean): Map<string, Line[]> {
         for (const [repo, tags] of Object.entries(repos)) {
           for (const [tag, d] of Object.entries(tags)) {
             if (d.verdict === 'keep' || d.verdict === 'skip' || d.verdict === 'up-to-date') {
-              add(`${registry} ${repo}`, { sign: d.verdict === 'keep' ? '=' : '·', text: `${tag} (${policy}: ${d.verdict})`, reason: d.reason });
+              add(`${registry} ${repo}`, { sign: d.verdict === 'keep' ? '=' : '·', text: `${tag} (${policy}: ${d.verdict})`, reason: String(d.reason) });
             }
           }
         }

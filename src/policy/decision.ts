@@ -1,5 +1,6 @@
 import type { Digest } from '../oci/names.js';
 import type { Keyed } from '../util/one-key.js';
+import type { Reason } from './reason.js';
 
 /** What the policy decided for one tag, and why in words a reviewer reads. */
 export type TagVerdict = 'delete' | 'keep' | 'blocked' | 'copy' | 'up-to-date' | 'skip';
@@ -7,7 +8,8 @@ export type TagVerdict = 'delete' | 'keep' | 'blocked' | 'copy' | 'up-to-date' |
 export interface TagDecision {
   tag: string;
   verdict: TagVerdict;
-  reason: string;
+  /** Words, or a RankedReason held as its parts (String() gives its text). */
+  reason: Reason;
 }
 
 export interface DeleteAction {
@@ -39,7 +41,7 @@ export interface DeleteAction {
    */
   referrers?: Array<{ digest: Digest; subject: Digest; artifactType: string }>;
   /** Each tag's reason: one key (most deletes) held as a OneKey. */
-  reasons: Keyed<string>;
+  reasons: Keyed<Reason>;
 }
 
 export interface BlockedItem {
@@ -50,7 +52,7 @@ export interface BlockedItem {
   /** Tags the policy wanted deleted. */
   tags: string[];
   /** Kept tags (or indexes) that deleting the digest would take with it. */
-  wouldLose: Array<{ tag: string; reason: string }>;
+  wouldLose: Array<{ tag: string; reason: Reason }>;
   reason: string;
 }
 

@@ -248,7 +248,7 @@ export function decideDelete(input: DeleteInput): DeleteResult {
   for (const p of pending as Array<TagDecision & { entry?: TagEntry }>) {
     p.entry = undefined;
     // Flat: the actions share p.reason, and every reason is kept until the plan is written.
-    flat(p.reason);
+    if (typeof p.reason === 'string') flat(p.reason);
     const b = out.blockedTags.get(p.tag);
     // Joined, not concatenated: join makes the string flat at once, with no pieces to collect.
     if (b) (p.verdict = 'blocked'), (p.reason = [p.reason, '; blocked: ', b].join(''));

@@ -4,13 +4,14 @@ import type { TagEntry } from '../snapshot/model.js';
 import { firstHit, type RuleHit } from './matchers.js';
 import { describeBasis, newestFirst } from './order.js';
 import { flat } from '../util/flat-string.js';
+import { RankedReason, type Reason } from './reason.js';
 import { FUTURE_TOLERANCE_MS, REPRODUCIBLE_BEFORE_MS } from '../oci/created.js';
 
 /** A delete candidate as the retention rules see it; they may keep it, and say why. */
 export interface Candidate {
   entry: TagEntry;
   verdict: 'delete' | 'keep' | 'skip';
-  reason: string;
+  reason: Reason;
 }
 
 /**
@@ -64,6 +65,8 @@ export function applyRetention(cands: Candidate[], repository: string, policy: D
     // 200,000 tags: 182 -> 138 MiB left to full collections). Same words as say() would
     // give (policy.test.ts pins them).
     // Kept ones (the count's few, and those within keep-within) go through say().
+    const heads = new Map<string, string>();
+    const tails = new Map<string, string>();
     sorted.forEach((s, i) => {
       const by = describeBasis(basis[i]);
       const counted = keepNewest !== undefined && i < keepNewest;
@@ -72,7 +75,14 @@ export function applyRetention(cands: Candidate[], repository: string, policy: D
         const rank = rankParts(i, by).join('');
         keep(s.c, say(s, rule ? `kept by keep-newest ${keepNewest} (${rank})` : `kept by mix-count ${keepNewest} (${rank})`));
       } else if (age?.within) keep(s.c, say(s, rule ? `kept: ${age.text}` : `kept by keep-within ${keepWithin!.text} (${age.text})`));
-      else {
+      else if (keepNewest !== undefined && !age?.text) {
+        // Most candidates in a large repository: the rule's words and the group's are
+        // shared, the rank is a number (reason.ts). Same words as the join below.
+        const l = lead(s);
+        const head = heads.get(l) ?? heads.set(l, `${l}#`).get(l)!;
+        const tail = tails.get(by) ?? tails.set(by, flat(`${rankParts(0, by).slice(2).join('')}, beyond ${rule ? 'keep-newest' : 'mix-count'} ${keepNewest}`)).get(by)!;
+        s.c.reason = new RankedReason(flat(head), i + 1, tail);
+      } else {
         const parts: Array<string | number> = [lead(s)];
         if (keepNewest !== undefined) parts.push(...rankParts(i, by), ', beyond ', rule ? 'keep-newest' : 'mix-count', ' ', keepNewest);
         if (age?.text) parts.push(keepNewest !== undefined ? '; ' : '', age.text);

@@ -62,11 +62,11 @@ test('the seed config gives the plan a reader of the seed expects, tag by tag', 
     'v2019.1.0': 'keep',
     stable: 'keep',
   });
-  assert.match(del['v2019.1.0'].reason, /^excluded by regex \/\^latest\$\|\^master\$\|/);
-  assert.match(del['develop-6'].reason, /^matches include key "develop"; kept by mix-count 10 \(#3 newest of 14 candidates by image creation time\)$/);
-  assert.match(del['build-2019'].reason, /^matches include key "2019"; #11 newest of 14 candidates by image creation time, beyond mix-count 10$/);
+  assert.match(String(del['v2019.1.0'].reason), /^excluded by regex \/\^latest\$\|\^master\$\|/);
+  assert.match(String(del['develop-6'].reason), /^matches include key "develop"; kept by mix-count 10 \(#3 newest of 14 candidates by image creation time\)$/);
+  assert.match(String(del['build-2019'].reason), /^matches include key "2019"; #11 newest of 14 candidates by image creation time, beyond mix-count 10$/);
   assert.equal(del.stable.reason, 'matches no include rule');
-  assert.match(del['feature-shared'].reason, /; untagged alone: digest kept by latest$/);
+  assert.match(String(del['feature-shared'].reason), /; untagged alone: digest kept by latest$/);
   assert.deepEqual(p.blocked, []);
   // Only 5.0.12 of library/redis is selected; the other tags are not touched.
   const redis = p.decisions.delete.harbor['library/redis'];

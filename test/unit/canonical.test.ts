@@ -3,9 +3,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { canonical, writeCanonical } from '../../src/plan/canonical.js';
+import { canonical, canonicalHash, writeCanonical } from '../../src/plan/canonical.js';
 import { readState, stateText, writeStateAsIs } from '../../src/state/file.js';
 import { keyedGet, keyedSet, OneKey } from '../../src/util/one-key.js';
+import { RankedReason } from '../../src/policy/reason.js';
+import { jsonLines } from '../../src/util/json-lines.js';
 
 // The streaming writer must give the bytes the plan format was defined by, compact (the
 // hash) and pretty (the file), or every plan written before it would stop verifying.
@@ -43,6 +45,17 @@ test('a OneKey is written as the record it stands for: the bytes of the same pla
   }
   assert.deepEqual(canonical(held), canonical(plain));
   assert.equal(Object.getOwnPropertyDescriptor((canonical(held) as { actions: Array<{ reasons: object }> }).actions[1].reasons, '__proto__')?.value, 'x');
+});
+
+test('a RankedReason is written as its text, alone, in a OneKey and in a record, compact and pretty', () => {
+  const r = new RankedReason('matches include key "dev"; #', 12345, ' newest of 66666 candidates by image creation time, beyond mix-count 10');
+  const text0 = 'matches include key "dev"; #12345 newest of 66666 candidates by image creation time, beyond mix-count 10';
+  assert.equal(String(r), text0);
+  const held = { reasons: new OneKey('dev-1', r), decisions: { 'dev-1': { verdict: 'delete', reason: r } }, would_lose: [{ tag: 'v1', reason: r }] };
+  const plain = { reasons: { 'dev-1': text0 }, decisions: { 'dev-1': { verdict: 'delete', reason: text0 } }, would_lose: [{ tag: 'v1', reason: text0 }] };
+  for (const indent of ['', '  ']) assert.equal(text(held, indent), text(plain, indent));
+  assert.equal([...jsonLines(held)].join('\n'), JSON.stringify(plain, null, 2));
+  assert.equal(canonicalHash(held), canonicalHash(plain));
 });
 
 test('a OneKey answers for its own key only, and becomes a record when a second key is set', () => {

@@ -108,6 +108,6 @@ test('images in use are kept with who uses them: by digest, by the platform mani
   assert.deepEqual(verdicts(r), { latest: 'delete', v1: 'keep', v2: 'keep', v3: 'delete', dev: 'keep' });
   const reasons = Object.fromEntries(r.decisions.map((d) => [d.tag, d.reason]));
   assert.equal(reasons.v1, 'in use: pod a/x container c');
-  assert.match(reasons.v2, /^in use: pod b\/y container d \(platform manifest sha256:666666666666 of this index\)$/);
+  assert.match(String(reasons.v2), /^in use: pod b\/y container d \(platform manifest sha256:666666666666 of this index\)$/);
   assert.equal(reasons.dev, 'in use: pod c/z container e');
 });

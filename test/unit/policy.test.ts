@@ -74,7 +74,7 @@ test('a digest shared with a kept tag: the tag goes alone (untag) and the digest
   const r = run(repo([['dev-1', 1], ['latest', 1], ['dev-2', 2]]));
   assert.deepEqual(r.actions.map((a) => [a.method, a.tags, a.keptBy]), [['untag', ['dev-1'], ['latest']], ['manifest', ['dev-2'], undefined]]);
   assert.equal(r.blocked.length, 0);
-  assert.match(r.decisions.find((d) => d.tag === 'dev-1')!.reason, /; untagged alone: digest kept by latest$/);
+  assert.match(String(r.decisions.find((d) => d.tag === 'dev-1')!.reason), /; untagged alone: digest kept by latest$/);
   const oci = run(repo([['dev-1', 1], ['latest', 1]]), policy(), whole, new Map(), { tagDelete: 'oci' });
   assert.deepEqual(oci.actions.map((a) => a.method), ['oci']);
   const never = run(repo([['dev-1', 1], ['latest', 1], ['dev-2', 2]]), policy(), whole, new Map(), { tagDelete: 'never' });
@@ -135,7 +135,7 @@ test('attachments follow their subject: never candidates, never counted by mix-c
   assert.equal(byTag(sig(4)), 'signature of dev-4, deleted with it');
   assert.equal(byTag(sig(5, 'att')), 'attestation of dev-5, kept with it');
   assert.equal(byTag(sig(99)), `signature of ${dg(99)}, which no longer exists here: orphaned`);
-  assert.match(res.decisions.find((d) => d.tag === 'dev-4')!.reason, /#3 newest of 3 candidates/);
+  assert.match(String(res.decisions.find((d) => d.tag === 'dev-4')!.reason), /#3 newest of 3 candidates/);
   const attachmentActions = res.actions.filter((a) => a.attachmentOf);
   assert.deepEqual(attachmentActions.map((a) => [a.tags[0], a.attachmentOf]), [[sig(4), { subject: dg(4), orphaned: false }], [sig(99), { subject: dg(99), orphaned: true }]]);
   const present = run(r, p, whole, new Map(), { subjectsPresent: new Map([[dg(99), true]]) });
@@ -192,7 +192,7 @@ test('retention rules: each candidate belongs to the first rule that matches; ea
   const r = run(repo(tags.map(([t, d, m, c]) => [t, d, m, c])), p);
   const kept = r.decisions.filter((d) => d.verdict === 'keep').map((d) => d.tag).sort();
   assert.deepEqual(kept, ['feature-1', 'feature-2', 'misc-1', 'nightly-3', 'nightly-4', 'nightly-5', 'nightly-6', 'nightly-7', 'nightly-8', 'nightly-9', 'pr-10', 'pr-9', 'pr-feature-x'].sort());
-  const why = (t: string) => r.decisions.find((d) => d.tag === t)!.reason;
+  const why = (t: string) => String(r.decisions.find((d) => d.tag === t)!.reason);
   assert.equal(why('pr-8'), 'rule 1 (regex ^pr-): #4 newest of 11, beyond keep-newest 3');
   assert.equal(why('pr-9'), 'rule 1 (regex ^pr-): kept by keep-newest 3 (#3 newest of 11)');
   assert.match(why('feature-3'), /^rule 3 \(key feature\): created \d{4}-\d\d-\d\d, older than 15d$/);
@@ -206,11 +206,11 @@ test('retention: an unknown creation time is kept and takes no place from a know
   const tags: Array<[string, number, string, string | null]> = [['dev-old', 1, IMG, day(90)], ['dev-unknown', 2, IMG, null], ['dev-new', 3, IMG, day(1)]];
   const inTeam = decideDelete({ registry: 'r', repo: { repository: 'team/app' as Repository, tags: tags.map(([tag, d, m, c]) => ({ tag, digest: dg(d), mediaType: m, created: c })) }, selection: whole, policy: p, indexChildren: new Map(), nowMs: NOW, allowEmpty: true });
   assert.deepEqual(Object.fromEntries(inTeam.decisions.map((d) => [d.tag, d.verdict])), { 'dev-old': 'delete', 'dev-unknown': 'keep', 'dev-new': 'keep' });
-  assert.match(inTeam.decisions.find((d) => d.tag === 'dev-unknown')!.reason, /^rule 1 \(key dev\): kept: creation time unknown \(missing, or not an RFC 3339 time of at most 64 characters\)$/);
+  assert.match(String(inTeam.decisions.find((d) => d.tag === 'dev-unknown')!.reason), /^rule 1 \(key dev\): kept: creation time unknown \(missing, or not an RFC 3339 time of at most 64 characters\)$/);
   const elsewhere = decideDelete({ registry: 'r', repo: { repository: 'other/app' as Repository, tags: tags.map(([tag, d, m, c]) => ({ tag, digest: dg(d), mediaType: m, created: c })) }, selection: whole, policy: p, indexChildren: new Map(), nowMs: NOW, allowEmpty: true });
   assert.ok(elsewhere.decisions.every((d) => d.verdict === 'delete'), 'the rule does not claim other/app: the pool (mix-count 0) keeps nothing');
   const within = decideDelete({ registry: 'r', repo: { repository: 'app' as Repository, tags: [{ tag: 'dev-x', digest: dg(9), mediaType: IMG, created: null }] }, selection: whole, policy: policy({ mixCount: 0, keepWithin: { text: '1d', ms: 86_400_000 } }), indexChildren: new Map(), nowMs: NOW });
-  assert.match(within.decisions[0].reason, /; kept: creation time unknown \(missing, or not an RFC 3339 time of at most 64 characters\)$/);
+  assert.match(String(within.decisions[0].reason), /; kept: creation time unknown \(missing, or not an RFC 3339 time of at most 64 characters\)$/);
 });
 
 test("a deleted candidate's reason, in each of its shapes: rule or pool, ordered by time, version or name, with and without keep-within", () => {
@@ -231,7 +231,7 @@ test("a deleted candidate's reason, in each of its shapes: rule or pool, ordered
     rules: [rule(1, { regex: ['^\\d'] }, { keepNewest: 1 }), rule(2, { regex: ['^k-'] }, { keepNewest: 1, keepWithin: { text: '30d', ms: 30 * 86_400_000 } }), rule(3, { regex: ['^n-'] }, { keepNewest: 1 })],
   });
   const r = run(repo(tags), p);
-  const why = (t: string) => r.decisions.find((d) => d.tag === t)!.reason;
+  const why = (t: string) => String(r.decisions.find((d) => d.tag === t)!.reason);
   // Exact words: a deleted candidate's reason is joined from its parts (retention.ts), a kept one's is not.
   assert.equal(why('v1.0.0'), 'matches include regex /./; #2 newest of 2 candidates by version precedence, beyond mix-count 1');
   assert.equal(why('n-a'), 'rule 3 (regex ^n-): #2 newest of 2 (by tag name), beyond keep-newest 1');
