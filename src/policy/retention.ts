@@ -60,10 +60,11 @@ export function applyRetention(cands: Candidate[], repository: string, policy: D
       rule ? ['#', i + 1, ' newest of ', of, by === 'image creation time' ? '' : ` (by ${by})`] : ['#', i + 1, ' newest of ', of, ' candidates by ', by];
     // Each reason is made flat as it is made (flat-string.ts), so that its pieces are not
     // kept until the plan is built. A deleted tag's, one per candidate beyond the count,
-    // is joined from its parts: join makes one flat string and no pieces at all, which
-    // otherwise outlived the young generation (allocation sampling of one evaluation at
-    // 200,000 tags: 182 -> 138 MiB left to full collections). Same words as say() would
-    // give (policy.test.ts pins them).
+    // is a RankedReason (the words its rule and group share, and its rank); one with an
+    // age of its own (keep-within) is joined from its parts: join makes one flat string
+    // and no pieces at all, which otherwise outlived the young generation (allocation
+    // sampling of one evaluation at 200,000 tags: 182 -> 138 MiB left to full
+    // collections). Same words as say() would give (policy.test.ts pins them).
     // Kept ones (the count's few, and those within keep-within) go through say().
     const heads = new Map<string, string>();
     const tails = new Map<string, string>();
@@ -76,8 +77,7 @@ export function applyRetention(cands: Candidate[], repository: string, policy: D
         keep(s.c, say(s, rule ? `kept by keep-newest ${keepNewest} (${rank})` : `kept by mix-count ${keepNewest} (${rank})`));
       } else if (age?.within) keep(s.c, say(s, rule ? `kept: ${age.text}` : `kept by keep-within ${keepWithin!.text} (${age.text})`));
       else if (keepNewest !== undefined && !age?.text) {
-        // Most candidates in a large repository: the rule's words and the group's are
-        // shared, the rank is a number (reason.ts). Same words as the join below.
+        // Most candidates of a large repository. Same words as the join below.
         const l = lead(s);
         const head = heads.get(l) ?? heads.set(l, `${l}#`).get(l)!;
         const tail = tails.get(by) ?? tails.set(by, flat(`${rankParts(0, by).slice(2).join('')}, beyond ${rule ? 'keep-newest' : 'mix-count'} ${keepNewest}`)).get(by)!;
