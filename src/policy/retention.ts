@@ -79,9 +79,9 @@ export function applyRetention(cands: Candidate[], repository: string, policy: D
       else if (keepNewest !== undefined && !age?.text) {
         // Most candidates of a large repository. Same words as the join below.
         const l = lead(s);
-        const head = heads.get(l) ?? heads.set(l, `${l}#`).get(l)!;
+        const head = heads.get(l) ?? heads.set(l, flat(`${l}#`)).get(l)!;
         const tail = tails.get(by) ?? tails.set(by, flat(`${rankParts(0, by).slice(2).join('')}, beyond ${rule ? 'keep-newest' : 'mix-count'} ${keepNewest}`)).get(by)!;
-        s.c.reason = new RankedReason(flat(head), i + 1, tail);
+        s.c.reason = new RankedReason(head, i + 1, tail);
       } else {
         const parts: Array<string | number> = [lead(s)];
         if (keepNewest !== undefined) parts.push(...rankParts(i, by), ', beyond ', rule ? 'keep-newest' : 'mix-count', ' ', keepNewest);

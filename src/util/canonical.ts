@@ -4,8 +4,9 @@ import { pieces } from './pieces.js';
 
 /**
  * What JSON.stringify writes for a value: its toJSON()'s result where it has one. The
- * plan holds some records in a smaller form that says how it is written (one-key.ts);
- * data read from a file has no functions, so this changes nothing for it.
+ * plan holds some records and reasons in a smaller form that says how it is written
+ * (one-key.ts, policy/reason.ts); data read from a file has no functions, so this
+ * changes nothing for it.
  */
 export function asJson(value: unknown, key: string): unknown {
   return value !== null && typeof value === 'object' && typeof (value as { toJSON?: unknown }).toJSON === 'function' ? (value as { toJSON(k: string): unknown }).toJSON(key) : value;
