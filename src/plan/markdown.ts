@@ -2,6 +2,7 @@ import type { Plan } from './model.js';
 import { codeFence, freedLine, groups, htmlText, summaryLine, transferLine, type Line } from './render.js';
 import { humanBytes } from './bytes.js';
 import { inert } from '../util/inert.js';
+import type { Reason } from '../policy/reason.js';
 
 /** A GitHub comment holds 65,536 characters; the rendering stays under it, whatever the plan. */
 export const COMMENT_LIMIT = 65_536;
@@ -127,10 +128,11 @@ function factored(l: Line, prev: Line | undefined, next: Line | undefined): stri
   const line = (why: string) => inert(`${MARK[l.sign]} ${l.text}${why ? `  # ${why}` : ''}`);
   if (same(prev)) return [line(rest)];
   if (same(next)) return [inert(`# ${lead}:`), line(rest)];
-  return [line(l.reason)];
+  return [line(String(l.reason))];
 }
 
-function split(reason: string): [string, string] {
+function split(r: Reason): [string, string] {
+  const reason = String(r);
   const i = reason.indexOf('; ');
   return i === -1 ? [reason, ''] : [reason.slice(0, i), reason.slice(i + 2)];
 }

@@ -6,6 +6,7 @@ import { describeChange } from '../state/diff.js';
 import { inert } from '../util/inert.js';
 import { getOwn } from '../util/own-key.js';
 import { keyedGet } from '../util/one-key.js';
+import type { Reason } from '../policy/reason.js';
 
 export interface RenderOptions {
   color: boolean;
@@ -16,7 +17,8 @@ export interface RenderOptions {
 export interface Line {
   sign: '-' | '+' | '~' | '!' | '=' | '·';
   text: string;
-  reason: string;
+  /** Made into text as the line is printed: a plan's lines are all held at once, to be grouped. */
+  reason: Reason;
   /** The digest the line is about, and for an attachment its subject's: to list it under. */
   digest?: string;
   under?: string;
@@ -56,7 +58,7 @@ export function groups(plan: Plan, explain: boolean): Map<string, Line[]> {
       const short = shortDigest(a.digest);
       for (const t of a.tags) {
         // Joined, not a template: one flat string, not a chain of pieces (a line per deleted tag).
-        add(`${a.registry} ${a.repository}`, { sign: '-', text: [how, t, ' (', short, kept, bytes, ')'].join(''), reason: String(keyedGet(a.reasons, t) ?? ''), digest: a.digest, under: a.attachment_of?.subject });
+        add(`${a.registry} ${a.repository}`, { sign: '-', text: [how, t, ' (', short, kept, bytes, ')'].join(''), reason: keyedGet(a.reasons, t) ?? '', digest: a.digest, under: a.attachment_of?.subject });
       }
       // Untagged attachments (OCI 1.1 referrers) have no tag to show: one line each, by digest.
       for (const r of a.referrers ?? []) {
@@ -68,7 +70,7 @@ export function groups(plan: Plan, explain: boolean): Map<string, Line[]> {
     for (const t of b.tags) {
       // The tag's decision says which rule wanted it and why it is blocked.
       const reason = getOwn(plan.decisions.delete[b.registry]?.[b.repository], t)?.reason ?? getOwn(plan.decisions.prune?.[b.registry]?.[b.repository], t)?.reason ?? `blocked: ${b.reason}`;
-      add(`${b.registry} ${b.repository}`, { sign: '!', text: `${t} (${shortDigest(b.digest)})`, reason: String(reason) });
+      add(`${b.registry} ${b.repository}`, { sign: '!', text: `${t} (${shortDigest(b.digest)})`, reason });
     }
   }
   if (explain) {
@@ -77,7 +79,7 @@ export function groups(plan: Plan, explain: boolean): Map<string, Line[]> {
         for (const [repo, tags] of Object.entries(repos)) {
           for (const [tag, d] of Object.entries(tags)) {
             if (d.verdict === 'keep' || d.verdict === 'skip' || d.verdict === 'up-to-date') {
-              add(`${registry} ${repo}`, { sign: d.verdict === 'keep' ? '=' : '·', text: `${tag} (${policy}: ${d.verdict})`, reason: String(d.reason) });
+              add(`${registry} ${repo}`, { sign: d.verdict === 'keep' ? '=' : '·', text: `${tag} (${policy}: ${d.verdict})`, reason: d.reason });
             }
           }
         }
@@ -184,7 +186,7 @@ export function* textLines(plan: Plan, opts: RenderOptions): Generator<string, v
       let width = 0;
       for (const l of lines) width = Math.max(width, inert(l.text).length);
       width = Math.min(60, width);
-      for (const l of lines) yield `  ${paint[l.sign](`${l.sign} ${inert(l.text).padEnd(width)}`)}  ${c.dim(inert(l.reason))}`;
+      for (const l of lines) yield `  ${paint[l.sign](`${l.sign} ${inert(l.text).padEnd(width)}`)}  ${c.dim(inert(String(l.reason)))}`;
       // This repository's lines are printed: let them go before the next one's are built.
       g.delete(key);
     }
