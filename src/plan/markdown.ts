@@ -124,7 +124,12 @@ function counts(lines: readonly Line[]): string {
  */
 function factored(l: Line, prev: Line | undefined, next: Line | undefined): string[] {
   const [lead, rest] = split(l.reason);
-  const same = (o: Line | undefined) => Boolean(o && rest && o.sign === l.sign && split(o.reason)[1] && split(o.reason)[0] === lead);
+  // A neighbour's reason is made into text once (a RankedReason is made on each String()).
+  const same = (o: Line | undefined) => {
+    if (!o || !rest || o.sign !== l.sign) return false;
+    const [oLead, oRest] = split(o.reason);
+    return Boolean(oRest) && oLead === lead;
+  };
   const line = (why: string) => inert(`${MARK[l.sign]} ${l.text}${why ? `  # ${why}` : ''}`);
   if (same(prev)) return [line(rest)];
   if (same(next)) return [inert(`# ${lead}:`), line(rest)];
