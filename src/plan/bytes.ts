@@ -1,6 +1,7 @@
 import type { Digest } from '../oci/names.js';
 import { eachBlob, type ManifestSizes } from '../oci/manifest-facts.js';
 import { groupBy } from '../util/group.js';
+import { KeyedNumbers } from '../util/keyed-numbers.js';
 
 /** What the plan's deletes free once the registry's garbage collection runs, in bytes. */
 export interface BytesFreed {
@@ -12,8 +13,12 @@ export interface BytesFreed {
   exact: boolean;
   why?: string[];
   repositories: Record<string, Record<string, { freed: number; shared: number }>>;
-  /** Per deleted manifest (`registry/repository@digest`): the bytes no other deleted manifest also frees. */
-  alone?: Record<string, number>;
+  /**
+   * Per deleted manifest (`registry/repository@digest`): the bytes no other deleted
+   * manifest also frees. A record when read from a file; as counted, KeyedNumbers (the
+   * same record, without a string a delete: keyed-numbers.ts).
+   */
+  alone?: Record<string, number> | KeyedNumbers;
 }
 
 export interface BytesInput {
@@ -40,6 +45,10 @@ export function bytesFreed(input: BytesInput): BytesFreed {
   const out: BytesFreed = { freed: 0, shared: 0, exact: true, repositories: {} };
   const why = new Set<string>();
   const unsized = new Set<Digest>();
+  // What each deleted manifest frees alone, in the order the record was assigned before
+  // (registries by name, then the deletes as given); NaN: not sized, no key.
+  const aloneOf: BytesInput['deletes'][number][] = [];
+  const aloneBytes = new Float64Array(input.deletes.length).fill(NaN);
   // groupBy, not a spread per item: that copies the list each time (quadratic; 13 s of a 50,000-tag plan).
   const deletesBy = groupBy(input.deletes, (d) => d.registry);
   for (const [registry, deletes] of [...deletesBy].sort(([a], [b]) => (a < b ? -1 : 1))) {
@@ -89,10 +98,11 @@ export function bytesFreed(input: BytesInput): BytesFreed {
     };
     for (const d of deletes) {
       const m = input.sizes.get(d.digest);
+      const at = aloneOf.push(d) - 1;
       if (!m) continue;
       alone = 0;
       eachDistinct(d.digest, m, own);
-      (out.alone ??= {})[`${registry}/${d.repository}@${d.digest}`] = alone;
+      aloneBytes[at] = alone;
     }
     // Each blob counted once. One that goes is in `users` (every deleted manifest counted
     // below put its blobs there), taken out as it is counted: no set of every blob that
@@ -123,12 +133,31 @@ export function bytesFreed(input: BytesInput): BytesFreed {
       eachDistinct(d.digest, m, count);
     }
   }
+  const table = aloneTable(aloneOf, aloneBytes);
+  if (table.size) out.alone = table;
   if (unsized.size) why.add(`${unsized.size} manifest${unsized.size === 1 ? '' : 's'} could not be sized (missing, or a descriptor without a valid size)`);
   if (why.size) {
     out.exact = false;
     out.why = [...why];
   }
   return out;
+}
+
+/**
+ * The bytes each deleted manifest frees alone, keyed `registry/repository@digest` when
+ * written; two keys in the same repository compare as their digests do. At module level:
+ * a closure in bytesFreed would keep its input (every tag list and size) alive with it.
+ */
+export function aloneTable(items: BytesInput['deletes'], values: Float64Array): KeyedNumbers {
+  const keyAt = (i: number) => `${items[i].registry}/${items[i].repository}@${items[i].digest}`;
+  return new KeyedNumbers(keyAt, values, (i, j) => {
+    const a = items[i];
+    const b = items[j];
+    if (a.registry === b.registry && a.repository === b.repository) return a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0;
+    const x = keyAt(i);
+    const y = keyAt(j);
+    return x < y ? -1 : x > y ? 1 : 0;
+  });
 }
 
 /** What an image stores, each blob once: its manifest, config, layers, and an index's platform manifests and theirs; undefined when not all of it could be sized. */

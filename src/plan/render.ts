@@ -6,6 +6,7 @@ import { describeChange } from '../state/diff.js';
 import { inert } from '../util/inert.js';
 import { getOwn } from '../util/own-key.js';
 import { keyedGet } from '../util/one-key.js';
+import { keyedNumber } from '../util/keyed-numbers.js';
 import type { Reason } from '../policy/reason.js';
 
 export interface RenderOptions {
@@ -53,7 +54,7 @@ export function groups(plan: Plan, explain: boolean): Map<string, Line[]> {
       const kept = a.kept_by?.length ? `, digest kept by ${a.kept_by.join(', ')}` : a.children?.length ? `, with its ${a.children.length} platform manifest${a.children.length === 1 ? '' : 's'}` : '';
       // --explain: each image's size, and what deleting it frees that no other delete does.
       const size = getOwn(plan.snapshot[a.registry]?.[a.repository]?.tags, a.tags[0])?.size;
-      const alone = plan.bytes?.alone?.[`${a.registry}/${a.repository}@${a.digest}`];
+      const alone = keyedNumber(plan.bytes?.alone, `${a.registry}/${a.repository}@${a.digest}`);
       const bytes = explain && a.method === 'manifest' && size !== undefined ? `, ${humanBytes(size)}${alone !== undefined ? `, frees ${humanBytes(alone)} alone` : ''}` : '';
       const short = shortDigest(a.digest);
       for (const t of a.tags) {

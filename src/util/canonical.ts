@@ -1,5 +1,6 @@
 import { setOwn } from './own-key.js';
 import { OneKey } from './one-key.js';
+import { KeyedNumbers } from './keyed-numbers.js';
 import { pieces } from './pieces.js';
 
 /**
@@ -52,6 +53,16 @@ export function writeCanonical(value: unknown, sink: (piece: string) => void, in
       if (!isJsonValue(value.value)) return put('{}');
       put(`{${nl}${pad + indent}${str(value.key)}${colon}`);
       walk(value.value, pad + indent, value.key);
+      return put(`${nl}${pad}}`);
+    }
+    if (value instanceof KeyedNumbers) {
+      // The record, by key, one key made at a time (keyed-numbers.ts).
+      if (!value.size) return put('{}');
+      let sep = '{';
+      for (const [k, n] of value.sorted()) {
+        put(`${sep}${nl}${pad + indent}${str(k)}${colon}${JSON.stringify(n)}`);
+        sep = ',';
+      }
       return put(`${nl}${pad}}`);
     }
     const v = asJson(value, key);

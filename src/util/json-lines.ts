@@ -1,5 +1,6 @@
 import { asJson, isJsonValue } from './canonical.js';
 import { OneKey } from './one-key.js';
+import { KeyedNumbers } from './keyed-numbers.js';
 
 /**
  * The lines of JSON.stringify(value, null, 2), made as they are taken (each without its
@@ -18,6 +19,15 @@ function* lines(value: unknown, pad: string, key: string, comma: string, name: s
     if (!isJsonValue(value.value)) return void (yield `${pad}${key}{}${comma}`);
     yield `${pad}${key}{`;
     yield* lines(value.value, `${pad}  `, `${JSON.stringify(value.key)}: `, '', value.key);
+    yield `${pad}}${comma}`;
+    return;
+  }
+  if (value instanceof KeyedNumbers) {
+    // The record in its own order, one key made at a time (keyed-numbers.ts).
+    if (!value.size) return void (yield `${pad}${key}{}${comma}`);
+    yield `${pad}${key}{`;
+    let left = value.size;
+    for (const [k, n] of value.inserted()) yield `${pad}  ${JSON.stringify(k)}: ${JSON.stringify(n)}${--left ? ',' : ''}`;
     yield `${pad}}${comma}`;
     return;
   }

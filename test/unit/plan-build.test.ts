@@ -79,7 +79,8 @@ test('a plan built consuming what was read is the same plan, and what was read i
   assert.ok(kept.bytes && kept.transfer && Object.keys(kept.snapshot.src.app.tags).length === 10);
   // Warnings read the tag lists too: one that only a non-empty list gives.
   assert.deepEqual(kept.warnings, ['delete-policy.tags.include: key "nomatch" matches no tag in any selected repository']);
-  assert.deepEqual(consumed, kept);
+  // As data: the two plans' `bytes.alone` tables hold functions of their own (keyed-numbers.ts).
+  assert.deepEqual(JSON.parse(JSON.stringify(consumed)), JSON.parse(JSON.stringify(kept)));
   assert.ok(stages >= 2);
   // What was read and decided is emptied: the caller lets go of it.
   assert.equal(c.sizes, undefined);
