@@ -2,6 +2,7 @@ import type { Digest } from '../oci/names.js';
 import { eachBlob, type ManifestSizes } from '../oci/manifest-facts.js';
 import { groupBy } from '../util/group.js';
 import { KeyedNumbers } from '../util/keyed-numbers.js';
+import { StringIndex } from '../util/string-index.js';
 
 /** What the plan's deletes free once the registry's garbage collection runs, in bytes. */
 export interface BytesFreed {
@@ -55,22 +56,30 @@ export function bytesFreed(input: BytesInput): BytesFreed {
     const partial = input.partial.get(registry);
     if (partial) why.add(`${registry}: ${partial}`);
     // By repository, then digest: no string made per delete and per tag to look them up.
-    const goneBy = new Map<string, Set<Digest>>();
-    for (const d of deletes) (goneBy.get(d.repository) ?? goneBy.set(d.repository, new Set()).get(d.repository)!).add(d.digest);
-    const live = new Set<Digest>();
+    // StringIndex, not V8's Set and Map, for the sets of digests here (string-index.ts).
+    const perRepository = new Map<string, number>();
+    for (const d of deletes) perRepository.set(d.repository, (perRepository.get(d.repository) ?? 0) + 1);
+    const goneBy = new Map<string, StringIndex>();
+    for (const [repository, n] of perRepository) goneBy.set(repository, new StringIndex(n));
+    for (const d of deletes) goneBy.get(d.repository)!.add(d.digest);
+    const tagLists = input.tags.get(registry) ?? new Map();
+    let tagCount = 0;
+    for (const tags of tagLists.values()) tagCount += tags.length;
+    const live = new StringIndex(tagCount);
     // The callbacks are made once, not once a manifest: at 200,000 tags the closures, sets
     // and lists made per delete were ~40 MiB of garbage.
     const addLive = (b: Digest) => void live.add(b);
     const mark = (d: Digest, depth = 0) => {
-      if (live.has(d) || depth > 2) return;
-      live.add(d);
+      if (depth > 2) return;
+      const known = live.size;
+      if (live.add(d) < known) return;
       const m = input.sizes.get(d);
       if (!m) return void unsized.add(d);
       if (m.unsized) unsized.add(d);
       eachBlob(m, addLive);
       if (m.children) for (const c of m.children) mark(c, depth + 1);
     };
-    for (const [repository, tags] of input.tags.get(registry) ?? []) {
+    for (const [repository, tags] of tagLists) {
       const gone = goneBy.get(repository);
       for (const t of tags) {
         if (!gone?.has(t.digest)) mark(t.digest);
@@ -84,9 +93,13 @@ export function bytesFreed(input: BytesInput): BytesFreed {
     }
     // How many deleted manifests reference each blob that goes: a blob only one of them
     // references is what deleting that one alone would free.
-    const users = new Map<Digest, number>();
+    const users = new StringIndex(deletes.length);
+    let uses: Int32Array = new Int32Array(Math.max(16, deletes.length));
     const use = (b: Digest) => {
-      if (!live.has(b)) users.set(b, (users.get(b) ?? 0) + 1);
+      if (live.has(b)) return;
+      const n = users.add(b);
+      if (n === uses.length) uses = grown(uses);
+      uses[n]++;
     };
     for (const d of deletes) {
       const m = input.sizes.get(d.digest);
@@ -94,7 +107,8 @@ export function bytesFreed(input: BytesInput): BytesFreed {
     }
     let alone = 0;
     const own = (b: Digest, n: number) => {
-      if (users.get(b) === 1) alone += n;
+      const i = users.indexOf(b);
+      if (i >= 0 && uses[i] === 1) alone += n;
     };
     for (const d of deletes) {
       const m = input.sizes.get(d.digest);
@@ -104,20 +118,21 @@ export function bytesFreed(input: BytesInput): BytesFreed {
       eachDistinct(d.digest, m, own);
       aloneBytes[at] = alone;
     }
-    // Each blob counted once. One that goes is in `users` (every deleted manifest counted
-    // below put its blobs there), taken out as it is counted: no set of every blob that
-    // goes beside it (two entries a delete at 1,000,000 tags). One that stays is marked in
-    // a set of its own, of the few shared blobs.
-    const countedLive = new Set<Digest>();
+    // Each blob counted once, the first time a deleted manifest names it: one that goes
+    // has its count of users set to 0 as it is counted; one that stays is marked.
+    const countedLive = new Uint8Array(live.size);
     let repo = { freed: 0, shared: 0 };
     const count = (blob: Digest, size: number) => {
-      if (live.has(blob)) {
-        if (countedLive.has(blob)) return;
-        countedLive.add(blob);
+      const kept = live.indexOf(blob);
+      if (kept >= 0) {
+        if (countedLive[kept]) return;
+        countedLive[kept] = 1;
         repo.shared += size;
         out.shared += size;
       } else {
-        if (!users.delete(blob)) return;
+        const i = users.indexOf(blob);
+        if (i < 0 || uses[i] === 0) return;
+        uses[i] = 0;
         repo.freed += size;
         out.freed += size;
       }
@@ -140,6 +155,13 @@ export function bytesFreed(input: BytesInput): BytesFreed {
     out.exact = false;
     out.why = [...why];
   }
+  return out;
+}
+
+/** The same numbers in an array twice as long. */
+function grown(a: Int32Array): Int32Array {
+  const out = new Int32Array(a.length * 2);
+  out.set(a);
   return out;
 }
 

@@ -35,6 +35,8 @@ test('bytes freed: each blob once, shared layers and configs stay, an index free
   assert.equal(all.shared, 5000 + 2000 + 10);
   assert.equal(all.exact, true);
   assert.deepEqual(all.repositories, { r: { 'gc/app': { freed: all.freed, shared: all.shared } } });
+  // What deleting each alone frees leaves out what a kept manifest references too (base, in-two, one-config).
+  assert.deepEqual(JSON.parse(JSON.stringify(all.alone)), Object.fromEntries([['pair', 1110], ['dev-base', 410], ['dev-two', 110], ['index', 400], ['dev-samecfg', 140]].map(([x, n]) => [`r/gc/app@${d(x as string)}`, n])));
 
   // Only gc/app read: its layer in gc/other looks free; the figure is a bound, and says why.
   const one = bytesFreed({ tags: new Map([['r', new Map([['gc/app', app]])]]), sizes, deletes, partial: new Map([['r', 'the config lists its repositories']]) });
