@@ -2,7 +2,7 @@ import type { Digest } from '../oci/names.js';
 import { eachBlob, type ManifestSizes } from '../oci/manifest-facts.js';
 import { groupBy } from '../util/group.js';
 import { KeyedNumbers } from '../util/keyed-numbers.js';
-import { StringIndex } from '../util/string-index.js';
+import { StringIndex, stringHash } from '../util/string-index.js';
 
 /** What the plan's deletes free once the registry's garbage collection runs, in bytes. */
 export interface BytesFreed {
@@ -93,11 +93,15 @@ export function bytesFreed(input: BytesInput): BytesFreed {
     }
     // How many deleted manifests reference each blob that goes: a blob only one of them
     // references is what deleting that one alone would free.
-    const users = new StringIndex(deletes.length);
-    let uses: Int32Array = new Int32Array(Math.max(16, deletes.length));
+    // Sized for every blob the deleted manifests name (an upper bound): no growth.
+    let named = 0;
+    for (const d of deletes) named += ((input.sizes.get(d.digest)?.blobs.length ?? 0) >> 1) + 1;
+    const users = new StringIndex(named);
+    let uses: Int32Array = new Int32Array(Math.max(16, named));
     const use = (b: Digest) => {
-      if (live.has(b)) return;
-      const n = users.add(b);
+      const h = stringHash(b);
+      if (live.indexOf(b, h) >= 0) return;
+      const n = users.add(b, h);
       if (n === uses.length) uses = grown(uses);
       uses[n]++;
     };
@@ -123,14 +127,15 @@ export function bytesFreed(input: BytesInput): BytesFreed {
     const countedLive = new Uint8Array(live.size);
     let repo = { freed: 0, shared: 0 };
     const count = (blob: Digest, size: number) => {
-      const kept = live.indexOf(blob);
+      const h = stringHash(blob);
+      const kept = live.indexOf(blob, h);
       if (kept >= 0) {
         if (countedLive[kept]) return;
         countedLive[kept] = 1;
         repo.shared += size;
         out.shared += size;
       } else {
-        const i = users.indexOf(blob);
+        const i = users.indexOf(blob, h);
         if (i < 0 || uses[i] === 0) return;
         uses[i] = 0;
         repo.freed += size;

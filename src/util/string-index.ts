@@ -27,9 +27,9 @@ export class StringIndex {
     return this.keys.length;
   }
 
-  /** The string's number: its own if it is here, else a new one (the next). */
-  add(s: string): number {
-    let at = hash(s) & this.mask;
+  /** The string's number: its own if it is here, else a new one (the next). `h`: its stringHash, where the caller has it. */
+  add(s: string, h = stringHash(s)): number {
+    let at = h & this.mask;
     for (;;) {
       const n = this.slots[at];
       if (n === 0) break;
@@ -43,8 +43,8 @@ export class StringIndex {
   }
 
   /** The string's number, or -1. */
-  indexOf(s: string): number {
-    let at = hash(s) & this.mask;
+  indexOf(s: string, h = stringHash(s)): number {
+    let at = h & this.mask;
     for (;;) {
       const n = this.slots[at];
       if (n === 0) return -1;
@@ -66,7 +66,7 @@ export class StringIndex {
     this.slots = new Int32Array(this.slots.length * 2);
     this.mask = this.slots.length - 1;
     for (let n = 0; n < this.keys.length; n++) {
-      let at = hash(this.keys[n]) & this.mask;
+      let at = stringHash(this.keys[n]) & this.mask;
       while (this.slots[at] !== 0) at = (at + 1) & this.mask;
       this.slots[at] = n + 1;
     }
@@ -75,8 +75,13 @@ export class StringIndex {
 
 const SEED = (Math.random() * 2 ** 32) >>> 0;
 
-/** FNV-1a over every character from a random start, then murmur3's finish (every bit of the hash depends on every character). */
-function hash(s: string): number {
+/**
+ * FNV-1a over every character from a random start, then murmur3's finish (every bit of
+ * the hash depends on every character). The same for every StringIndex of the process:
+ * a caller looking one string up in two of them hashes it once (most of their cost: V8
+ * keeps a string's own hash in it, this is made each time).
+ */
+export function stringHash(s: string): number {
   let h = SEED ^ 0x811c9dc5;
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
   h ^= h >>> 16;
