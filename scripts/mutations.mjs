@@ -46,6 +46,11 @@ const MUTATIONS = [
   { name: 'every journal line is on the disk before the next request that changes a registry', file: 'apply/journal.js', find: '    async durable() {\n        this.flush();', replace: '    async durable() {', tests: [T('unit/journal-sync')] },
   { name: 'a lone copy (skopeo copy sets the tag) is checked live, not from the re-check', file: 'apply/copy-lane.js', find: '(seen ? copyStep : copyImage)(batch[0]', replace: 'copyImage(batch[0]', tests: [T('apply-copy-batch')] },
   { name: 'GHCR: a version is deleted only with the tags regmgr saw', file: 'registry/ghcr-dialect.js', find: "if (expectTags && tags.join(',') !== [...expectTags].sort().join(',')) {", replace: 'if (false) {', tests: [T('vendor-ghcr')] },
+  // The figures a plan states: bytes freed, each blob once, and what deleting one manifest alone frees.
+  { name: 'bytes freed: a blob that goes is counted once', file: 'plan/bytes.js', find: '                uses[i] = 0;', replace: '', tests: [T('unit/bytes')] },
+  { name: 'bytes freed: a blob that stays is counted once as shared', file: 'plan/bytes.js', find: 'if (countedLive[kept])\n                    return;', replace: 'if (false)\n                    return;', tests: [T('unit/bytes')] },
+  { name: 'bytes freed alone leave out what a kept manifest references', file: 'plan/bytes.js', find: 'if (live.indexOf(b, h) >= 0)\n                return;', replace: 'if (false)\n                return;', tests: [T('unit/bytes')] },
+  { name: "bytes freed alone: a manifest deleted twice is one key of the plan's record", file: 'util/keyed-numbers.js', find: '                values[order[d]] = NaN;', replace: '                ;', tests: [T('unit/keyed-numbers')] },
 ];
 
 function bundle() {
