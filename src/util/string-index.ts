@@ -2,10 +2,10 @@
  * A set of strings (digests), each numbered in the order it was added, held in a table
  * of typed arrays sized once from what the caller expects. Why: the bytes count keeps
  * a set of every blob that stays and a count for every blob that goes. As V8's Set and
- * Map, at 1,000,000 tags those were 20 and 28 bytes an entry in tables of a power of two
- * (a million and one entries take room for two million), and as much again in the
- * tables each left behind as it grew: the plan's peak. Here: the caller's list of
- * strings, 8 bytes an entry, and a table of 4-byte slots at most half full.
+ * Map those take about 20 and 28 bytes an entry in tables of a power of two (a million
+ * and one entries take room for two million), and each left its smaller tables behind
+ * as it grew: at 1,000,000 tags, the plan's peak. Here: a list of the strings, 8 bytes
+ * an entry, and a table of 4-byte slots at most half full.
  *
  * The hash is seeded per process (as V8 seeds its own): the strings come from a
  * registry, and one that knew the hash could make every digest land in one slot.
