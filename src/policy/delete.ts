@@ -4,7 +4,7 @@ import { isIndex } from '../oci/media-types.js';
 import { attachmentOf, type Attachment } from '../oci/attachments.js';
 import type { RepoSnapshot, TagEntry } from '../snapshot/model.js';
 import type { BlockedItem, DeleteAction, TagDecision } from './decision.js';
-import { describeHit, firstHit } from './matchers.js';
+import { describeHit, firstHit, type RuleHit } from './matchers.js';
 import { applyRetention, createdWanted } from './retention.js';
 import { Groups } from '../util/group.js';
 import { NOT_LISTED, type RepoSelection } from './selection.js';
@@ -135,19 +135,28 @@ export function decideDelete(input: DeleteInput): DeleteResult {
   const out = new Outcome(registry, repo.repository, tagDelete);
   // A digest is deleted only when every tag on it is to be deleted; otherwise its
   // deleted tags go on their own and the digest stays for the kept ones.
-  for (const [digest, group] of byDigest) {
-    if (!group.some((p) => p.verdict === 'delete')) continue;
-    const keptAttachments = (attByDigest.get(digest) ?? []).filter(stays).map((p) => ({ tag: p.entry.tag, reason: `${p.attachment!.kind} of a kept image, on this same digest` }));
+  byDigest.forEach((group, digest) => {
+    let deletes = false;
+    let keeps = false;
+    for (const p of group) if (p.verdict === 'delete') deletes = true;
+    else keeps = true;
+    if (!deletes) return;
+    // Most digests: every tag goes and no attachment is on it; no lists made to find that out.
+    const onDigest = attByDigest.get(digest);
+    if (!keeps && !onDigest) return void out.whole(digest, group);
+    const keptAttachments = (onDigest ?? []).filter(stays).map((p) => ({ tag: p.entry.tag, reason: `${p.attachment!.kind} of a kept image, on this same digest` }));
     const others = [...group.filter((p) => p.verdict !== 'delete').map((p) => ({ tag: p.entry.tag, reason: p.reason })), ...keptAttachments];
     if (others.length) out.shared(digest, group, others, `kept tag${others.length === 1 ? '' : 's'} ${others.map((l) => l.tag).join(', ')}`);
     else out.whole(digest, group);
-  }
+  });
 
   // A platform manifest that a kept index lists must stay, or that index breaks.
   // Only indexes are looked up: a set of every deleted digest is made only when there is one.
   let deleted: Set<Digest> | undefined;
   const keptIndexes: Array<[Digest, readonly Pending[]]> = [];
-  for (const [d, g] of byDigest) if (isIndex(g[0].entry.mediaType) && !(deleted ??= new Set(out.manifestDigests())).has(d)) keptIndexes.push([d, g]);
+  byDigest.forEachFirst((first, d) => {
+    if (isIndex(first.entry.mediaType) && !(deleted ??= new Set(out.manifestDigests())).has(d)) keptIndexes.push([d, byDigest.get(d)!]);
+  });
   const singles = out.actions.filter((a) => a.method === 'manifest' && !isIndex(a.mediaType));
   const deletedIndexes = out.actions.filter((a) => a.method === 'manifest' && isIndex(a.mediaType));
   const needsChildren = [
@@ -396,9 +405,9 @@ export function candidacy(tag: string, selection: RepoSelection, policy: DeleteP
   if (selection.explicit.has(tag)) return { verdict: 'delete', reason: 'listed explicitly (repo:tag in repositories)' };
   if (!selection.whole) return { verdict: 'skip', reason: NOT_LISTED };
   const ex = firstHit(policy.exclude, tag);
-  if (ex) return { verdict: 'keep', reason: shared(`excluded by ${describeHit(ex)}`) };
+  if (ex) return { verdict: 'keep', reason: wordsOf(EXCLUDED, ex, 'excluded by ') };
   const inc = firstHit(policy.include, tag);
-  if (inc) return { verdict: 'delete', reason: shared(`matches include ${describeHit(inc)}`) };
+  if (inc) return { verdict: 'delete', reason: wordsOf(INCLUDED, inc, 'matches include ') };
   if (policy.semVer && !isVersionTag(tag)) return { verdict: 'delete', reason: 'not a semantic version (sem-ver: true)' };
   return { verdict: 'keep', reason: 'matches no include rule' };
 }
@@ -409,3 +418,13 @@ export function candidacy(tag: string, selection: RepoSelection, policy: DeleteP
  * Bounded by what a config can say; past the bound a reason is simply not shared.
  */
 const shared = interner<string>(10_000);
+
+/** A hit's reason, made once per hit (firstHit hands out one object per rule): not two strings a tag. */
+function wordsOf(memo: WeakMap<RuleHit, string>, hit: RuleHit, lead: string): string {
+  let words = memo.get(hit);
+  if (words === undefined) memo.set(hit, (words = shared(`${lead}${describeHit(hit)}`)));
+  return words;
+}
+
+const EXCLUDED = new WeakMap<RuleHit, string>();
+const INCLUDED = new WeakMap<RuleHit, string>();

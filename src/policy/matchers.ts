@@ -39,10 +39,24 @@ export type RuleHit = { kind: 'key'; key: string } | { kind: 'regex'; source: st
 
 /** First rule that matches a tag, in the seed's order: regex before keys. */
 export function firstHit(rules: TagRules, tag: string): RuleHit | undefined {
-  for (const r of rules.regex) if (r.test(tag)) return { kind: 'regex', source: r.source };
-  for (const k of rules.keys) if (tag.includes(k)) return { kind: 'key', key: k };
+  const { regex, keys } = rules;
+  for (let i = 0; i < regex.length; i++) if (regex[i].test(tag)) return hitsOf(rules)[i];
+  for (let i = 0; i < keys.length; i++) if (tag.includes(keys[i])) return hitsOf(rules)[regex.length + i];
   return undefined;
 }
+
+/**
+ * Each rule's hit, made once per set of rules and handed out for every tag it matches
+ * (one object a tag was ~40 bytes of garbage, a million times a plan), so that callers
+ * may also keep what they derive from a hit by the hit. Read only.
+ */
+function hitsOf(rules: TagRules): readonly RuleHit[] {
+  let hits = HITS.get(rules);
+  if (hits?.length !== rules.regex.length + rules.keys.length) HITS.set(rules, (hits = [...rules.regex.map((r): RuleHit => ({ kind: 'regex', source: r.source })), ...rules.keys.map((key): RuleHit => ({ kind: 'key', key }))]));
+  return hits;
+}
+
+const HITS = new WeakMap<TagRules, RuleHit[]>();
 
 export function describeHit(h: RuleHit): string {
   return h.kind === 'key' ? `key "${h.key}"` : `regex /${h.source}/`;

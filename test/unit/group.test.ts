@@ -4,7 +4,7 @@ import { groupBy, Groups } from '../../src/util/group.js';
 
 // The delete policy groups a repository's tags by digest with Groups: it must answer
 // exactly as groupBy's Map does (keys in first-seen order, items in their order).
-test('Groups answers as groupBy: keys in first-seen order, each key its items in order, one-item keys too', () => {
+test('Groups answers as groupBy: keys in first-seen order, each key its items in order, one-item keys too; forEach and forEachFirst too', () => {
   let seed = 7;
   const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
   for (let round = 0; round < 200; round++) {
@@ -12,6 +12,13 @@ test('Groups answers as groupBy: keys in first-seen order, each key its items in
     const want = groupBy(items, (x) => x.k);
     const got = new Groups(items, (x) => x.k);
     assert.deepEqual([...got], [...want]);
+    const each: Array<[string, readonly object[]]> = [];
+    got.forEach((list, k) => each.push([k, list]));
+    assert.deepEqual(each, [...want]);
+    const firsts: Array<[string, object]> = [];
+    got.forEachFirst((first, k) => firsts.push([k, first]));
+    assert.deepEqual(firsts, [...want].map(([k, list]) => [k, list[0]]));
+    firsts.forEach(([k, first]) => assert.equal(first, want.get(k)![0]));
     for (const k of ['d0', 'd1', 'd2', 'd29', 'none']) {
       assert.equal(got.has(k), want.has(k));
       assert.deepEqual(got.get(k), want.get(k));

@@ -4,7 +4,7 @@ import { decideDelete } from '../../src/policy/delete.js';
 import { decideSync, mapRepository } from '../../src/policy/sync.js';
 import { newestFirst } from '../../src/policy/order.js';
 import { isVersionTag } from '../../src/policy/version.js';
-import { compileRegex, parseKeys, type CompiledRegex } from '../../src/policy/matchers.js';
+import { compileRegex, firstHit, parseKeys, type CompiledRegex, type TagRules } from '../../src/policy/matchers.js';
 import type { DeletePolicy, RetentionRule, SyncPolicy } from '../../src/config/model.js';
 import type { RepoSnapshot } from '../../src/snapshot/model.js';
 import type { Digest, Repository } from '../../src/oci/names.js';
@@ -239,4 +239,16 @@ test("a deleted candidate's reason, in each of its shapes: rule or pool, ordered
   assert.equal(why('k-1'), `rule 2 (regex ^k-): #2 newest of 2, beyond keep-newest 1; created ${day(61).slice(0, 10)}, older than 30d`);
   assert.equal(why('k-2'), 'rule 2 (regex ^k-): kept by keep-newest 1 (#1 newest of 2)');
   assert.equal(why('v2.0.0'), 'matches include regex /./; kept by mix-count 1 (#1 newest of 2 candidates by version precedence)');
+});
+
+test('firstHit: regexes before keys, each in order; one hit object per rule, for every tag it matches; rules grown later are seen', () => {
+  const rules: TagRules = { regex: [re('^v[0-9]'), re('tmp$')], keys: ['dev', 'tmp'] };
+  assert.deepEqual(firstHit(rules, 'v1-dev'), { kind: 'regex', source: '^v[0-9]' });
+  assert.deepEqual(firstHit(rules, 'dev-tmp'), { kind: 'regex', source: 'tmp$' });
+  assert.deepEqual(firstHit(rules, 'dev-1'), { kind: 'key', key: 'dev' });
+  assert.deepEqual(firstHit(rules, 'tmp-1'), { kind: 'key', key: 'tmp' });
+  assert.equal(firstHit(rules, 'latest'), undefined);
+  assert.equal(firstHit(rules, 'dev-1'), firstHit(rules, 'dev-2'));
+  rules.keys.push('latest');
+  assert.deepEqual(firstHit(rules, 'latest'), { kind: 'key', key: 'latest' });
 });
