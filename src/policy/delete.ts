@@ -138,8 +138,10 @@ export function decideDelete(input: DeleteInput): DeleteResult {
   byDigest.forEach((group, digest) => {
     let deletes = false;
     let keeps = false;
-    for (const p of group) if (p.verdict === 'delete') deletes = true;
-    else keeps = true;
+    for (const p of group) {
+      if (p.verdict === 'delete') deletes = true;
+      else keeps = true;
+    }
     if (!deletes) return;
     // Most digests: every tag goes and no attachment is on it; no lists made to find that out.
     const onDigest = attByDigest.get(digest);
