@@ -93,9 +93,12 @@ export function bytesFreed(input: BytesInput): BytesFreed {
     }
     // How many deleted manifests reference each blob that goes: a blob only one of them
     // references is what deleting that one alone would free.
-    // Sized for every blob the deleted manifests name (an upper bound): no growth.
+    // Sized for every blob the deleted manifests name (an upper bound: no growth), up to
+    // a manifest and its config each (images sharing their layers name them again and
+    // again; past that, it grows).
     let named = 0;
     for (const d of deletes) named += ((input.sizes.get(d.digest)?.blobs.length ?? 0) >> 1) + 1;
+    named = Math.min(named, 2 * deletes.length);
     const users = new StringIndex(named);
     let uses: Int32Array = new Int32Array(Math.max(16, named));
     const use = (b: Digest) => {

@@ -251,4 +251,6 @@ test('firstHit: regexes before keys, each in order; one hit object per rule, for
   assert.equal(firstHit(rules, 'dev-1'), firstHit(rules, 'dev-2'));
   rules.keys.push('latest');
   assert.deepEqual(firstHit(rules, 'latest'), { kind: 'key', key: 'latest' });
+  rules.keys[0] = 'de';
+  assert.deepEqual(firstHit(rules, 'dev-1'), { kind: 'key', key: 'de' });
 });
