@@ -40,8 +40,8 @@ export type RuleHit = { kind: 'key'; key: string } | { kind: 'regex'; source: st
 /** First rule that matches a tag, in the seed's order: regex before keys. */
 export function firstHit(rules: TagRules, tag: string): RuleHit | undefined {
   const { regex, keys } = rules;
-  for (let i = 0; i < regex.length; i++) if (regex[i].test(tag)) return hitOf(rules, i, (h) => h.kind === 'regex' && h.source === regex[i].source);
-  for (let i = 0; i < keys.length; i++) if (tag.includes(keys[i])) return hitOf(rules, regex.length + i, (h) => h.kind === 'key' && h.key === keys[i]);
+  for (let i = 0; i < regex.length; i++) if (regex[i].test(tag)) return hitOf(rules, i);
+  for (let i = 0; i < keys.length; i++) if (tag.includes(keys[i])) return hitOf(rules, regex.length + i);
   return undefined;
 }
 
@@ -49,11 +49,14 @@ export function firstHit(rules: TagRules, tag: string): RuleHit | undefined {
  * Rule i's hit, made once per set of rules and handed out for every tag it matches
  * (one object a tag was ~40 bytes of garbage, a million times a plan), so that callers
  * may also keep what they derive from a hit by the hit. Read only. Made again if the
- * rules were changed since (`same` says whether the one held is still rule i's).
+ * rules were changed since (no closure here: it would be an object a tag again).
  */
-function hitOf(rules: TagRules, i: number, same: (h: RuleHit) => boolean): RuleHit {
+function hitOf(rules: TagRules, i: number): RuleHit {
+  const { regex, keys } = rules;
   let hits = HITS.get(rules);
-  if (!hits || hits.length !== rules.regex.length + rules.keys.length || !same(hits[i])) {
+  const h = hits?.length === regex.length + keys.length ? hits[i] : undefined;
+  const same = h !== undefined && (i < regex.length ? h.kind === 'regex' && h.source === regex[i].source : h.kind === 'key' && h.key === keys[i - regex.length]);
+  if (!hits || !same) {
     hits = [...rules.regex.map((r): RuleHit => ({ kind: 'regex', source: r.source })), ...rules.keys.map((key): RuleHit => ({ kind: 'key', key }))];
     HITS.set(rules, hits);
   }
