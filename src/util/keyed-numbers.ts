@@ -1,4 +1,4 @@
-import { setOwn } from './own-key.js';
+import { getOwn, setOwn } from './own-key.js';
 
 /**
  * A record of numbers with many keys, each key made of parts other objects already
@@ -76,6 +76,5 @@ export class KeyedNumbers {
 
 /** A record as read from a file, or one held as KeyedNumbers: a key's number, never an inherited one. */
 export function keyedNumber(r: Record<string, number> | KeyedNumbers | undefined, key: string): number | undefined {
-  if (r instanceof KeyedNumbers) return r.get(key);
-  return r !== undefined && Object.hasOwn(r, key) ? r[key] : undefined;
+  return r instanceof KeyedNumbers ? r.get(key) : getOwn(r, key);
 }
