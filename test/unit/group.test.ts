@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { groupBy, Groups } from '../../src/util/group.js';
+import { seededRandom } from '../helpers/random.js';
 
 // The delete policy groups a repository's tags by digest with Groups: it must answer
 // exactly as groupBy's Map does (keys in first-seen order, items in their order).
 test('Groups answers as groupBy: keys in first-seen order, each key its items in order, one-item keys too; forEach and forEachFirst too', () => {
-  let seed = 7;
-  const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+  const rand = seededRandom(7);
   for (let round = 0; round < 200; round++) {
     const items = Array.from({ length: rand(40) }, (_, i) => ({ i, k: `d${rand(round % 3 === 0 ? 3 : 30)}` }));
     const want = groupBy(items, (x) => x.k);
@@ -25,7 +25,7 @@ test('Groups answers as groupBy: keys in first-seen order, each key its items in
     }
   }
   const one = { tag: 'only' };
-  const g = new Groups([one], () => 'k');
+  const g = new Groups([one], (): string => 'k');
   assert.deepEqual(g.get('k'), [one]);
   assert.equal(g.get('k')![0], one);
   assert.equal(g.get('other'), undefined);

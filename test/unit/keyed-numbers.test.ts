@@ -5,6 +5,7 @@ import { canonical, canonicalHash, writeCanonical } from '../../src/plan/canonic
 import { jsonLines } from '../../src/util/json-lines.js';
 import { keyedNumber } from '../../src/util/keyed-numbers.js';
 import type { Digest } from '../../src/oci/names.js';
+import { seededRandom } from '../helpers/random.js';
 
 const text = (v: unknown, indent?: string) => {
   const parts: string[] = [];
@@ -18,8 +19,7 @@ const text = (v: unknown, indent?: string) => {
 // that are prefixes of each other ('a', 'a-b', 'a/b'; 'r', 'r.x') order differently as
 // parts than as whole keys; a key given twice keeps its first place and its last number.
 test('KeyedNumbers is written and read as the record assigned item by item: sorted, in its own order, hashed, looked up', () => {
-  let seed = 11;
-  const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+  const rand = seededRandom(11);
   const registries = ['r', 'r.x', 'r-1', 'q'];
   const repositories = ['a', 'a-b', 'a/b', 'ab', 'a.b', 'b'];
   for (let round = 0; round < 300; round++) {

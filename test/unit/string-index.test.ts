@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { StringIndex } from '../../src/util/string-index.js';
+import { seededRandom } from '../helpers/random.js';
 
 // The bytes count's sets of digests: StringIndex must answer as a Set numbering its
 // strings in the order they came, through its growth from a table sized too small.
 test('StringIndex numbers each string once, in the order added, as a Set holds them, through growth', () => {
-  let seed = 5;
-  const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+  const rand = seededRandom(5);
   for (const expected of [0, 3, 1000]) {
     const index = new StringIndex(expected);
     const set = new Map<string, number>();
