@@ -2,7 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseConfig } from '../../src/config/load.js';
 import { computeScope, evaluate, type RepoMap } from '../../src/policy/evaluate.js';
-import { buildPlanBody, sealPlan } from '../../src/plan/build.js';
+import { buildPlanBody, idOrderInRepository, sealPlan } from '../../src/plan/build.js';
+import { deleteId, type PlanDelete } from '../../src/plan/model.js';
+import { seededRandom } from '../helpers/random.js';
 import { readPlanFile, writePlanFile } from '../../src/plan/file.js';
 import { actionsDiff, DIFF_LIMITS, type DiffLimits } from '../../src/plan/check-diff.js';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -116,6 +118,28 @@ delete-policy:
     plan.actions.map((a) => a.id),
     [`delete reg-b/app@${d(10)}`, `delete reg-b/app@${d(11)}`, `delete reg/app@${d(0)}`, `delete reg/app@${d(1)}`],
   );
+});
+
+test('deletes of one repository are sorted as their ids are, without the ids (made last)', () => {
+  // Tags and digests that share prefixes and differ in case, digits and punctuation; both
+  // kinds of delete, and the same tag or digest twice.
+  const next = seededRandom(0x9e3779b9);
+  const chars = 'aAzZ09._-';
+  for (let round = 0; round < 200; round++) {
+    const list: PlanDelete[] = Array.from({ length: 2 + next(12) }, () => {
+      const manifest = next(2) === 0;
+      const tag = Array.from({ length: 1 + next(4) }, () => chars[next(chars.length)]).join('');
+      const digest = `sha256:${String(next(4)).repeat(64)}` as Digest;
+      return { id: '', type: 'delete', registry: 'reg', repository: 'app', digest, media_type: M, tags: [tag], method: manifest ? 'manifest' : next(2) ? 'untag' : 'oci', reasons: {} };
+    });
+    const byIds = [...list].sort((a, b) => (deleteId(a) < deleteId(b) ? -1 : deleteId(a) > deleteId(b) ? 1 : 0));
+    assert.deepEqual([...list].sort(idOrderInRepository).map(deleteId), byIds.map(deleteId));
+  }
+  // And a plan's deletes carry their ids.
+  const plan = buildPlanBody(parseConfig('/t/config.yml', CONFIG, {}), collected(), META);
+  const deletes = plan.actions.filter((a): a is PlanDelete => a.type === 'delete');
+  assert.ok(deletes.length >= 4);
+  for (const a of deletes) assert.equal(a.id, deleteId(a));
 });
 
 test('a plan file read in parts (as one of a million tags is) is the plan written, and an edit to it is still refused', () => {
