@@ -62,6 +62,7 @@ export async function reclaimCommand(args: ReclaimArgs, io: IO): Promise<number>
   const registries = [...new Set(deleted.map((d) => d.registry))].sort();
   const clients = await connect(config, new Set(registries), { env: io.env, logger: io.logger });
   const cache = loadCache(cacheFile(io.env), (m) => io.logger.debug(m));
+  cache.readsDone(); // no tags read here to share the cache's digests
   const rows: Array<{ registry: string; repository: string; blob: Digest; size: number; served: boolean }> = [];
   try {
     for (const registry of registries) {

@@ -3,6 +3,7 @@ import { RegistryError } from '../registry/errors.js';
 import type { Digest, Repository } from '../oci/names.js';
 import { manifestFacts, manifestSizes, type ManifestFacts, type ManifestSizes } from '../oci/manifest-facts.js';
 import { mapLimit } from '../util/limit.js';
+import { interner } from '../util/intern.js';
 import { byName, type RegistrySnapshot, type RepoSnapshot, type TagEntry } from './model.js';
 
 /**
@@ -16,6 +17,8 @@ export interface ReadOptions {
   facts?: Map<Digest, ManifestFacts>;
   /** Where the sizes of manifests read whole are kept, by digest (for bytes freed). */
   sizes?: Map<Digest, ManifestSizes>;
+  /** One copy of each digest across repositories (the content cache's, content-cache.ts); else one per repository. */
+  sameDigest?: (d: Digest) => Digest;
 }
 
 export async function readRepository(client: RegistryClient, repo: Repository, progress?: Counter, opts: ReadOptions = {}): Promise<RepoSnapshot> {
@@ -32,6 +35,10 @@ export async function readRepository(client: RegistryClient, repo: Repository, p
   const unique = [...new Set(tags)].sort();
   progress?.grow(unique.length);
   const whole = opts.whole?.(repo, unique);
+  // Tags of one image (latest, v1.2, v1.2.3) share one copy of its digest: each answer
+  // brings its own (88 bytes; 1 tag in 5 at 1,000,000 tags of the memory bench: ~17 MiB).
+  // Bounded by the listing; let go with this repository's read.
+  const sameDigest = opts.sameDigest ?? interner<Digest>(Infinity);
   const entries = await mapLimit(unique, client.endpoint.concurrency, async (tag) => {
     const ref = whole?.has(tag) ? await readWhole(client, repo, tag, opts) : await client.headManifest(repo, tag);
     progress?.step();
@@ -41,7 +48,7 @@ export async function readRepository(client: RegistryClient, repo: Repository, p
     }
     // `created` is named now though read later (if at all): V8 then keeps it inside the
     // object instead of adding a separate property store to each tag that gets one.
-    return { tag, digest: ref.digest, mediaType: ref.mediaType, created: undefined } satisfies TagEntry;
+    return { tag, digest: sameDigest(ref.digest), mediaType: ref.mediaType, created: undefined } satisfies TagEntry;
   });
   return { repository: repo, tags: entries.sort(byName) };
 }
