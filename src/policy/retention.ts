@@ -97,8 +97,9 @@ export function applyRetention(cands: Candidate[], repository: string, policy: D
 
 /**
  * A rule's candidates, in order, and beside each the part of the rule's selector that
- * matched it (the seed's pool has none). Two lists, not an object a candidate: those were
- * ~37 MiB of garbage at 1,000,000 tags, in each evaluation.
+ * matched it (the seed's pool has none). Two lists, not an object a candidate: the
+ * grouping's garbage that lived until a full collection fell from 7.4 to 3.0 MiB of one
+ * evaluation at 200,000 tags (V8's sampling heap profile).
  */
 interface RetentionGroup<T> {
   cands: T[];

@@ -37,7 +37,8 @@ export async function readRepository(client: RegistryClient, repo: Repository, p
   const whole = opts.whole?.(repo, unique);
   // Tags of one image (latest, v1.2, v1.2.3) share one copy of its digest: each answer
   // brings its own (88 bytes; 1 tag in 5 at 1,000,000 tags of the memory bench: ~17 MiB).
-  // Bounded by the listing; let go with this repository's read.
+  // The content cache's copy where it has one (let go once the registries are read), else
+  // one kept for this repository's read: bounded by the cache and the listing.
   const sameDigest = opts.sameDigest ?? interner<Digest>(Infinity);
   const entries = await mapLimit(unique, client.endpoint.concurrency, async (tag) => {
     const ref = whole?.has(tag) ? await readWhole(client, repo, tag, opts) : await client.headManifest(repo, tag);

@@ -17,8 +17,9 @@ export function groupBy<T, K>(items: readonly T[], key: (t: T) => K): Map<K, T[]
  * item each (a repository's digests: most are one tag's). A key's only item is held as
  * it is; a list is made when a second comes (of two: a list grown by push holds room for
  * 17). At 1,000,000 tags the lists were ~50 MiB of the evaluation's peak. The keys are
- * a StringIndex sized from the items, not V8's Map: its table, grown by doubling, was
- * ~58 MiB of garbage each evaluation at 1,000,000 tags (string-index.ts). `get` and the
+ * a StringIndex sized from the items, not V8's Map: its table, grown by doubling, lived
+ * until a full collection (12 MiB of one evaluation at 200,000 tags in V8's sampling
+ * heap profile; 7 now, string-index.ts). `get` and the
  * iteration hand a one-item key a new list of it each time. Items must not be arrays.
  */
 export class Groups<K extends string, T extends object> implements Iterable<[K, readonly T[]]> {
