@@ -56,6 +56,8 @@ const MUTATIONS = [
   { name: 'bytes freed: a blob that stays is counted once as shared', file: 'plan/bytes.js', find: 'if (countedLive[kept])\n                    return;', replace: 'if (false)\n                    return;', tests: [T('unit/bytes')] },
   { name: 'bytes freed alone leave out what a kept manifest references', file: 'plan/bytes.js', find: 'if (live.indexOf(b, h) >= 0)\n                return;', replace: 'if (false)\n                return;', tests: [T('unit/bytes')] },
   { name: "bytes freed alone: a manifest deleted twice is one key of the plan's record", file: 'util/keyed-numbers.js', find: '                values[order[d]] = NaN;', replace: '                ;', tests: [T('unit/keyed-numbers')] },
+  // The plan's hash and file: every record's keys in order, whatever order they were set in.
+  { name: "the canonical writer sorts a record's keys when they are out of order", file: 'util/canonical.js', find: '                keys.sort();', replace: '                ;', tests: [T('unit/canonical')] },
 ];
 
 function bundle() {

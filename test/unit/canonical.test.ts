@@ -8,6 +8,7 @@ import { readState, stateText, writeStateAsIs } from '../../src/state/file.js';
 import { keyedGet, keyedSet, OneKey } from '../../src/util/one-key.js';
 import { RankedReason } from '../../src/policy/reason.js';
 import { jsonLines } from '../../src/util/json-lines.js';
+import { seededRandom } from '../helpers/random.js';
 
 // The streaming writer must give the bytes the plan format was defined by, compact (the
 // hash) and pretty (the file), or every plan written before it would stop verifying.
@@ -32,6 +33,59 @@ test('writeCanonical is JSON.stringify(canonical(v)) byte for byte, compact and 
   for (const v of samples) {
     assert.equal(text(v), JSON.stringify(canonical(v)));
     assert.equal(text(v, '  '), JSON.stringify(canonical(v), null, 2));
+  }
+});
+
+// What the plan's hash and files are: JSON.stringify's bytes for every value, each
+// record's keys in code-unit order. JSON.stringify(canonical(v)) gives the same bytes but
+// for keys that look like array indexes ("9", "10"), which every object lists first, in
+// numeric order: a tag named "10" sorts before "9" here, as the writer has always put it.
+const reference = (value: unknown, indent: string, pad = '', key = ''): string | undefined => {
+  const v = value !== null && typeof value === 'object' && typeof (value as { toJSON?: unknown }).toJSON === 'function' ? (value as { toJSON(k: string): unknown }).toJSON(key) : value;
+  if (v === null || typeof v !== 'object') return JSON.stringify(v);
+  const inner = pad + indent;
+  const nl = indent ? '\n' : '';
+  if (Array.isArray(v)) return v.length ? `[${[...v].map((x, i) => `${nl}${inner}${reference(x, indent, inner, String(i)) ?? 'null'}`).join(',')}${nl}${pad}]` : '[]';
+  const parts = Object.keys(v)
+    .sort()
+    .flatMap((k) => {
+      const s = reference((v as Record<string, unknown>)[k], indent, inner, k);
+      return s === undefined ? [] : [`${nl}${inner}${JSON.stringify(k)}${indent ? ': ' : ':'}${s}`];
+    });
+  return parts.length ? `{${parts.join(',')}${nl}${pad}}` : '{}';
+};
+
+test('writeCanonical is that text on 300 random values, compact and pretty', () => {
+  // Keys that sort in surprising ways (array-index-like ones a record lists first, case,
+  // __proto__, escapes), holes and undefined, toJSON objects, OneKey, nesting to depth 5.
+  const rand = seededRandom(20261206);
+  const keys = ['a', 'B', 'b', '0', '10', '9', '01', '-1', '1.5', '__proto__', 'toJSON', '', 'é', '"q"', 'line\n', '\ud800', 'tag-1', 'tag-10', 'tag-2'];
+  const strings = ['', 'x', 'dev-1', 'sha256:' + 'a'.repeat(64), 'é\u2028', '\u0000', '"', '\\', '\ud83d\ude00', '\udfff'];
+  const value = (depth: number): unknown => {
+    switch (rand(depth >= 5 ? 5 : 9)) {
+      case 0: return strings[rand(strings.length)];
+      case 1: return [0, -0, 1.5, -7, 1e21, 2 ** 53][rand(6)];
+      case 2: return [null, true, false][rand(3)];
+      case 3: return undefined;
+      case 4: return rand(2) ? { toJSON: (k: string) => `key ${k}` } : { toJSON: (k: string) => ({ k }) };
+      case 5: case 6: {
+        const o: Record<string, unknown> = {};
+        for (let n = rand(6); n > 0; n--) Object.defineProperty(o, keys[rand(keys.length)], { value: value(depth + 1), enumerable: true, writable: true, configurable: true });
+        return o;
+      }
+      case 7: {
+        const a: unknown[] = [];
+        for (let n = rand(5); n > 0; n--) a.push(value(depth + 1));
+        if (rand(4) === 0) a.length += 2; // holes
+        return a;
+      }
+      default: return new OneKey(keys[rand(keys.length)], value(depth + 1));
+    }
+  };
+  for (let i = 0; i < 300; i++) {
+    // Not undefined at the top, which JSON.stringify does not write at all.
+    const v = rand(2) ? [value(1), value(1)] : { [keys[rand(keys.length)]]: value(1), [keys[rand(keys.length)]]: value(1) };
+    for (const indent of ['', '  ']) assert.equal(text(v, indent), reference(v, indent), `value ${i}`);
   }
 });
 
