@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { isDigest, type Digest } from '../oci/names.js';
@@ -9,6 +9,7 @@ import { pieces } from '../util/pieces.js';
 import { eachLine } from '../util/lines.js';
 import { interner } from '../util/intern.js';
 import { ownDirProblem } from '../util/private-dir.js';
+import { readText } from '../util/text.js';
 
 /**
  * What never changes for a digest, kept between plans so a second plan of unchanged
@@ -156,7 +157,7 @@ export function loadCache(file: string | undefined, warn: (m: string) => void, w
     const size = statSync(file).size;
     if (size <= wholeUnder || !readByLine(file, add)) {
       if (size > MAX_BYTES) return cache;
-      const data = JSON.parse(readFileSync(file, 'utf8'));
+      const data = JSON.parse(readText(file));
       if (data?.version !== 1) return cache;
       for (const [d, c] of Object.entries(data.created ?? {})) add.created(d, c);
       for (const [d, list] of Object.entries(data.children ?? {})) add.children(d, list);

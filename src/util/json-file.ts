@@ -1,5 +1,6 @@
-import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { setOwn } from './own-key.js';
+import { readText, utf8Text } from './text.js';
 
 /** Above `whole` bytes a file is read in parts of at most `part` bytes (tests make both small). */
 export interface JsonFileLimits {
@@ -31,7 +32,7 @@ export function readJsonFile(file: string, limits: JsonFileLimits = LIMITS): unk
   const fd = openSync(file, 'r');
   try {
     const size = fstatSync(fd).size;
-    if (size <= limits.whole) return JSON.parse(readFileSync(fd, 'utf8'));
+    if (size <= limits.whole) return JSON.parse(readText(fd));
     return new SplitParser(fd, size, limits.part).parse();
   } finally {
     closeSync(fd);
@@ -189,6 +190,6 @@ class SplitParser {
   }
 
   #text(from: number, to: number): string {
-    return this.#bytes(from, to).toString('utf8');
+    return utf8Text(this.#bytes(from, to));
   }
 }

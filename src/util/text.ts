@@ -1,0 +1,19 @@
+import { isAscii } from 'node:buffer';
+import { readFileSync } from 'node:fs';
+
+/**
+ * The UTF-8 text of bytes, as `toString('utf8')` gives it. What regmgr reads back (its
+ * plans, state, content cache, journals) is nearly always ASCII, and for ASCII bytes
+ * Latin-1 decoding gives the same string for a fraction of the cost: on Node 20 a 5 MB
+ * cache file took ~60 ms as `readFileSync(file, 'utf8')`, ~22 ms as `toString('utf8')`,
+ * and ~2 ms checked and decoded as ASCII (a 20,000-tag plan file is 17 MB).
+ */
+export function utf8Text(bytes: Uint8Array): string {
+  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return isAscii(buf) ? buf.toString('latin1') : buf.toString('utf8');
+}
+
+/** A file's text (a path or an open descriptor), the same as `readFileSync(file, 'utf8')`. */
+export function readText(file: string | number): string {
+  return utf8Text(readFileSync(file));
+}
