@@ -1,6 +1,5 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { setOwn } from './own-key.js';
-import { readText, utf8Text } from './text.js';
 
 /** Above `whole` bytes a file is read in parts of at most `part` bytes (tests make both small). */
 export interface JsonFileLimits {
@@ -32,7 +31,7 @@ export function readJsonFile(file: string, limits: JsonFileLimits = LIMITS): unk
   const fd = openSync(file, 'r');
   try {
     const size = fstatSync(fd).size;
-    if (size <= limits.whole) return JSON.parse(readText(fd));
+    if (size <= limits.whole) return JSON.parse(readFileSync(fd, 'utf8'));
     return new SplitParser(fd, size, limits.part).parse();
   } finally {
     closeSync(fd);
@@ -190,6 +189,6 @@ class SplitParser {
   }
 
   #text(from: number, to: number): string {
-    return utf8Text(this.#bytes(from, to));
+    return this.#bytes(from, to).toString('utf8');
   }
 }
