@@ -6,7 +6,6 @@ import { privateDir } from '../util/private-dir.js';
 import { ownFileProblem } from '../util/own-file.js';
 import { isDigest, tagProblem } from '../oci/names.js';
 import { quoted } from '../util/inert.js';
-import { readText } from '../util/text.js';
 
 /**
  * `saved`: the manifest's exact bytes, recorded before its DELETE so that a tag lost to
@@ -227,7 +226,7 @@ function readOwn(path: string): string | undefined {
   if (st.size === 0) return '';
   const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
   try {
-    return readText(fd);
+    return readFileSync(fd, 'utf8');
   } finally {
     closeSync(fd);
   }

@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { isDigest, type Digest } from '../oci/names.js';
@@ -157,7 +157,9 @@ export function loadCache(file: string | undefined, warn: (m: string) => void, w
     const size = statSync(file).size;
     if (size <= wholeUnder || !readByLine(file, add)) {
       if (size > MAX_BYTES) return cache;
-      const data = JSON.parse(readText(file));
+      // A small file's text decoded fast (text.ts); a large one of the old layout by Node,
+      // which does not hold its bytes beside its text until a collection.
+      const data = JSON.parse(size <= wholeUnder ? readText(file) : readFileSync(file, 'utf8'));
       if (data?.version !== 1) return cache;
       for (const [d, c] of Object.entries(data.created ?? {})) add.created(d, c);
       for (const [d, list] of Object.entries(data.children ?? {})) add.children(d, list);

@@ -11,9 +11,9 @@ const CHUNK = 960 * 1024;
  * Lines are decoded once whole: a newline byte is never part of a longer UTF-8
  * sequence, so a character split by a chunk's end is whole by then, and runs of ASCII
  * are decoded at Latin-1's cost (text.ts). A chunk stays under the size past which Node
- * holds a Latin-1 string outside V8's heap (1 MiB chunks did: a million-tag second plan,
- * reading its cache, peaked 50 MiB higher), and over the young generation's pages: 64
- * KiB chunks, each a young string, raised that plan's peak by ~6 MiB.
+ * holds a Latin-1 string outside V8's heap (with 1 MiB chunks a million-tag second plan,
+ * reading its cache, peaked 50 MiB higher), yet large enough that its text is not a
+ * young string (64 KiB chunks: ~6 MiB higher; one run each, docs/performance.md).
  */
 export function eachLine(file: string, maxLine: number, f: (line: string) => void, chunk = CHUNK): void {
   const tooLong = () => new Error(`a line of ${file} is longer than ${maxLine} characters`);
