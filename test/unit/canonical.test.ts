@@ -18,7 +18,7 @@ const text = (v: unknown, indent?: string) => {
   return parts.join('');
 };
 
-test('writeCanonical is JSON.stringify(canonical(v)) byte for byte, compact and pretty', () => {
+test('writeCanonical is JSON.stringify(canonical(v)) byte for byte where no key looks like an array index, compact and pretty', () => {
   const samples: unknown[] = [
     null, 0, -0, 1.5, 'x', true, [], {}, [[]], [{}], { a: [] }, { a: {} },
     { b: 1, a: [1, 'two', null, { d: undefined, c: 'é\u2028\u0000"\\' }], e: undefined },
