@@ -40,7 +40,7 @@ sync-policy:
   prune: true
 `;
 
-function collected(): Collected {
+function collected(extra: TagEntry[] = []): Collected {
   const config = parseConfig('/t/config.yml', CONFIG, {});
   // dev-0..dev-5 (dev-4 shares dev-3's digest), v1..v3, a signature of dev-0; the mirror has v1 and v9 (gone from the source).
   const src: TagEntry[] = [
@@ -48,6 +48,7 @@ function collected(): Collected {
     { tag: 'dev-4', digest: d(3), mediaType: M, created: created(3) },
     ...[1, 2, 3].map((n) => ({ tag: `v${n}`, digest: d(100 + n), mediaType: M, created: created(100 + n) })),
     { tag: `sha256-${'0'.repeat(64)}.sig`, digest: d(50), mediaType: M, created: null },
+    ...extra,
   ];
   const dst: TagEntry[] = [
     { tag: 'v1', digest: d(101), mediaType: M },
@@ -161,6 +162,29 @@ test('a plan file read in parts (as one of a million tags is) is the plan writte
     assert.throws(() => readPlanFile(file, parts), /sha256 does not match its content/);
     writeFileSync(file, text.slice(0, text.length >> 1));
     assert.throws(() => readPlanFile(file, parts), /plan\.json: not a plan file: invalid JSON \(truncated\?\)$/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('tags that look like array indexes ("9", "10") keep the plan verifiable: written in text order, read back in any', () => {
+  // A record lists such keys first, in numeric order, whatever the file says; the hash
+  // is taken over the keys in text order, so the plan read back must hash the same.
+  const config = parseConfig('/t/config.yml', CONFIG, {});
+  const numeric = ['9', '10', '1', '007', '4294967295'].map((tag, i) => ({ tag, digest: d(200 + i), mediaType: M, created: created(200 + i) }));
+  const plan = sealPlan(buildPlanBody(config, collected(numeric), META));
+  const dir = mkdtempSync(join(tmpdir(), 'regmgr-plan-index-keys-'));
+  try {
+    const file = join(dir, 'plan.json');
+    writePlanFile(file, plan);
+    const text = readFileSync(file, 'utf8');
+    const order = ['"007"', '"1"', '"10"', '"4294967295"', '"9"', '"dev-0"'].map((k) => text.indexOf(`${k}: {`));
+    assert.ok(order.every((at, i) => at > 0 && (i === 0 || at > order[i - 1])), `keys in text order in the file: ${order.join(', ')}`);
+    for (const parts of [undefined, { whole: 0, part: 16 }]) {
+      const back = readPlanFile(file, parts);
+      assert.equal(back.sha256, plan.sha256);
+      assert.deepEqual(Object.keys(back.snapshot.src.app.tags).slice(0, 3), ['1', '9', '10'], 'as JSON.parse lists them');
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
