@@ -61,6 +61,9 @@ const MUTATIONS = [
   // regmgr's own files read back: ASCII as Latin-1, anything else as UTF-8; lines whole across chunks.
   { name: 'bytes that are not ASCII are decoded as UTF-8', file: 'util/text.js', find: "return isAscii(buf) ? buf.toString('latin1') : buf.toString('utf8');", replace: "return buf.toString('latin1');", tests: [T('unit/text')] },
   { name: 'a line a chunk leaves open is joined to its end in the next', file: 'util/lines.js', find: 'emit(utf8Text(rest.length ? Buffer.concat([rest, view.subarray(0, first)]) : view.subarray(0, first)));', replace: 'emit(utf8Text(view.subarray(0, first)));', tests: [T('unit/text'), T('unit/content-cache')] },
+  // The content cache's layout 2: the file of layout 1 is read until it is replaced, then removed.
+  { name: 'a content cache of layout 1 is read while there is none of layout 2', file: 'snapshot/content-cache.js', find: 'source = join(dir, LEGACY_NAME);', replace: 'return cache;', tests: [T('unit/content-cache')] },
+  { name: 'a content cache of layout 1 is removed once layout 2 holds its entries', file: 'snapshot/content-cache.js', find: 'rmSync(this.replaces, { force: true });', replace: 'void 0;', tests: [T('unit/content-cache')] },
 ];
 
 function bundle() {

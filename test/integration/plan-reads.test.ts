@@ -79,10 +79,10 @@ test('first plan: one GET per tag (its body counts for bytes freed), no HEAD bef
 test('a cache file that is not what regmgr writes is ignored, entry by entry, and rewritten', async () => {
   const cache = join(tmp.dir, 'cache-bad');
   const clean = await plan(cache, 'clean');
-  const file = join(cache, 'content-v1.json');
+  const file = join(cache, 'content-v2.json');
   const written = JSON.parse(readFileSync(file, 'utf8'));
   const created = Object.values(clean.p.snapshot.r[repo].tags).map((t) => t.digest + (t.created === undefined ? '' : ' created'));
-  assert.equal(Object.keys(written.created).length, new Set(created.filter((c) => c.endsWith(' created'))).size, 'one entry per image whose time was read');
+  assert.equal(written.created.length, new Set(created.filter((c) => c.endsWith(' created'))).size, 'one entry per image whose time was read');
   // Not JSON at all: read afresh, the plan is the same.
   writeFileSync(file, '{ not json');
   const afterGarbage = await plan(cache, 'garbage');
@@ -90,10 +90,9 @@ test('a cache file that is not what regmgr writes is ignored, entry by entry, an
   assert.equal(afterGarbage.blobs, clean.blobs);
   // Entries of the wrong shape are dropped one by one: those digests are read again.
   const forged = JSON.parse(readFileSync(file, 'utf8'));
-  const [d1, d2] = Object.keys(forged.created);
-  forged.created[d1] = 'yesterday';
-  forged.created[d2] = { $gt: 1 };
-  forged.created['not-a-digest'] = '2030-01-01T00:00:00Z';
+  forged.created[0][1] = 'yesterday';
+  forged.created[1][1] = { $gt: 1 };
+  forged.created.push(['not-a-digest', '2030-01-01T00:00:00Z']);
   writeFileSync(file, JSON.stringify(forged));
   const afterForged = await plan(cache, 'forged');
   assert.equal(decisions(afterForged.p), decisions(clean.p));
