@@ -8,7 +8,9 @@
 // round: with an empty content cache (a first plan) and with the cache that run left (a
 // second plan of unchanged registries), against a warm floor too: curl listing the tags
 // and sending a HEAD for each, all a second plan needs. Rounds alternate after a
-// warm-up; medians.
+// warm-up; medians. With both single-repository workloads, the summary ends with what a
+// further tag costs a second plan and the warm floor in CPU (the slope from 5,000 to
+// 20,000 tags), and what is left over the floor's whatever the size.
 // Each workload is planned over plain HTTP and over TLS (BENCH_SCHEMES picks).
 // BENCH_WORKLOADS=0,2 picks workloads; BENCH_ROUNDS sets the rounds (default 3).
 import { execFile } from 'node:child_process';
@@ -44,6 +46,8 @@ type Run = { ms: number; cpuMs: number; maxRssKb: number; requests: number; tags
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const rows: string[] = [];
+/** Second plans' and warm floors' median CPU by workload and scheme: what a further tag costs each. */
+const warmCpu = new Map<string, { tags: number; regmgr: number; floor: number }>();
 
 for (const w of picked.map((i) => all[i])) {
   const tmp = tempDir('bench');
@@ -103,6 +107,7 @@ for (const w of picked.map((i) => all[i])) {
         ].join('\n');
         console.log(out);
         rows.push(out);
+        warmCpu.set(`${w.name} ${scheme}`, { tags, regmgr: m(warm, 'cpuMs'), floor: m(warmFloors, 'cpuMs') });
       } finally {
         await reg.stop();
       }
@@ -110,5 +115,16 @@ for (const w of picked.map((i) => all[i])) {
   } finally {
     tmp.remove();
   }
+}
+// The goal is CPU a tag at or under the floor's. A plan also pays a fixed cost (node's
+// start, the policy, the plan's file) that curl does not: the slope between the two
+// single-repository workloads says what each further tag costs, apart from it.
+for (const scheme of SCHEMES) {
+  const [a, b] = [warmCpu.get(`${all[1].name} ${scheme}`), warmCpu.get(`${all[2].name} ${scheme}`)];
+  if (!a || !b) continue;
+  const slope = (k: 'regmgr' | 'floor') => (b[k] - a[k]) / (b.tags - a.tags);
+  const out = `CPU a further tag, second plan, ${a.tags} to ${b.tags} tags, ${scheme}: regmgr ${slope('regmgr').toFixed(3)} ms, warm floor ${slope('floor').toFixed(3)} ms (${(slope('regmgr') / slope('floor')).toFixed(2)}x); fixed cost over the floor's ${s(a.regmgr - a.floor - slope('regmgr') * a.tags + slope('floor') * a.tags)}`;
+  console.log(out);
+  rows.push(out);
 }
 console.log(`\nplan bench summary\n${rows.join('\n')}`);
