@@ -38,8 +38,8 @@ test('the content cache is written in pieces as one JSON document, and read back
     });
     // One entry a line, so that loading never holds the whole text.
     assert.equal(readFileSync(file, 'utf8').split('\n').length, 1 + 3002 + 1 + 1 + 1 + 2 + 1 + 1 + 1 + 1);
-    // Read line by line (any size: 0), and parsed whole (a small file).
-    for (const wholeUnder of [0, undefined]) {
+    // Read line by line (as regmgr does), and parsed whole.
+    for (const wholeUnder of [0, Infinity]) {
       const back = loadCache(file, () => assert.fail('load warned'), wholeUnder);
       assert.deepEqual([...back.created], [...cache.created]);
       assert.deepEqual([...back.children], [...cache.children]);
@@ -67,22 +67,22 @@ test('a cache written whole (before one entry a line) is still read; one cut sho
     const text = readFileSync(file, 'utf8');
     assert.deepEqual(loadCache(file, () => {}, 0).created.size, 2);
     writeFileSync(file, text.slice(0, text.indexOf('"sizes"') + 30));
-    for (const wholeUnder of [0, undefined]) {
+    for (const wholeUnder of [0, Infinity]) {
       const cut = loadCache(file, () => {}, wholeUnder);
       assert.deepEqual([cut.created.size, cut.children.size, cut.sizes.size, cut.seen.size], [0, 0, 0, 0]);
     }
     // Which way a file was read shows in one that is JSON, in the line layout's first
     // line, but not in its order: parsed whole it is read; line by line it is refused.
     writeFileSync(file, `{"version":1,"created":{\n"${d(1)}":null\n},"seen":[\n"x"\n],"children":{},"sizes":{}}\n`);
-    assert.equal(loadCache(file, () => {}).created.size, 1);
-    assert.equal(loadCache(file, () => {}, 0).created.size, 0);
+    assert.equal(loadCache(file, () => {}, Infinity).created.size, 1);
+    assert.equal(loadCache(file, () => {}).created.size, 0);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
 
 test('a cache of version 1 (content-v1.json, one key an entry) is read while there is no content-v2.json, and replaced by it at the next save', () => {
-  for (const wholeUnder of [0, undefined]) {
+  for (const wholeUnder of [0, Infinity]) {
     const dir = mkdtempSync(join(tmpdir(), 'regmgr-cache-'));
     try {
       const legacy = join(dir, 'content-v1.json');
@@ -114,11 +114,11 @@ test('a cache of version 2 drops an entry of the wrong shape, entry by entry; a 
     const good = `["${d(1)}","2024-01-01T00:00:00.000Z"]`;
     // A time that is not one, a digest that is not one, a key that is not a string.
     writeFileSync(file, text([`["${d(2)}","yesterday"]`, good, `["not-a-digest","2024-01-01T00:00:00.000Z"]`, `[7,null]`]));
-    for (const wholeUnder of [0, undefined]) assert.deepEqual([...loadCache(file, () => {}, wholeUnder).created], [[d(1), '2024-01-01T00:00:00.000Z']]);
+    for (const wholeUnder of [0, Infinity]) assert.deepEqual([...loadCache(file, () => {}, wholeUnder).created], [[d(1), '2024-01-01T00:00:00.000Z']]);
     // Not a pair: not what save() writes.
     writeFileSync(file, text([good, `{"${d(2)}":null}`]));
-    assert.equal(loadCache(file, () => {}, 0).created.size, 0);
-    assert.equal(loadCache(file, () => {}).created.size, 1, 'parsed whole, the pairs are read and the rest passed over');
+    assert.equal(loadCache(file, () => {}).created.size, 0);
+    assert.equal(loadCache(file, () => {}, Infinity).created.size, 1, 'parsed whole, the pairs are read and the rest passed over');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
