@@ -236,18 +236,7 @@ function readByLine(file: string, add: Adders): boolean {
   const version = layoutOf(file);
   if (version === undefined) return false;
   const sections = LAYOUTS[version];
-  // An entry's line: a pair (version 2), or one key and its value (version 1).
-  const entry = (body: string): [unknown, unknown] => {
-    if (version === 2) {
-      const e: unknown = JSON.parse(body);
-      if (!Array.isArray(e) || e.length !== 2) throw new Error('not a cache file');
-      return e as [unknown, unknown];
-    }
-    const e: Record<string, unknown> = JSON.parse(`{${body}}`);
-    const names = Object.keys(e);
-    if (names.length !== 1) throw new Error('not a cache file');
-    return [names[0], e[names[0]]];
-  };
+  const entry = version === 2 ? pairLine : keyLine;
   let section = -1;
   let count = 0;
   eachLine(file, MAX_LINE, (line) => {
@@ -270,6 +259,21 @@ function readByLine(file: string, add: Adders): boolean {
   });
   if (section !== 4) throw new Error('cache file cut short');
   return true;
+}
+
+/** An entry's line in layout 2: a pair. */
+function pairLine(body: string): [unknown, unknown] {
+  const e: unknown = JSON.parse(body);
+  if (!Array.isArray(e) || e.length !== 2) throw new Error('not a cache file');
+  return e as [unknown, unknown];
+}
+
+/** An entry's line in layout 1: one key and its value. */
+function keyLine(body: string): [unknown, unknown] {
+  const e: Record<string, unknown> = JSON.parse(`{${body}}`);
+  const names = Object.keys(e);
+  if (names.length !== 1) throw new Error('not a cache file');
+  return [names[0], e[names[0]]];
 }
 
 /** Which layout's first line the file starts with, if either. */
