@@ -46,6 +46,15 @@ const PATCHES = [
   },
 ];
 
+/** Classes the bundle names otherwise than their source, each read for what its name is used for (checkClassNames). */
+const RENAMED_CLASSES = new Map([
+  ['Agent', "undici's; nothing reads its name (undici tells its classes apart by symbols)"],
+  ['YAMLOMap', "yaml's; its name shows only if stringify meets an object it has no tag for"],
+  ['YAMLSet', "yaml's; the same"],
+  ['MachineUTF8Input', "re2js's matcher input; nothing reads its name"],
+  ['YError', 'yargs sets this.name = "YError" in its constructor'],
+]);
+
 const patches = {
   name: 'patches',
   setup(b) {
@@ -85,10 +94,14 @@ const { metafile } = await build({
   platform: 'node',
   target: 'node20',
   external: ['pg'],
-  // Classes and functions keep their names: FileError names its subclasses by
-  // new.target.name (PlanFileError, StateFileError), and esbuild renames a class whose
-  // name another module of the same part uses. No cost this machine could measure.
-  keepNames: true,
+  // No keepNames: it wraps every function the code makes at run time in a call that
+  // redefines its `name` (six a request in the registry client alone), and a second plan
+  // of 50,000 to 200,000 tags spent 10-15% more CPU with it (docs/performance.md, a
+  // sixteenth pass). What it kept: a function's name in a stack trace where esbuild
+  // renamed the function (connect -> connect2), and a class's `name` where esbuild
+  // renamed the class or gave it an inner name. Error classes whose name could show are
+  // checked below; regmgr's own set theirs explicitly.
+  keepNames: false,
   // Bundled CommonJS (undici, yaml, semver...) calls require() for Node's own modules.
   banner: { js: "import { createRequire as __regmgrRequire } from 'node:module'; const require = __regmgrRequire(import.meta.url);" },
   chunkNames: '[name]-[hash]',
@@ -97,9 +110,41 @@ const { metafile } = await build({
   metafile: true,
   logLevel: 'warning',
 });
+checkClassNames(metafile);
 cpSync(`${root}node_modules/yargs/locales`, `${out}/yargs-locales`, { recursive: true });
 // Files only: the lazy string-width module (`lazy:string-width`) is regmgr's own.
 writeFileSync(`${out}/THIRD-PARTY-LICENSES.txt`, licenses(Object.keys(metafile.inputs).filter((p) => !p.startsWith('lazy:'))));
+
+/**
+ * Without keepNames a class is named as the bundle declares it, which is not always as
+ * its source did: esbuild renames a class that another module of the same chunk also
+ * declares (`var Agent2 = class`) and gives one that refers to itself an inner name
+ * (`var YError = class _YError`). An error's name shows in `--debug`'s stack traces and
+ * in what a library derives from it (execa: `setErrorName(ExecaError, ExecaError.name)`),
+ * so the build fails when a class that extends another is renamed so, unless it is one
+ * of these, each read for what its name is used for.
+ */
+function checkClassNames(meta) {
+  const problems = [];
+  for (const [file, { inputs }] of Object.entries(meta.outputs)) {
+    if (!file.endsWith('.js')) continue;
+    const text = readFileSync(`${root}${file}`, 'utf8');
+    const sources = Object.keys(inputs).filter((p) => !p.startsWith('lazy:')).map((p) => readFileSync(`${root}${p}`, 'utf8'));
+    const declared = (name) => {
+      const n = name.replaceAll('$', '\\$');
+      return sources.some((src) => new RegExp(`\\bclass ${n}\\b|\\b${n}\\s*=\\s*class\\b`).test(src));
+    };
+    for (const m of text.matchAll(/\b(?:var|let|const)\s+([\w$]+)\s*=\s*class(?:\s+([\w$]+))?\s+extends\b|^\s*class\s+([\w$]+)\s+extends\b/gm)) {
+      const binding = m[1] ?? m[3];
+      const shown = m[2] ?? binding;
+      if (shown === binding && declared(binding)) continue;
+      // The source's name: the binding, or with esbuild's number taken off (Agent2).
+      const source = declared(binding) ? binding : binding.replace(/\d+$/, '');
+      if (!RENAMED_CLASSES.has(source)) problems.push(`${file}: class ${source} is named ${JSON.stringify(shown)} in the bundle`);
+    }
+  }
+  if (problems.length) throw new Error(`scripts/bundle.mjs: without keepNames, these classes' names differ from their source's; set the name explicitly or review them into RENAMED_CLASSES:\n  ${problems.join('\n  ')}`);
+}
 
 /**
  * The packages bundled no longer come with their own folders (the package depends on pg

@@ -5,7 +5,9 @@ import { FileError } from '../util/file-error.js';
 import { planSchemaProblems } from './schema-check.js';
 import { readJsonFile, type JsonFileLimits } from '../util/json-file.js';
 
-export class PlanFileError extends FileError {}
+export class PlanFileError extends FileError {
+  override name = 'PlanFileError';
+}
 
 /**
  * Reads a plan and refuses one that was edited, truncated or is of another format. A

@@ -9,7 +9,9 @@ import { isDigest, repositoryProblem, tagProblem } from '../oci/names.js';
 import { quoted } from '../util/inert.js';
 import { REGISTRY_NAME } from '../config/registry-name.js';
 
-export class StateFileError extends FileError {}
+export class StateFileError extends FileError {
+  override name = 'StateFileError';
+}
 
 /**
  * The state at `file`, or undefined when there is none yet. Written in pieces, a state
