@@ -64,6 +64,9 @@ const MUTATIONS = [
   // The content cache's layout 2: the file of layout 1 is read until it is replaced, then removed.
   { name: 'a content cache of layout 1 is read while there is none of layout 2', file: 'snapshot/content-cache.js', find: 'source = join(dir, LEGACY_NAME);', replace: 'return cache;', tests: [T('unit/content-cache')] },
   { name: 'a content cache of layout 1 is removed once layout 2 holds its entries', file: 'snapshot/content-cache.js', find: 'rmSync(this.replaces, { force: true });', replace: 'void 0;', tests: [T('unit/content-cache')] },
+  // plan -out makes the plan's hash and its file in one walk, the hash written last over a placeholder.
+  { name: "a new plan's hash is written over its placeholder", file: 'plan/file.js', find: 'at = written() + 1', replace: 'at = written()', tests: [T('unit/plan-build'), T('pr-workflow')] },
+  { name: "a new plan's hash leaves out sha256 and created_at", file: 'util/canonical.js', find: 'top && also.leaveOut.has(k)', replace: 'false', tests: [T('unit/canonical'), T('unit/plan-build')] },
 ];
 
 function bundle() {

@@ -9,7 +9,7 @@ import { collect } from '../planner/collect.js';
 import { Counter } from '../snapshot/read.js';
 import { buildPlanBody, sealPlan } from '../plan/build.js';
 import type { Plan } from '../plan/model.js';
-import { readPlanFile, writePlanFile } from '../plan/file.js';
+import { readPlanFile, writeNewPlanFile } from '../plan/file.js';
 import { canonicalHash } from '../plan/canonical.js';
 import { textLines } from '../plan/render.js';
 import { renderMarkdown } from '../plan/markdown.js';
@@ -47,8 +47,15 @@ export interface PlanArgs {
 
 export type PolicyChoice = 'both' | 'delete' | 'sync';
 
+type PlanOptions = { targets?: string[]; policies?: PolicyChoice; now?: () => Date; quiet?: boolean; inUse?: string[] };
+
 /** Reads the registries and computes a plan; changes nothing. */
-export async function makePlan(config: Config, io: IO, opts: { targets?: string[]; policies?: PolicyChoice; now?: () => Date; quiet?: boolean; inUse?: string[] } = {}): Promise<Plan> {
+export async function makePlan(config: Config, io: IO, opts: PlanOptions = {}): Promise<Plan> {
+  return sealPlan(await makePlanBody(config, io, opts));
+}
+
+/** The same, not yet sealed with its hash: `plan -out` seals it as it writes the file (writeNewPlanFile). */
+async function makePlanBody(config: Config, io: IO, opts: PlanOptions): Promise<Omit<Plan, 'sha256'>> {
   const c: Config = {
     ...config,
     deletePolicy: opts.policies === 'sync' ? undefined : config.deletePolicy,
@@ -77,7 +84,7 @@ export async function makePlan(config: Config, io: IO, opts: { targets?: string[
     // made the call kept ~90 MiB of 200,000 tags beside the plan while it was hashed).
     const body = await readAndBuild(c, clients, progress, io, opts, { createdAt: now.toISOString(), inUse, state, configFile: config.file });
     collectGarbageIfLarge();
-    return sealPlan(body);
+    return body;
   } finally {
     progress.done();
     await clients.close();
@@ -144,15 +151,13 @@ export async function printPlan(plan: Plan, args: { json?: boolean; markdown?: b
 export async function planCommand(args: PlanArgs, io: IO): Promise<number> {
   const config = loadConfig(args.config, io.env, { statePath: args.state, notice: notify(io) });
   if (args.check) return checkCommitted(args.check, config, args, io);
-  const plan = await makePlan(config, io, { targets: args.target, now: args.now, inUse: args.inUse });
-  collectGarbageIfLarge(); // what the policy computed is in the plan now, or garbage
+  const body = await makePlanBody(config, io, { targets: args.target, now: args.now, inUse: args.inUse });
   // Saved before it is printed: the printing waits on its reader (`| less` may hold it
-  // for as long as one reads), and what is printed is the same either way.
-  const saved = Boolean(args.out) && !(args.strict && plan.warnings?.length);
-  if (saved) {
-    writePlanFile(args.out!, plan);
-    collectGarbageIfLarge(); // the file's pieces
-  }
+  // for as long as one reads), and what is printed is the same either way. Sealed as
+  // it is written: one walk of the plan for its hash and its file.
+  const saved = Boolean(args.out) && !(args.strict && body.warnings?.length);
+  const plan = saved ? writeNewPlanFile(args.out!, body) : sealPlan(body);
+  collectGarbageIfLarge(); // the hash's and the file's pieces
   await printPlan(plan, { ...args, planFile: args.out }, io);
   if (strictFailure(plan, args, io)) return EXIT.error;
   if (saved) {

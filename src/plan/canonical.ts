@@ -10,6 +10,9 @@ export function planHash(plan: Omit<Plan, 'sha256'> | Plan): string {
   return canonicalHash(body);
 }
 
+/** The keys planHash leaves out, for a hash made as the file is written (writeNewPlanFile). */
+export const PLAN_HASH_LEAVES_OUT: ReadonlySet<string> = new Set(['sha256', 'created_at']);
+
 /**
  * sha256 of a value's canonical JSON, made in pieces: two values are compared by it
  * where the text of one (a million tags' actions) may be longer than a string holds.

@@ -19,20 +19,30 @@ const CHUNK = 64 * 1024;
  */
 export const atomicHooks: { midWrite?: (file: string) => void } = {};
 
-/** The same, for text made in pieces (a plan of 100,000 tags): never whole in memory. */
-export function writeFileAtomicPieces(file: string, produce: (write: (piece: string) => void) => void, mode = 0o600): void {
+/**
+ * The same, for text made in pieces (a plan of 100,000 tags): never whole in memory.
+ * `written()` is how many bytes the pieces so far took; what `produce` returns is written
+ * over the file at those offsets (of the same length) before it is synced and renamed: a
+ * plan's hash, known once the rest is written.
+ */
+export function writeFileAtomicPieces(file: string, produce: (write: (piece: string) => void, written: () => number) => void | ReadonlyArray<{ at: number; text: string }>, mode = 0o600): void {
   sweepTemps(file);
   const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.${Date.now()}.tmp`);
   // A new file of our own: exclusive, never through a symbolic link planted at its name.
   const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
   try {
     let first = true;
-    produce((piece) => {
-      for (let i = 0; i < piece.length; i += CHUNK) {
-        writeSync(fd, piece.length <= CHUNK ? piece : piece.slice(i, i + CHUNK));
-        if (first) (first = false), atomicHooks.midWrite?.(file);
-      }
-    });
+    let bytes = 0;
+    const patches = produce(
+      (piece) => {
+        for (let i = 0; i < piece.length; i += CHUNK) {
+          bytes += writeSync(fd, piece.length <= CHUNK ? piece : piece.slice(i, i + CHUNK));
+          if (first) (first = false), atomicHooks.midWrite?.(file);
+        }
+      },
+      () => bytes,
+    );
+    for (const { at, text } of patches ?? []) writeSync(fd, text, at);
     fsyncSync(fd);
   } catch (e) {
     closeSync(fd);

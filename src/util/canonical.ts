@@ -47,51 +47,86 @@ export function canonical(value: unknown, key = ''): unknown {
  * pretty text) at its peak.
  */
 export function writeCanonical(value: unknown, sink: (piece: string) => void, indent = ''): void {
-  const { put, end } = pieces(sink);
+  walkCanonical(value, pieces(sink), indent);
+}
+
+/**
+ * Both texts of a value in one walk: the indented one to `sink` (a plan's file) and the
+ * compact one to `compact` (its hash), each the same as writeCanonical would write. The
+ * walk is what costs (at 200,000 tags a plan's hash and its file were each ~2.5 s of a
+ * profile); the two texts differ only in the space between values. `leaveOut`: keys of
+ * the top-level record left out of the compact text (a plan's hash is over its body
+ * without `sha256` and `created_at`). `reached(key)` runs when the indented text has
+ * been handed to `sink` up to a top-level key's value, which comes next.
+ */
+export function writeCanonicalPair(value: unknown, sink: (piece: string) => void, indent: string, compact: { sink: (piece: string) => void; leaveOut: ReadonlySet<string>; reached?: (key: string) => void }): void {
+  walkCanonical(value, pieces(sink), indent, { out: pieces(compact.sink), leaveOut: compact.leaveOut, reached: compact.reached });
+}
+
+type Pieces = ReturnType<typeof pieces>;
+
+function walkCanonical(value: unknown, p: Pieces, indent: string, also?: { out: Pieces; leaveOut: ReadonlySet<string>; reached?: (key: string) => void }): void {
   const colon = indent ? ': ' : ':';
   // What starts a line at each depth (a newline and the indent, or nothing when compact),
-  // made once per depth, not once per value: the writer walks every value of a plan
-  // twice (its hash, its file), and at 20,000 tags its small strings and closures made
-  // it ~3x JSON.stringify's time.
+  // made once per depth, not once per value: at 20,000 tags the writer's small strings
+  // and closures made it ~3x JSON.stringify's time.
   const lines: string[] = [];
   const line = (depth: number) => lines[depth] ?? (lines[depth] = indent ? `\n${indent.repeat(depth)}` : '');
+  // The compact copy, when one is made: undefined while a value left out of it is walked.
+  let c = also?.out;
+  const both = (s: string) => {
+    c?.put(s);
+    p.put(s);
+  };
   // `key` is what JSON.stringify hands a toJSON(): an array's index made a string only for one.
   const walk = (value: unknown, depth: number, key: string | number): void => {
-    if (typeof value === 'string') return put(str(value));
+    if (typeof value === 'string') return both(str(value));
     if (value === null || typeof value !== 'object') {
       // undefined (an array's hole) is null, as JSON.stringify writes it.
-      return put(value === undefined ? 'null' : JSON.stringify(value));
+      return both(value === undefined ? 'null' : JSON.stringify(value));
     }
     const inner = line(depth + 1);
     if (value instanceof OneKey) {
       // The record it stands for, written without making it: each would get a hidden
       // class of its own, one a delete, each time the plan is hashed and written.
-      if (!isJsonValue(value.value)) return put('{}');
-      put(`{${inner}${str(value.key)}${colon}`);
+      if (!isJsonValue(value.value)) return both('{}');
+      const k = str(value.key);
+      c?.put(`{${k}:`);
+      p.put(`{${inner}${k}${colon}`);
       walk(value.value, depth + 1, value.key);
-      return put(`${line(depth)}}`);
+      c?.put('}');
+      return p.put(`${line(depth)}}`);
     }
     if (value instanceof KeyedNumbers) {
       // The record, by key, one key made at a time (keyed-numbers.ts).
-      if (!value.size) return put('{}');
+      if (!value.size) return both('{}');
       let sep = '{';
       for (const [k, n] of value.sorted()) {
-        put(`${sep}${inner}${str(k)}${colon}${JSON.stringify(n)}`);
+        const q = str(k);
+        const v = JSON.stringify(n);
+        c?.put(`${sep}${q}:${v}`);
+        p.put(`${sep}${inner}${q}${colon}${v}`);
         sep = ',';
       }
-      return put(`${line(depth)}}`);
+      c?.put('}');
+      return p.put(`${line(depth)}}`);
     }
     const v = asJson(value, typeof key === 'number' ? String(key) : key);
     if (v === null || typeof v !== 'object') return walk(v, depth, key);
     if (Array.isArray(v)) {
-      if (!v.length) return put('[]');
-      put(`[${inner}`);
+      if (!v.length) return both('[]');
+      c?.put('[');
+      p.put(`[${inner}`);
       const next = `,${inner}`;
       for (let i = 0; i < v.length; i++) {
-        if (i) put(next);
+        if (i) {
+          c?.put(',');
+          p.put(next);
+        }
         walk(v[i], depth + 1, i);
       }
-      return put(`${line(depth)}]`);
+      c?.put(']');
+      return p.put(`${line(depth)}]`);
     }
     const o = v as Record<string, unknown>;
     const keys = Object.keys(o);
@@ -102,19 +137,35 @@ export function writeCanonical(value: unknown, sink: (piece: string) => void, in
         break;
       }
     }
+    // Each text's separator apart: a key left out of the compact text is not written there.
     let sep = '{';
+    let csep = '{';
+    const top = depth === 0 && also !== undefined;
     for (let i = 0; i < keys.length; i++) {
       const k = keys[i];
       const x = o[k];
       if (x === undefined) continue;
-      put(`${sep}${inner}${str(k)}${colon}`);
+      const q = str(k);
+      const shared = c;
+      if (top && also.leaveOut.has(k)) c = undefined;
+      c?.put(`${csep}${q}:`);
+      if (c) csep = ',';
+      p.put(`${sep}${inner}${q}${colon}`);
       sep = ',';
+      if (top && also.reached) {
+        p.end();
+        also.reached(k);
+      }
       walk(x, depth + 1, k);
+      c = shared;
     }
-    put(sep === '{' ? '{}' : `${line(depth)}}`);
+    if (csep === '{') c?.put('{}');
+    else c?.put('}');
+    p.put(sep === '{' ? '{}' : `${line(depth)}}`);
   };
   walk(value, 0, '');
-  end();
+  also?.out.end();
+  p.end();
 }
 
 // Most strings here (tags, digests, reasons) need no escape: quoting them directly is

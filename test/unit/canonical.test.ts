@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { canonical, canonicalHash, writeCanonical } from '../../src/plan/canonical.js';
+import { writeCanonicalPair } from '../../src/util/canonical.js';
 import { readState, stateText, writeStateAsIs } from '../../src/state/file.js';
 import { keyedGet, keyedSet, OneKey } from '../../src/util/one-key.js';
 import { RankedReason } from '../../src/policy/reason.js';
@@ -55,11 +56,15 @@ const reference = (value: unknown, indent: string, pad = '', key = ''): string |
   return parts.length ? `{${parts.join(',')}${nl}${pad}}` : '{}';
 };
 
-test('writeCanonical is that text on 300 random values, compact and pretty', () => {
-  // Keys that sort in surprising ways (array-index-like ones a record lists first, case,
-  // __proto__, escapes), holes and undefined, toJSON objects, OneKey, nesting to depth 5.
-  const rand = seededRandom(20261206);
-  const keys = ['a', 'B', 'b', '0', '10', '9', '01', '-1', '1.5', '__proto__', 'toJSON', '', 'é', '"q"', 'line\n', '\ud800', 'tag-1', 'tag-10', 'tag-2'];
+/**
+ * Random values that sort in surprising ways (array-index-like keys a record lists first,
+ * case, __proto__, escapes), with holes and undefined, toJSON objects, OneKey, nesting to
+ * depth 5. Each a record or an array of two: not undefined at the top, which
+ * JSON.stringify does not write at all.
+ */
+function* randomValues(seed: number, n: number): Generator<{ v: unknown; rand: (n: number) => number }> {
+  const rand = seededRandom(seed);
+  const keys = RANDOM_KEYS;
   const strings = ['', 'x', 'dev-1', 'sha256:' + 'a'.repeat(64), 'é\u2028', '\u0000', '"', '\\', '\ud83d\ude00', '\udfff'];
   const value = (depth: number): unknown => {
     switch (rand(depth >= 5 ? 5 : 9)) {
@@ -82,10 +87,50 @@ test('writeCanonical is that text on 300 random values, compact and pretty', () 
       default: return new OneKey(keys[rand(keys.length)], value(depth + 1));
     }
   };
-  for (let i = 0; i < 300; i++) {
-    // Not undefined at the top, which JSON.stringify does not write at all.
-    const v = rand(2) ? [value(1), value(1)] : { [keys[rand(keys.length)]]: value(1), [keys[rand(keys.length)]]: value(1) };
+  for (let i = 0; i < n; i++) yield { v: rand(2) ? [value(1), value(1)] : { [keys[rand(keys.length)]]: value(1), [keys[rand(keys.length)]]: value(1) }, rand };
+}
+
+const RANDOM_KEYS = ['a', 'B', 'b', '0', '10', '9', '01', '-1', '1.5', '__proto__', 'toJSON', '', 'é', '"q"', 'line\n', '\ud800', 'tag-1', 'tag-10', 'tag-2'];
+
+test('writeCanonical is that text on 300 random values, compact and pretty', () => {
+  let i = 0;
+  for (const { v } of randomValues(20261206, 300)) {
     for (const indent of ['', '  ']) assert.equal(text(v, indent), reference(v, indent), `value ${i}`);
+    i++;
+  }
+});
+
+// plan -out makes a plan's hash and its file in one walk (writeNewPlanFile): each text
+// must be the one writeCanonical writes alone, the compact one without the top-level
+// keys left out, whatever those keys' values are and wherever they sort.
+test('writeCanonicalPair writes both texts of 300 random values at once, each as writeCanonical does, the compact one without the keys left out', () => {
+  let i = 0;
+  for (const { v, rand } of randomValues(20261207, 300)) {
+    const top = v as Record<string, unknown>;
+    if (!Array.isArray(v)) {
+      // More top-level keys, so that keys are left out before, between and after others.
+      for (let n = rand(4); n > 0; n--) Object.defineProperty(top, RANDOM_KEYS[rand(RANDOM_KEYS.length)], { value: [rand(9), 'x'], enumerable: true, writable: true, configurable: true });
+    }
+    const candidates = Array.isArray(v) ? ['0'] : Object.keys(top);
+    const leaveOut = new Set(candidates.filter(() => rand(3) === 0));
+    const pretty: string[] = [];
+    const compact: string[] = [];
+    const reached: string[] = [];
+    writeCanonicalPair(v, (s) => pretty.push(s), '  ', { sink: (s) => compact.push(s), leaveOut, reached: (k) => reached.push(`${k}@${pretty.join('').length}`) });
+    assert.equal(pretty.join(''), text(v, '  '), `value ${i}, indented`);
+    const kept = Array.isArray(v) ? v : Object.fromEntries(Object.entries(top).filter(([k]) => !leaveOut.has(k)));
+    assert.equal(compact.join(''), text(kept, ''), `value ${i}, compact, leaving out ${[...leaveOut].join(' ')}`);
+    if (!Array.isArray(v)) {
+      // Each top-level key with a value is reached once its text up to the value has been handed over.
+      const whole = pretty.join('');
+      const want = Object.keys(top).sort().filter((k) => top[k] !== undefined);
+      assert.deepEqual(reached.map((r) => r.slice(0, r.lastIndexOf('@'))), want, `value ${i}, keys reached`);
+      for (const r of reached) {
+        const at = Number(r.slice(r.lastIndexOf('@') + 1));
+        assert.ok(whole.slice(0, at).endsWith(`${JSON.stringify(r.slice(0, r.lastIndexOf('@')))}: `), `value ${i}: ${r} is reached right before its value`);
+      }
+    }
+    i++;
   }
 });
 

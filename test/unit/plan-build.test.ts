@@ -5,7 +5,7 @@ import { computeScope, evaluate, type RepoMap } from '../../src/policy/evaluate.
 import { buildPlanBody, idOrderInRepository, sealPlan } from '../../src/plan/build.js';
 import { deleteId, type PlanDelete } from '../../src/plan/model.js';
 import { seededRandom } from '../helpers/random.js';
-import { readPlanFile, writePlanFile } from '../../src/plan/file.js';
+import { readPlanFile, writeNewPlanFile, writePlanFile } from '../../src/plan/file.js';
 import { actionsDiff, DIFF_LIMITS, type DiffLimits } from '../../src/plan/check-diff.js';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -90,6 +90,28 @@ test('a plan built consuming what was read is the same plan, and what was read i
   assert.deepEqual([...c.repos.values()].flatMap((r) => [...r.values()].flatMap((x) => x.tags)), []);
   assert.deepEqual([...c.evaluation.deletes, ...c.evaluation.prunes].flatMap((x) => [...x.result.actions, ...x.result.decisions]), []);
   assert.deepEqual(c.evaluation.syncs.flatMap((x) => [...x.actions, ...x.decisions]), []);
+});
+
+// plan -out seals a new plan as it writes its file, the hash written last over a
+// placeholder (writeNewPlanFile): the file must be the one the sealed plan gives, byte
+// for byte, even where characters before the hash take more than a byte each.
+test('a new plan written and sealed in one walk is the sealed plan\'s file byte for byte, and reads back', () => {
+  const config = parseConfig('/t/config.yml', CONFIG, {});
+  const dir = mkdtempSync(join(tmpdir(), 'regmgr-seal-'));
+  try {
+    const body = buildPlanBody(config, collected(), { ...META, configFile: '/t/配置-é/config.yml' });
+    const sealed = sealPlan(body);
+    writePlanFile(join(dir, 'two-walks.json'), sealed);
+    const plan = writeNewPlanFile(join(dir, 'one-walk.json'), body);
+    assert.equal(plan.sha256, sealed.sha256);
+    assert.deepEqual(JSON.parse(JSON.stringify(plan)), JSON.parse(JSON.stringify(sealed)));
+    const text = readFileSync(join(dir, 'one-walk.json'), 'utf8');
+    assert.equal(text, readFileSync(join(dir, 'two-walks.json'), 'utf8'));
+    assert.ok(text.includes(`"sha256": "${sealed.sha256}"`) && text.includes('配置-é'));
+    assert.equal(readPlanFile(join(dir, 'one-walk.json')).sha256, sealed.sha256);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('deletes are ordered by `registry/repository` as one string, as plans always were: `reg-b/app` before `reg/app`', () => {
