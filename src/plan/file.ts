@@ -57,7 +57,9 @@ export function writeNewPlanFile(file: string, body: Omit<Plan, 'sha256'>): Plan
     file,
     (write, written) => {
       let at = -1;
-      const reached = (key: string) => void (key === 'sha256' && (at = written() + 1)); // past its opening quote
+      const reached = (key: string) => {
+        if (key === 'sha256') at = written() + 1; // past its opening quote
+      };
       writeCanonicalPair({ ...body, sha256: UNSEALED }, write, '  ', { sink: (s) => hash.update(s), leaveOut: PLAN_HASH_LEAVES_OUT, reached });
       write('\n');
       if (at < 0) throw new Error(`${file}: the plan's sha256 was not written`);
