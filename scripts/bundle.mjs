@@ -1,11 +1,19 @@
-// Bundles the built CLI (dist/src/cli.js) and the packages it uses into dist/cli/, the
-// code `regmgr` runs. Why: a plan of 20 tags opened 273 module and package.json files
-// and took 0.50 s of CPU on Node 20; bundled, 30 files and 0.38 s (yaml alone is 84
-// CommonJS files: 42 ms to import, 18 ms as one file). One file per lazily loaded part
-// (esbuild's code splitting), so a command still loads only what it needs: `validate`
-// does not load undici, `plan` not execa. pg is left out: it is loaded only by the
+// Bundles the built CLI (dist/src/) and the packages it uses into dist/cli/, the code
+// `regmgr` runs, as two CommonJS files:
+// - cli.js, the entry (src/cli.ts): answers --version, else loads main.cjs;
+// - main.cjs: cli-main.ts and everything it uses, loaded through V8's code cache
+//   (src/util/code-cache.ts). A module imported with import() (each command's, yargs,
+//   execa) stays a function run when first imported, so a command still runs only what
+//   it needs; all of it is in one file because node's code cache is for a script, and
+//   node 20 can cache no ES module.
+// Why bundle: a plan of 20 tags opened 273 module and package.json files and took 0.50 s
+// of CPU on Node 20; bundled, 30 files and 0.38 s (yaml alone is 84 CommonJS files: 42
+// ms to import, 18 ms as one file). Why CommonJS: node runs an ES module through its
+// ESM loader (~6 ms more than a script) and builds the namespace of each built-in module
+// it imports, which loads node's streams. pg is left out: it is loaded only by the
 // PostgreSQL backend, from node_modules.
 import { build } from 'esbuild';
+import { createHash } from 'node:crypto';
 import { cpSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -83,14 +91,11 @@ const patches = {
 };
 
 rmSync(out, { recursive: true, force: true });
-const { metafile } = await build({
+const common = {
   // Paths (the metafile's, the bundle's comments) relative to the package, wherever this runs from.
   absWorkingDir: root,
-  entryPoints: { cli: `${root}dist/src/cli.js` },
-  outdir: out,
   bundle: true,
-  splitting: true,
-  format: 'esm',
+  format: 'cjs',
   platform: 'node',
   target: 'node20',
   external: ['pg'],
@@ -102,18 +107,51 @@ const { metafile } = await build({
   // renamed the class or gave it an inner name. Error classes whose name could show are
   // checked below; regmgr's own set theirs explicitly.
   keepNames: false,
-  // Bundled CommonJS (undici, yaml, semver...) calls require() for Node's own modules.
-  banner: { js: "import { createRequire as __regmgrRequire } from 'node:module'; const require = __regmgrRequire(import.meta.url);" },
-  chunkNames: '[name]-[hash]',
+  // The sources are ES modules that find files beside them (package.json, yargs'
+  // locales) from import.meta.url, which a CommonJS file does not have: its own URL.
+  define: { 'import.meta.url': '__regmgrImportMetaUrl' },
+  banner: { js: "var __regmgrImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
   legalComments: 'eof',
-  plugins: [patches],
   metafile: true,
   logLevel: 'warning',
-});
+};
+// Its licence comments go to main.cjs.LEGAL.txt (THIRD-PARTY-LICENSES.txt has the full
+// texts): one holds a non-ASCII letter, and main.cjs is read as latin1 (checkAscii).
+const main = await build({ ...common, entryPoints: { main: `${root}dist/src/cli-main.js` }, outdir: out, outExtension: { '.js': '.cjs' }, legalComments: 'external', plugins: [patches] });
+checkNoImportCalls(main.metafile);
+checkAscii(`${out}/main.cjs`);
+const buildId = createHash('sha256').update(readFileSync(`${out}/main.cjs`)).digest('hex').slice(0, 16);
+const entry = await build({ ...common, entryPoints: { cli: `${root}dist/src/cli.js` }, outdir: out, define: { ...common.define, __REGMGR_MAIN_BUILD_ID__: JSON.stringify(buildId) } });
+const metafile = { inputs: { ...entry.metafile.inputs, ...main.metafile.inputs }, outputs: { ...entry.metafile.outputs, ...main.metafile.outputs } };
+if (Object.keys(entry.metafile.inputs).some((p) => p.endsWith('cli-main.js'))) throw new Error('scripts/bundle.mjs: cli.js must not bundle cli-main.js (it loads main.cjs)');
+// package.json says "type": "module"; these files are CommonJS.
+writeFileSync(`${out}/package.json`, `${JSON.stringify({ type: 'commonjs' })}\n`);
 checkClassNames(metafile);
 cpSync(`${root}node_modules/yargs/locales`, `${out}/yargs-locales`, { recursive: true });
 // Files only: the lazy string-width module (`lazy:string-width`) is regmgr's own.
 writeFileSync(`${out}/THIRD-PARTY-LICENSES.txt`, licenses(Object.keys(metafile.inputs).filter((p) => !p.startsWith('lazy:'))));
+
+/**
+ * main.cjs is compiled with vm.Script (src/util/code-cache.ts), which, without a loader
+ * for import() (experimental in node 20), fails any import() run in it. esbuild turns
+ * each import() of a bundled module or of a CommonJS package (pg) into a call; one
+ * left as import() would fail only when that code runs, so the build fails instead.
+ */
+/**
+ * src/util/code-cache.ts reads main.cjs as latin1 (a copy, where UTF-8 decoding also
+ * validates), which reads ASCII as UTF-8 would. esbuild writes strings and names ASCII
+ * (its default charset), escaping the rest; a comment is copied as it is.
+ */
+function checkAscii(file) {
+  const bytes = readFileSync(file);
+  const at = bytes.findIndex((b) => b > 0x7f);
+  if (at >= 0) throw new Error(`scripts/bundle.mjs: ${file} has a non-ASCII byte at offset ${at} (${JSON.stringify(bytes.subarray(Math.max(0, at - 40), at + 10).toString('utf8'))}); it is read as latin1`);
+}
+
+function checkNoImportCalls(meta) {
+  const left = Object.entries(meta.outputs).flatMap(([file, o]) => o.imports.filter((i) => i.kind === 'dynamic-import').map((i) => `${file}: import(${JSON.stringify(i.path)})`));
+  if (left.length) throw new Error(`scripts/bundle.mjs: main.cjs would keep these import() calls, which fail in vm.Script:\n  ${left.join('\n  ')}`);
+}
 
 /**
  * Without keepNames a class is named as the bundle declares it, which is not always as

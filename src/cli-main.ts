@@ -9,6 +9,7 @@ import { VERSION } from './version.js';
 import { inert, inertLines } from './util/inert.js';
 import { scrub } from './util/secret.js';
 import { drained } from './util/drained.js';
+import { createRequire } from 'node:module';
 
 // Start-up time: each command's module (and with it undici, execa, ajv...) is imported
 // only when that command runs, and yargs only when the command line needs parsing.
@@ -85,7 +86,9 @@ function makeIO(debug: boolean, colorFlag: boolean | undefined): IO {
     logger: stderrLogger(debug || Boolean(process.env.REGMGR_DEBUG)),
     confirm: process.stdin.isTTY
       ? async (q) => {
-          const { createInterface } = await import('node:readline/promises');
+          // require(), not import(): the bundle runs this code in vm.Script, which has no
+          // loader for import() (scripts/bundle.mjs).
+          const { createInterface } = createRequire(import.meta.url)('node:readline/promises') as typeof import('node:readline/promises');
           const rl = createInterface({ input: process.stdin, output: process.stderr });
           try {
             return (await rl.question(q)).trim() === 'yes';

@@ -6,28 +6,49 @@
 // (util/gc.ts). Every way regmgr is started (npm's bin link, the image's entry point,
 // the demo, the tests and benches through test/helpers/cli.ts) reads them here.
 //
-// This file imports nothing up front: `regmgr --version` is answered after loading only
-// version.ts (14 modules before, 1.46x `node -e 0` on Node 20, 1.6x on Node 22), and
-// every other command loads cli-main.ts once the compile cache is on, so that its
-// modules are compiled from the cache too.
+// This file is bundled alone into dist/cli/cli.js (scripts/bundle.mjs), CommonJS, and
+// loads the rest only as needed: `regmgr --version` reads version.ts and nothing else
+// (14 modules before, 1.46x `node -e 0` on Node 20), and every other command loads
+// dist/cli/main.cjs (cli-main.ts and all it uses) through V8's code cache
+// (util/code-cache.ts). Run only bundled: main.cjs is the bundle's.
+import { fileURLToPath } from 'node:url';
+import type { main as Main } from './cli-main.js';
 
-if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('/regmgr') || process.argv[1]?.endsWith('cli.js')) {
-  // `regmgr show plan.json | head -1`: the reader has gone; stop quietly, as cat does.
-  for (const stream of [process.stdout, process.stderr]) {
-    stream.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-      throw e;
-    });
-  }
-  const args = process.argv.slice(2);
+/** dist/cli/main.cjs's build id (the start of its sha-256), written in by scripts/bundle.mjs. */
+declare const __REGMGR_MAIN_BUILD_ID__: string;
+
+/**
+ * Commands that open no HTTP connection: they skip setting V8's flag for undici's
+ * WebAssembly parser, whose module (node:v8) costs ~3 ms of a ~110 ms `validate`. A
+ * command missing here only pays those ms.
+ */
+const NO_HTTP = new Set(['validate']);
+
+async function start(args: string[]): Promise<void> {
   if (args.length === 1 && args[0] === '--version') {
     const { VERSION } = await import('./version.js');
     process.stdout.write(`${VERSION}\n`);
-  } else {
-    (await import('./util/wasm-tiering.js')).baselineWasmOnly();
-    (await import('./util/compile-cache.js')).useCompileCache();
-    await (await import('./cli-main.js')).main(args);
+    return;
   }
+  // Before main.cjs is compiled: V8 refuses a code cache made under other flags, and the
+  // cache is kept per command, so each command must set the same flags every run.
+  if (!NO_HTTP.has(args[0])) (await import('./util/wasm-tiering.js')).baselineWasmOnly();
+  const { loadBundle } = await import('./util/code-cache.js');
+  const bundle = loadBundle<{ main: typeof Main }>(fileURLToPath(new URL('./main.cjs', import.meta.url)), __REGMGR_MAIN_BUILD_ID__, args[0] ?? '');
+  // On exit, after the command: the cache holds the code it compiled.
+  process.on('exit', () => bundle.save());
+  await bundle.exports.main(args);
 }
 
-export {};
+// `regmgr show plan.json | head -1`: the reader has gone; stop quietly, as cat does.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
+}
+
+start(process.argv.slice(2)).catch((e) => {
+  process.stderr.write(`${e?.stack ?? e}\n`);
+  process.exitCode = 1;
+});

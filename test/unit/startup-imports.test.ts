@@ -1,8 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent as undiciAgent } from 'undici';
 import { Agent } from '../../src/registry/agent.js';
@@ -36,8 +38,8 @@ test("the CLI's own module (what validate loads besides the config's) does not l
 });
 
 // What the tests above check of dist/src, checked of the bundle regmgr runs
-// (scripts/bundle.mjs): its code splitting must keep validate's part apart from what
-// the network commands load.
+// (scripts/bundle.mjs): the modules each command imports with import() must stay
+// unloaded until it runs, so validate does not run what the network commands load.
 const bundledCli = fileURLToPath(new URL('../../cli/cli.js', import.meta.url));
 const seed = fileURLToPath(new URL('../../../examples/seed-config.yml', import.meta.url));
 
@@ -72,13 +74,25 @@ test("the bundled regmgr reads Intl.Segmenter only to print help, not to run a c
 
 // undici's client loads its HTTP/2 half (and node:http2) when it loads, for TLS
 // handshakes that pick h2, which regmgr's agent never offers: the bundle loads it on
-// first use (scripts/bundle.mjs).
-test("the bundle's HTTP client, loaded, has not loaded node:http2", () => {
-  const dir = fileURLToPath(new URL('../../cli/', import.meta.url));
-  const chunk = readdirSync(dir).find((f) => f.endsWith('.js') && readFileSync(join(dir, f), 'utf8').includes('// node_modules/undici/lib/dispatcher/agent.js'));
-  assert.ok(chunk, "the bundle's part that holds undici's Agent");
-  const script = `await import(${JSON.stringify(pathToFileURL(join(dir, chunk)).href)}); console.log(JSON.stringify(process.moduleLoadList))`;
-  const loaded = JSON.parse(execFileSync('node', ['--input-type=module', '-e', script], { encoding: 'utf8' })) as string[];
-  assert.ok(loaded.includes('NativeModule net'), 'the client is loaded');
-  assert.deepEqual(loaded.filter((m) => /^NativeModule (internal\/)?http2/.test(m)), []);
+// first use (scripts/bundle.mjs). Seen through a command that connects: `list` against
+// a port nothing listens on (refused at once, so only the client's own loading counts).
+test("the bundle's HTTP client, loaded, has not loaded node:http2", async () => {
+  const port = await new Promise<number>((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'regmgr-h2-'));
+  try {
+    const config = join(dir, 'c.yml');
+    writeFileSync(config, `registries:\n  r:\n    registry: http://127.0.0.1:${port}\n    repositories:\n      - a/b\n`);
+    const r = spawnSync('node', ['--import', `data:text/javascript,${encodeURIComponent('process.on("exit", () => process.stderr.write("\\n" + JSON.stringify(process.moduleLoadList)))')}`, bundledCli, 'list', '-c', config], { encoding: 'utf8' });
+    assert.match(r.stderr, /ECONNREFUSED/, 'the client was loaded and tried to connect');
+    const loaded = JSON.parse(r.stderr.trim().split('\n').at(-1)!) as string[];
+    assert.ok(loaded.includes('NativeModule net'), 'the client is loaded');
+    assert.deepEqual(loaded.filter((m) => /^NativeModule (internal\/)?http2/.test(m)), []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -1,0 +1,117 @@
+import { closeSync, fstatSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import Module from 'node:module';
+import { dirname, join } from 'node:path';
+import { Script } from 'node:vm';
+import { privateDir } from './private-dir.js';
+
+/**
+ * regmgr's code (dist/cli/main.cjs, one CommonJS file: scripts/bundle.mjs) is compiled
+ * through V8's code cache, kept per command in this user's private folder. Why: most of
+ * a short command's start-up is V8 compiling code, not running it: the bundle's
+ * top-level parse, then each function the first time it is called (yaml's parser,
+ * re2js's compiler, the schema validator). V8 writes the code of every function compiled
+ * so far, so the cache is written when the command that made it exits: the next run of
+ * that command compiles none of them. On Node 20, `validate` went from 2.1x `node -e 0`
+ * to ~1.6x with this alone (docs/performance.md, a seventeenth pass); Node 22's own
+ * compile cache (module.enableCompileCache) writes its cache before the code runs, so
+ * it holds only each module's top level.
+ *
+ * What is cached is code that will run, so:
+ * - it lives in privateDir (a real folder of this user's, mode 0700, or none at all);
+ * - V8 checks a cache against the source's length, its own version and its flags, not
+ *   against the source's text: a cache is looked up under the bundle's build id (the
+ *   start of its sha-256, recorded in cli.js when the bundle was built), its size and
+ *   its mtime, so an edited or rebuilt bundle never runs an older bundle's code;
+ * - a cache V8 refuses (another node, other flags) is written again; any trouble
+ *   reading or writing one costs speed only.
+ */
+export interface LoadedBundle<T> {
+  exports: T;
+  /** Whether V8 took the compiled code from the cache. */
+  fromCache: boolean;
+  /** Writes the cache when there was none or V8 refused it; call as the process exits (the code compiled by then is what is kept). */
+  save(): void;
+}
+
+const safe = (s: string) => s.toLowerCase().replace(/[^a-z0-9.]+/g, '-').slice(0, 40);
+
+/**
+ * A cache file's name: [a-z0-9.-] only (the command name comes from the command line).
+ * node's flags are in it (FNV-1a of execArgv and NODE_OPTIONS) because V8 refuses a
+ * cache made under other flags: `node cli.js` and the binary's `node --expose-gc ...
+ * cli.js` would otherwise each refuse and rewrite the other's.
+ */
+export function cacheKey(buildId: string, command: string, size: number, mtimeMs: number, flags = [...process.execArgv, process.env.NODE_OPTIONS ?? ''], node = process.version, arch = process.arch): string {
+  let h = 0x811c9dc5;
+  for (const c of flags.join('\0')) h = Math.imul(h ^ c.charCodeAt(0), 0x01000193) >>> 0;
+  return `${safe(buildId)}-${safe(command)}-${safe(node)}-${safe(arch)}-${h.toString(16)}-${size}-${Math.trunc(mtimeMs)}.v8`;
+}
+
+/**
+ * Loads `file`, a CommonJS module, as node would (same wrapper, so the same line
+ * numbers), compiled from the cache of `command` where there is a usable one.
+ */
+export function loadBundle<T>(file: string, buildId: string, command: string, env: NodeJS.ProcessEnv = process.env): LoadedBundle<T> {
+  const fd = openSync(file, 'r');
+  let source: string;
+  let stat;
+  try {
+    stat = fstatSync(fd);
+    // latin1: the bundle is ASCII (scripts/bundle.mjs checks), and decoding 2.4 MB as
+    // latin1 is a copy where UTF-8 is a validation too: ~3 ms of a start.
+    source = readFileSync(fd, 'latin1');
+  } finally {
+    closeSync(fd);
+  }
+  let cacheFile: string | undefined;
+  let cachedData: Buffer | undefined;
+  if (!env.REGMGR_NO_COMPILE_CACHE) {
+    try {
+      cacheFile = join(privateDir(env, 'code-cache', { persistent: true }), cacheKey(buildId, command, stat.size, stat.mtimeMs));
+      cachedData = readFileSync(cacheFile);
+    } catch {
+      // No cache yet, or no private folder (then none is written either).
+    }
+  }
+  const script = new Script(Module.wrap(source), { filename: file, cachedData });
+  const fromCache = cachedData !== undefined && !script.cachedDataRejected;
+  const module = { exports: {} as T };
+  script.runInThisContext()(module.exports, Module.createRequire(file), module, file, dirname(file));
+  return {
+    exports: module.exports,
+    fromCache,
+    save() {
+      if (fromCache || !cacheFile) return;
+      try {
+        const tmp = `${cacheFile}.${process.pid}.tmp`;
+        writeFileSync(tmp, script.createCachedData(), { mode: 0o600, flag: 'wx' });
+        renameSync(tmp, cacheFile);
+        pruneOld(dirname(cacheFile), `${safe(buildId)}-`);
+      } catch {
+        // Speed only.
+      }
+    },
+  };
+}
+
+const DAY_MS = 24 * 3600 * 1000;
+
+/**
+ * Caches of older builds pile up as regmgr is upgraded or rebuilt (~0.5-0.7 MB a
+ * command): each write removes those of other builds made over a day ago (not at once:
+ * two installs of regmgr may share the folder; one removed too early is made again),
+ * and temp files left by a crash.
+ */
+function pruneOld(dir: string, thisBuild: string): void {
+  const now = Date.now();
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (name.startsWith(thisBuild) && !name.endsWith('.tmp')) continue;
+    if (!/\.v8(\.\d+\.tmp)?$/.test(name)) continue;
+    try {
+      if (now - statSync(path).mtimeMs > DAY_MS) unlinkSync(path);
+    } catch {
+      // Another regmgr removed it first.
+    }
+  }
+}
