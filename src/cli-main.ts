@@ -9,6 +9,7 @@ import { VERSION } from './version.js';
 import { inert, inertLines } from './util/inert.js';
 import { scrub } from './util/secret.js';
 import { drained } from './util/drained.js';
+import { writeDirect } from './util/write-direct.js';
 import { createRequire } from 'node:module';
 
 // Start-up time: each command's module (and with it undici, execa, ajv...) is imported
@@ -74,29 +75,43 @@ export function colourWanted(flag: boolean | undefined, tty: boolean, env: NodeJ
   return tty;
 }
 
-function makeIO(debug: boolean, colorFlag: boolean | undefined): IO {
-  const tty = Boolean(process.stdout.isTTY);
+async function ask(question: string): Promise<boolean> {
+  // require(), not import(): the bundle runs this code in vm.Script, which has no loader
+  // for import() (scripts/bundle.mjs).
+  const { createInterface } = createRequire(import.meta.url)('node:readline/promises') as typeof import('node:readline/promises');
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return (await rl.question(question)).trim() === 'yes';
+  } finally {
+    rl.close();
+  }
+}
+
+/**
+ * `direct`: the command's output is one short answer, written with write(2)
+ * (util/write-direct.ts). Whether stdout is a terminal is read only when asked: that
+ * makes process.stdout too.
+ */
+function makeIO(debug: boolean, colorFlag: boolean | undefined, direct = false): IO {
+  let tty: boolean | undefined;
+  const isTTY = () => (tty ??= Boolean(process.stdout.isTTY));
   return {
-    out: (t) => process.stdout.write(t),
-    drained: () => drained(process.stdout),
+    out: direct ? (t) => writeDirect(t) : (t) => process.stdout.write(t),
+    drained: direct ? undefined : () => drained(process.stdout),
     err: (t) => process.stderr.write(t),
     env: process.env,
-    tty,
-    color: colourWanted(colorFlag, tty, process.env),
+    get tty() {
+      return isTTY();
+    },
+    get color() {
+      return colourWanted(colorFlag, isTTY(), process.env);
+    },
     logger: stderrLogger(debug || Boolean(process.env.REGMGR_DEBUG)),
-    confirm: process.stdin.isTTY
-      ? async (q) => {
-          // require(), not import(): the bundle runs this code in vm.Script, which has no
-          // loader for import() (scripts/bundle.mjs).
-          const { createInterface } = createRequire(import.meta.url)('node:readline/promises') as typeof import('node:readline/promises');
-          const rl = createInterface({ input: process.stdin, output: process.stderr });
-          try {
-            return (await rl.question(q)).trim() === 'yes';
-          } finally {
-            rl.close();
-          }
-        }
-      : undefined,
+    // Asked for only where a command would ask (apply, restore): making process.stdin
+    // loads node's stream classes, ~5 ms of every command's start.
+    get confirm() {
+      return process.stdin.isTTY ? ask : undefined;
+    },
   };
 }
 
@@ -118,9 +133,9 @@ export function reportError(e: unknown, io: Pick<IO, 'err'>): number {
 
 type Runner<A> = (args: A, io: IO) => Promise<number>;
 
-function run<A>(load: () => Promise<Runner<A>>) {
+function run<A>(load: () => Promise<Runner<A>>, direct = false) {
   return async (argv: any) => {
-    const io = makeIO(Boolean(argv.debug), argv.color as boolean | undefined);
+    const io = makeIO(Boolean(argv.debug), argv.color as boolean | undefined, direct);
     try {
       const fn = await load();
       process.exitCode = await fn(argv as A, io);
@@ -287,7 +302,8 @@ export async function main(args: string[]): Promise<void> {
   } else if (quick === 'version') {
     process.stdout.write(`${VERSION}\n`);
   } else if (quick) {
-    await run(commands.validate)({ config: quick.config });
+    // Its answer is one line: written with write(2) (makeIO).
+    await run(commands.validate, true)({ config: quick.config });
   } else {
     await (await buildCli(args)).parseAsync();
   }

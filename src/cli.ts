@@ -41,10 +41,29 @@ async function start(args: string[]): Promise<void> {
 }
 
 // `regmgr show plan.json | head -1`: the reader has gone; stop quietly, as cat does.
-for (const stream of [process.stdout, process.stderr]) {
+// Attached as each stream is first used, not made here: making process.stdout and
+// process.stderr loads node's stream classes, ~5 ms of a start, and `validate` writes
+// no stderr.
+for (const name of ['stdout', 'stderr'] as const) whenMade(name, (stream) => {
   stream.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
     throw e;
+  });
+});
+
+/** Calls `then` with process[name] when it is first read (node makes the stream then). */
+function whenMade(name: 'stdout' | 'stderr', then: (stream: NodeJS.WriteStream) => void): void {
+  const made = Object.getOwnPropertyDescriptor(process, name);
+  if (!made?.get || !made.configurable) return then(process[name]);
+  Object.defineProperty(process, name, {
+    configurable: true,
+    enumerable: made.enumerable,
+    get() {
+      const stream = made.get!.call(process) as NodeJS.WriteStream;
+      Object.defineProperty(process, name, { configurable: true, enumerable: made.enumerable, get: () => stream });
+      then(stream);
+      return stream;
+    },
   });
 }
 
