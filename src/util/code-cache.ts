@@ -86,7 +86,7 @@ export function loadBundle<T>(file: string, buildId: string, command: string, en
         const tmp = `${cacheFile}.${process.pid}.tmp`;
         writeFileSync(tmp, script.createCachedData(), { mode: 0o600, flag: 'wx' });
         renameSync(tmp, cacheFile);
-        pruneOld(dirname(cacheFile), `${safe(buildId)}-`);
+        pruneOld(dirname(cacheFile), bundleMark(buildId, stat.size, stat.mtimeMs));
       } catch {
         // Speed only.
       }
@@ -94,24 +94,40 @@ export function loadBundle<T>(file: string, buildId: string, command: string, en
   };
 }
 
+/** What the names of this bundle's caches (every command, node and flags) have in common. */
+function bundleMark(buildId: string, size: number, mtimeMs: number): { start: string; end: string } {
+  return { start: `${safe(buildId)}-`, end: `-${size}-${Math.trunc(mtimeMs)}.v8` };
+}
+
 const DAY_MS = 24 * 3600 * 1000;
+/** Caches of other bundles kept at most: ~0.5-0.7 MB each. */
+export const OTHERS_KEPT = 32;
 
 /**
- * Caches of older builds pile up as regmgr is upgraded or rebuilt (~0.5-0.7 MB a
- * command): each write removes those of other builds made over a day ago (not at once:
- * two installs of regmgr may share the folder; one removed too early is made again),
- * and temp files left by a crash.
+ * Caches of other bundles pile up as regmgr is upgraded or rebuilt (~0.5-0.7 MB a
+ * command, and a rebuild is another bundle): each write removes those made over a day
+ * ago, and the oldest beyond OTHERS_KEPT, and temp files a crash left. Not all at once:
+ * two installs of regmgr may share the folder, and one removed too early is only made
+ * again.
  */
-function pruneOld(dir: string, thisBuild: string): void {
-  const now = Date.now();
+export function pruneOld(dir: string, mark: { start: string; end: string }, now = Date.now()): void {
+  const others: Array<{ path: string; mtimeMs: number }> = [];
   for (const name of readdirSync(dir)) {
-    const path = join(dir, name);
-    if (name.startsWith(thisBuild) && !name.endsWith('.tmp')) continue;
+    if (name.startsWith(mark.start) && name.endsWith(mark.end)) continue;
     if (!/\.v8(\.\d+\.tmp)?$/.test(name)) continue;
     try {
-      if (now - statSync(path).mtimeMs > DAY_MS) unlinkSync(path);
+      others.push({ path: join(dir, name), mtimeMs: statSync(join(dir, name)).mtimeMs });
     } catch {
       // Another regmgr removed it first.
     }
   }
+  others.sort((a, b) => b.mtimeMs - a.mtimeMs);
+  others.forEach(({ path, mtimeMs }, i) => {
+    if (i < OTHERS_KEPT && now - mtimeMs <= DAY_MS) return;
+    try {
+      unlinkSync(path);
+    } catch {
+      // The same.
+    }
+  });
 }

@@ -5,7 +5,7 @@ import { mkdtempSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cacheKey } from '../../src/util/code-cache.js';
+import { cacheKey, OTHERS_KEPT, pruneOld } from '../../src/util/code-cache.js';
 import { CLI, NODE_FLAGS } from '../helpers/cli.js';
 
 /** A temp folder with a CommonJS file in it and a cache folder (XDG_CACHE_HOME) of its own. */
@@ -81,6 +81,36 @@ test('a cache V8 refuses is compiled around and written again; without a private
     load(file, 'b3', 'validate', { ...env, REGMGR_NO_COMPILE_CACHE: '1' });
     assert.deepEqual(cached(), [name]);
   });
+});
+
+test("a write removes other bundles' caches made over a day ago, and the oldest beyond a count; never this bundle's", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'regmgr-code-cache-prune-'));
+  try {
+    const now = Date.now();
+    const make = (name: string, ageMs: number) => {
+      writeFileSync(join(dir, name), 'x');
+      utimesSync(join(dir, name), new Date(now - ageMs), new Date(now - ageMs));
+    };
+    const day = 24 * 3600 * 1000;
+    make('b1-validate-v20-x64-1-100-5.v8', 3 * day); // this bundle: kept, however old
+    make('b1-plan-v20-x64-1-100-5.v8', 0);
+    make('b1-plan-v20-x64-1-100-4.v8', 2 * day); // the same build, rebuilt: another bundle
+    make('b0-plan-v20-x64-1-100-5.v8', 2 * day);
+    make('b0-plan-v20-x64-1-100-5.v8.77.tmp', 2 * day); // a crash's
+    make('notes.txt', 3 * day); // not a cache: not regmgr's to remove
+    make('b8-plan-v20-x64-1-100-5.v8', day / 2); // another bundle's, made today
+    const mark = { start: 'b1-', end: '-100-5.v8' };
+    pruneOld(dir, mark, now);
+    assert.deepEqual(readdirSync(dir).sort(), ['b1-plan-v20-x64-1-100-5.v8', 'b1-validate-v20-x64-1-100-5.v8', 'b8-plan-v20-x64-1-100-5.v8', 'notes.txt']);
+    // Many bundles made today (a developer's rebuilds): the newest OTHERS_KEPT stay.
+    for (let i = 0; i < OTHERS_KEPT + 3; i++) make(`b9-c${i}-v20-x64-1-100-5.v8`, i * 1000);
+    pruneOld(dir, mark, now);
+    const left = readdirSync(dir);
+    assert.deepEqual(left.filter((n) => /^b[89]-/.test(n)).sort(), Array.from({ length: OTHERS_KEPT }, (_, i) => `b9-c${i}-v20-x64-1-100-5.v8`).sort());
+    assert.ok(left.includes('b1-validate-v20-x64-1-100-5.v8') && left.includes('notes.txt'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test("a cache's name holds only [a-z0-9.-], whatever the command line held", () => {
