@@ -132,12 +132,6 @@ cpSync(`${root}node_modules/yargs/locales`, `${out}/yargs-locales`, { recursive:
 writeFileSync(`${out}/THIRD-PARTY-LICENSES.txt`, licenses(Object.keys(metafile.inputs).filter((p) => !p.startsWith('lazy:'))));
 
 /**
- * main.cjs is compiled with vm.Script (src/util/code-cache.ts), which, without a loader
- * for import() (experimental in node 20), fails any import() run in it. esbuild turns
- * each import() of a bundled module or of a CommonJS package (pg) into a call; one
- * left as import() would fail only when that code runs, so the build fails instead.
- */
-/**
  * src/util/code-cache.ts reads main.cjs as latin1 (a copy, where UTF-8 decoding also
  * validates), which reads ASCII as UTF-8 would. esbuild writes strings and names ASCII
  * (its default charset), escaping the rest; a comment is copied as it is.
@@ -148,6 +142,12 @@ function checkAscii(file) {
   if (at >= 0) throw new Error(`scripts/bundle.mjs: ${file} has a non-ASCII byte at offset ${at} (${JSON.stringify(bytes.subarray(Math.max(0, at - 40), at + 10).toString('utf8'))}); it is read as latin1`);
 }
 
+/**
+ * main.cjs is compiled with vm.Script (src/util/code-cache.ts), which, without a loader
+ * for import() (experimental in node 20), fails any import() run in it. esbuild turns
+ * each import() of a bundled module or of a CommonJS package (pg) into a call; one
+ * left as import() would fail only when that code runs, so the build fails instead.
+ */
 function checkNoImportCalls(meta) {
   const left = Object.entries(meta.outputs).flatMap(([file, o]) => o.imports.filter((i) => i.kind === 'dynamic-import').map((i) => `${file}: import(${JSON.stringify(i.path)})`));
   if (left.length) throw new Error(`scripts/bundle.mjs: main.cjs would keep these import() calls, which fail in vm.Script:\n  ${left.join('\n  ')}`);
@@ -155,7 +155,7 @@ function checkNoImportCalls(meta) {
 
 /**
  * Without keepNames a class is named as the bundle declares it, which is not always as
- * its source did: esbuild renames a class that another module of the same chunk also
+ * its source did: esbuild renames a class that another module of the same file also
  * declares (`var Agent2 = class`) and gives one that refers to itself an inner name
  * (`var YError = class _YError`). An error's name shows in `--debug`'s stack traces and
  * in what a library derives from it (execa: `setErrorName(ExecaError, ExecaError.name)`),
