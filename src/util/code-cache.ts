@@ -44,7 +44,8 @@ const safe = (s: string) => s.toLowerCase().replace(/[^a-z0-9.]+/g, '-').slice(0
 export function cacheKey(buildId: string, command: string, size: number, mtimeMs: number, flags = [...process.execArgv, process.env.NODE_OPTIONS ?? ''], node = process.version, arch = process.arch): string {
   let h = 0x811c9dc5;
   for (const c of flags.join('\0')) h = Math.imul(h ^ c.charCodeAt(0), 0x01000193) >>> 0;
-  return `${safe(buildId)}-${safe(command)}-${safe(node)}-${safe(arch)}-${h.toString(16)}-${size}-${Math.trunc(mtimeMs)}.v8`;
+  const mark = bundleMark(buildId, size, mtimeMs);
+  return `${mark.start}${safe(command)}-${safe(node)}-${safe(arch)}-${h.toString(16)}${mark.end}`;
 }
 
 /**

@@ -1,16 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cacheKey, OTHERS_KEPT, pruneOld } from '../../src/util/code-cache.js';
 import { CLI, NODE_FLAGS } from '../helpers/cli.js';
+import { tempDir } from '../helpers/processes.js';
 
 /** A temp folder with a CommonJS file in it and a cache folder (XDG_CACHE_HOME) of its own. */
 function withBundle(fn: (file: string, env: NodeJS.ProcessEnv, cached: () => string[]) => void): void {
-  const dir = mkdtempSync(join(tmpdir(), 'regmgr-code-cache-'));
+  const { dir, remove } = tempDir('code-cache');
   try {
     const env = { XDG_CACHE_HOME: join(dir, 'cache') };
     const cached = () => {
@@ -22,7 +22,7 @@ function withBundle(fn: (file: string, env: NodeJS.ProcessEnv, cached: () => str
     };
     fn(join(dir, 'main.cjs'), env, cached);
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    remove();
   }
 }
 
@@ -84,7 +84,7 @@ test('a cache V8 refuses is compiled around and written again; without a private
 });
 
 test("a write removes other bundles' caches made over a day ago, and the oldest beyond a count; never this bundle's", () => {
-  const dir = mkdtempSync(join(tmpdir(), 'regmgr-code-cache-prune-'));
+  const { dir, remove } = tempDir('code-cache-prune');
   try {
     const now = Date.now();
     const make = (name: string, ageMs: number) => {
@@ -109,7 +109,7 @@ test("a write removes other bundles' caches made over a day ago, and the oldest 
     assert.deepEqual(left.filter((n) => /^b[89]-/.test(n)).sort(), Array.from({ length: OTHERS_KEPT }, (_, i) => `b9-c${i}-v20-x64-1-100-5.v8`).sort());
     assert.ok(left.includes('b1-validate-v20-x64-1-100-5.v8') && left.includes('notes.txt'));
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    remove();
   }
 });
 
@@ -122,7 +122,7 @@ test("a cache's name holds only [a-z0-9.-], whatever the command line held", () 
 // The binary as users run it: its first validate writes the cache, the second uses it
 // (V8 took it: a refused cache would be written again), and both answer the same.
 test('regmgr validate writes its code cache once and then runs from it', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'regmgr-code-cache-cli-'));
+  const { dir, remove } = tempDir('code-cache-cli');
   try {
     const env = { ...process.env, XDG_CACHE_HOME: dir, NO_COLOR: '1', REGMGR_NO_COMPILE_CACHE: '' };
     const seed = fileURLToPath(new URL('../../../examples/seed-config.yml', import.meta.url));
@@ -138,6 +138,6 @@ test('regmgr validate writes its code cache once and then runs from it', () => {
     assert.equal(second.stdout, first.stdout);
     assert.deepEqual(files(), made);
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    remove();
   }
 });

@@ -2,12 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent as undiciAgent } from 'undici';
 import { Agent } from '../../src/registry/agent.js';
+import { tempDir } from '../helpers/processes.js';
 
 // Start-up time is spent loading modules: these keep the heavy ones out of the commands
 // that do not need them (README, Performance).
@@ -83,7 +83,7 @@ test("the bundle's HTTP client, loaded, has not loaded node:http2", async () => 
       s.close(() => resolve(port));
     });
   });
-  const dir = mkdtempSync(join(tmpdir(), 'regmgr-h2-'));
+  const { dir, remove } = tempDir('h2');
   try {
     const config = join(dir, 'c.yml');
     writeFileSync(config, `registries:\n  r:\n    registry: http://127.0.0.1:${port}\n    repositories:\n      - a/b\n`);
@@ -93,6 +93,6 @@ test("the bundle's HTTP client, loaded, has not loaded node:http2", async () => 
     assert.ok(loaded.includes('NativeModule net'), 'the client is loaded');
     assert.deepEqual(loaded.filter((m) => /^NativeModule (internal\/)?http2/.test(m)), []);
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    remove();
   }
 });
