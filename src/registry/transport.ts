@@ -46,9 +46,26 @@ export interface RequestSpec {
 }
 
 const MAX_BODY = 64 * 1024 * 1024;
+// A path new URL leaves as it is: segments of the characters names, tags and digests
+// use, none of them `.` or `..`, then a query (not empty) without space, quotes, `#`,
+// `<` or `>`, which URL would encode or cut. Anything else is parsed (requestTarget).
+const SAFE_PATH = /^(?:\/(?!\.\.?(?:[/?]|$))[A-Za-z0-9._:@-]*)+(?:\?[A-Za-z0-9._~!$&()*+,;=:@/?%-]+)?$/;
 const CERT_UNTRUSTED = new Set(['DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_GET_ISSUER_CERT', 'CERT_UNTRUSTED', 'CERT_HAS_EXPIRED']);
 const RETRY_STATUS = new Set([429, 502, 503, 504]);
 const RETRY_NET = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+
+/**
+ * Where a request goes: the origin and the path as sent. A URL built from the registry's
+ * origin and validated names (every HEAD of a plan) is split where its path starts:
+ * parsing each with new URL was ~2.5% of a plan's CPU. Any other (a redirect, a token
+ * realm, a path with a character URL would encode or a dot segment it would collapse)
+ * goes through the URL parser, as every request did before; both give the same answer.
+ */
+export function requestTarget(origin: string, url: string): { origin: string; path: string } {
+  if (url.startsWith(origin) && SAFE_PATH.test(url.slice(origin.length))) return { origin, path: url.slice(origin.length) };
+  const u = new URL(url);
+  return { origin: u.origin, path: u.pathname + u.search };
+}
 
 /**
  * The transport under the OCI client: one agent per registry (connection reuse, TLS,
@@ -163,7 +180,7 @@ export class Transport {
   #raw(method: string, url: string, headers: Record<string, string>, body?: Buffer): Promise<Response> {
     const started = Date.now();
     this.requests++;
-    const u = new URL(url);
+    const { origin, path } = requestTarget(this.endpoint.origin, url);
     const reset = method === 'HEAD' && this.#closeAfterHead;
     return new Promise<Response>((resolve, reject) => {
       const chunks: Buffer[] = [];
@@ -206,7 +223,7 @@ export class Transport {
         onResponseError: (_c, e) => fail(e),
       };
       try {
-        this.#agent.dispatch({ origin: u.origin, path: u.pathname + u.search, method: method as Dispatcher.HttpMethod, headers, body, reset }, handler);
+        this.#agent.dispatch({ origin, path, method: method as Dispatcher.HttpMethod, headers, body, reset }, handler);
       } catch (e) {
         fail(e as Error);
       }
