@@ -271,3 +271,47 @@ test('credentials go to a token realm only over TLS or on this machine: a plain-
     await reg.close();
   }
 });
+
+test('the client builds no URL from an invalid repository name, however many valid ones it has built before', async () => {
+  const reg = await startHostileRegistry((req, res) => (req.method === 'HEAD' ? manifest(req, res, MINIMAL_MANIFEST) : undefined));
+  try {
+    const c = new RegistryClient(endpoint(reg.url));
+    // Valid names are remembered once checked (a plan's HEADs name the same few): the check
+    // must still run for every name not seen valid.
+    for (const repo of ['app', 'team/app', 'app']) assert.ok(await c.headManifest(repo as Repository, 'v1'));
+    const sent = reg.log.length;
+    for (const repo of ['../app', 'app/..', 'App', 'app//x', 'team/../app']) {
+      await assert.rejects(c.headManifest(repo as Repository, 'v1'), /refusing to build a URL for repository/, repo);
+    }
+    assert.equal(reg.log.length, sent, 'no request for an invalid name');
+    await c.close();
+  } finally {
+    await reg.close();
+  }
+});
+
+test("a manifest's Content-Type: parameters cut off, any valid type kept as given, anything else refused", async () => {
+  let contentType = '';
+  const reg = await startHostileRegistry((req, res) => (req.method === 'HEAD' ? manifest(req, res, MINIMAL_MANIFEST, contentType) : undefined));
+  try {
+    const c = new RegistryClient(endpoint(reg.url));
+    const oci = 'application/vnd.oci.image.manifest.v1+json';
+    for (const [given, read] of [
+      [oci, oci],
+      [`${oci}; charset=utf-8`, oci],
+      [`${oci} ;x=y`, oci],
+      ['application/vnd.docker.distribution.manifest.list.v2+json', 'application/vnd.docker.distribution.manifest.list.v2+json'],
+      ['application/vnd.example.thing+json', 'application/vnd.example.thing+json'],
+    ]) {
+      contentType = given;
+      assert.equal((await c.headManifest('app' as Repository, 'v1'))?.mediaType, read, given);
+    }
+    for (const bad of ['not a type', 'application/vnd.oci.image.manifest.v1+json/x', '"application/json"']) {
+      contentType = bad;
+      await assert.rejects(c.headManifest('app' as Repository, 'v1'), /the manifest's Content-Type .* is not a media type/, bad);
+    }
+    await c.close();
+  } finally {
+    await reg.close();
+  }
+});
