@@ -8,6 +8,7 @@ import { getOwn } from '../util/own-key.js';
 import { keyedGet } from '../util/one-key.js';
 import { keyedNumber } from '../util/keyed-numbers.js';
 import type { Reason } from '../policy/reason.js';
+import { naturalCompare } from '../util/natural-order.js';
 
 export interface RenderOptions {
   color: boolean;
@@ -25,10 +26,6 @@ export interface Line {
   under?: string;
 }
 
-// Made when first needed: making one takes ~8 ms, and every command that loads this
-// module (apply, show, state) would pay it, most without sorting a line.
-let natural: Intl.Collator | undefined;
-const naturalCompare = (a: string, b: string) => (natural ??= new Intl.Collator('en', { numeric: true, sensitivity: 'variant' })).compare(a, b);
 
 /** Per registry and repository, the lines a reviewer reads; built from the plan alone. */
 export function groups(plan: Plan, explain: boolean): Map<string, Line[]> {
@@ -53,9 +50,10 @@ export function groups(plan: Plan, explain: boolean): Map<string, Line[]> {
       const how = `${a.prune ? 'prune ' : ''}${a.method === 'manifest' ? '' : `${a.method === 'oci' ? `delete tag${via ? ` via ${via}` : ''}` : 'untag'} `}`;
       const kept = a.kept_by?.length ? `, digest kept by ${a.kept_by.join(', ')}` : a.children?.length ? `, with its ${a.children.length} platform manifest${a.children.length === 1 ? '' : 's'}` : '';
       // --explain: each image's size, and what deleting it frees that no other delete does.
-      const size = getOwn(plan.snapshot[a.registry]?.[a.repository]?.tags, a.tags[0])?.size;
-      const alone = keyedNumber(plan.bytes?.alone, `${a.registry}/${a.repository}@${a.digest}`);
-      const bytes = explain && a.method === 'manifest' && size !== undefined ? `, ${humanBytes(size)}${alone !== undefined ? `, frees ${humanBytes(alone)} alone` : ''}` : '';
+      // Looked up only for --explain: a search of the plan's table a deleted tag otherwise.
+      const size = explain && a.method === 'manifest' ? getOwn(plan.snapshot[a.registry]?.[a.repository]?.tags, a.tags[0])?.size : undefined;
+      const alone = size !== undefined ? keyedNumber(plan.bytes?.alone, `${a.registry}/${a.repository}@${a.digest}`) : undefined;
+      const bytes = size !== undefined ? `, ${humanBytes(size)}${alone !== undefined ? `, frees ${humanBytes(alone)} alone` : ''}` : '';
       const short = shortDigest(a.digest);
       for (const t of a.tags) {
         // Joined, not a template: one flat string, not a chain of pieces (a line per deleted tag).
