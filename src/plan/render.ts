@@ -26,7 +26,6 @@ export interface Line {
   under?: string;
 }
 
-
 /** Per registry and repository, the lines a reviewer reads; built from the plan alone. */
 export function groups(plan: Plan, explain: boolean): Map<string, Line[]> {
   const out = new Map<string, Line[]>();

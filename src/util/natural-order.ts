@@ -8,7 +8,8 @@
  * numbers differ at its first level). Every other pair goes to the collator: numbers
  * with leading zeros (equal values are told apart later, by other rules), and numbers
  * followed by any character outside ASCII (a digit of another script or a combining
- * mark would be part of the collator's number). Digits of another script before them
+ * mark would be part of the collator's number), and numbers of more than 254 digits
+ * (ICU reads a longer run as several numbers). Digits of another script before them
  * are in the shared beginning: they add as much to both numbers.
  */
 export function naturalCompare(a: string, b: string): number {
@@ -24,7 +25,7 @@ export function naturalCompare(a: string, b: string): number {
     const eb = digitsEnd(b, s);
     const plainA = ea === s + 1 || a.charCodeAt(s) !== ZERO;
     const plainB = eb === s + 1 || b.charCodeAt(s) !== ZERO;
-    if (plainA && plainB && !(a.charCodeAt(ea) >= 0x80) && !(b.charCodeAt(eb) >= 0x80)) {
+    if (plainA && plainB && ea - s <= MAX_DIGITS && eb - s <= MAX_DIGITS && !(a.charCodeAt(ea) >= 0x80) && !(b.charCodeAt(eb) >= 0x80)) {
       // Without leading zeros, the longer number is the larger; of two as long, the
       // first digit that differs decides (i, if it is inside them).
       if (ea - s !== eb - s) return ea - s < eb - s ? -1 : 1;
@@ -39,6 +40,8 @@ export function naturalCompare(a: string, b: string): number {
 let collator: Intl.Collator | undefined;
 
 const ZERO = 48;
+/** The longest run of digits ICU's numeric collation reads as one number. */
+const MAX_DIGITS = 254;
 
 /** A digit 0-9 (NaN, past a string's end, is not). */
 function isDigit(c: number): boolean {
