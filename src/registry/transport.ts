@@ -62,7 +62,10 @@ const RETRY_NET = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', '
  * goes through the URL parser, as every request did before; both give the same answer.
  */
 export function requestTarget(origin: string, url: string): { origin: string; path: string } {
-  if (url.startsWith(origin) && SAFE_PATH.test(url.slice(origin.length))) return { origin, path: url.slice(origin.length) };
+  if (url.startsWith(origin)) {
+    const path = url.slice(origin.length);
+    if (SAFE_PATH.test(path)) return { origin, path };
+  }
   const u = new URL(url);
   return { origin: u.origin, path: u.pathname + u.search };
 }
