@@ -1,6 +1,8 @@
 // Bundles the built CLI (dist/src/) and the packages it uses into dist/cli/, the code
-// `regmgr` runs, as two CommonJS files:
-// - cli.js, the entry (src/cli.ts): answers --version, else loads main.cjs;
+// `regmgr` runs, as three CommonJS files:
+// - cli.js, the entry (src/cli.ts): answers --version, else loads one of the others;
+// - validate.cjs: cli-validate.ts, `validate -c FILE` alone (the config loader, yaml,
+//   re2js: a quarter of main.cjs, which node would read and V8 rebuild whole);
 // - main.cjs: cli-main.ts and everything it uses, loaded through V8's code cache
 //   (src/util/code-cache.ts). A module imported with import() (each command's, yargs,
 //   execa) stays a function run when first imported, so a command still runs only what
@@ -115,15 +117,26 @@ const common = {
   metafile: true,
   logLevel: 'warning',
 };
-// Its licence comments go to main.cjs.LEGAL.txt (THIRD-PARTY-LICENSES.txt has the full
-// texts): one holds a non-ASCII letter, and main.cjs is read as latin1 (checkAscii).
+// Their licence comments go to main.cjs.LEGAL.txt and validate.cjs.LEGAL.txt
+// (THIRD-PARTY-LICENSES.txt has the full texts): one holds a non-ASCII letter, and the
+// bundles are read as latin1 (checkAscii).
 const main = await build({ ...common, entryPoints: { main: `${root}dist/src/cli-main.js` }, outdir: out, outExtension: { '.js': '.cjs' }, legalComments: 'external', plugins: [patches] });
-checkNoImportCalls(main.metafile);
-checkAscii(`${out}/main.cjs`);
-const buildId = createHash('sha256').update(readFileSync(`${out}/main.cjs`)).digest('hex').slice(0, 16);
-const entry = await build({ ...common, entryPoints: { cli: `${root}dist/src/cli.js` }, outdir: out, define: { ...common.define, __REGMGR_MAIN_BUILD_ID__: JSON.stringify(buildId) } });
-const metafile = { inputs: { ...entry.metafile.inputs, ...main.metafile.inputs }, outputs: { ...entry.metafile.outputs, ...main.metafile.outputs } };
-if (Object.keys(entry.metafile.inputs).some((p) => p.endsWith('cli-main.js'))) throw new Error('scripts/bundle.mjs: cli.js must not bundle cli-main.js (it loads main.cjs)');
+const validate = await build({ ...common, entryPoints: { validate: `${root}dist/src/cli-validate.js` }, outdir: out, outExtension: { '.js': '.cjs' }, legalComments: 'external', plugins: [patches] });
+for (const [name, result] of [['main.cjs', main], ['validate.cjs', validate]]) {
+  checkNoImportCalls(result.metafile);
+  checkAscii(`${out}/${name}`);
+}
+// validate.cjs is there to be small: it must not take in the commands main.cjs imports.
+if (Object.keys(validate.metafile.inputs).some((p) => /cli-main\.js$|node_modules\/(undici|yargs|execa)\//.test(p))) throw new Error('scripts/bundle.mjs: validate.cjs must not bundle cli-main.js, undici, yargs or execa');
+const buildId = (file) => createHash('sha256').update(readFileSync(`${out}/${file}`)).digest('hex').slice(0, 16);
+const entry = await build({
+  ...common,
+  entryPoints: { cli: `${root}dist/src/cli.js` },
+  outdir: out,
+  define: { ...common.define, __REGMGR_MAIN_BUILD_ID__: JSON.stringify(buildId('main.cjs')), __REGMGR_VALIDATE_BUILD_ID__: JSON.stringify(buildId('validate.cjs')) },
+});
+const metafile = { inputs: { ...entry.metafile.inputs, ...main.metafile.inputs, ...validate.metafile.inputs }, outputs: { ...entry.metafile.outputs, ...main.metafile.outputs, ...validate.metafile.outputs } };
+if (Object.keys(entry.metafile.inputs).some((p) => /cli-(main|validate)\.js$/.test(p))) throw new Error('scripts/bundle.mjs: cli.js must bundle neither cli-main.js nor cli-validate.js (it loads main.cjs or validate.cjs)');
 // package.json says "type": "module"; these files are CommonJS.
 writeFileSync(`${out}/package.json`, `${JSON.stringify({ type: 'commonjs' })}\n`);
 checkClassNames(metafile);
@@ -132,7 +145,7 @@ cpSync(`${root}node_modules/yargs/locales`, `${out}/yargs-locales`, { recursive:
 writeFileSync(`${out}/THIRD-PARTY-LICENSES.txt`, licenses(Object.keys(metafile.inputs).filter((p) => !p.startsWith('lazy:'))));
 
 /**
- * src/util/code-cache.ts reads main.cjs as latin1 (a copy, where UTF-8 decoding also
+ * src/util/code-cache.ts reads the bundles as latin1 (a copy, where UTF-8 decoding also
  * validates), which reads ASCII as UTF-8 would. esbuild writes strings and names ASCII
  * (its default charset), escaping the rest; a comment is copied as it is.
  */

@@ -1,19 +1,11 @@
 import type { Argv } from 'yargs';
-import { ConfigError } from './config/errors.js';
-import { RegistryError } from './registry/errors.js';
-import { stderrLogger } from './util/log.js';
-import { EXIT, type IO } from './commands/io.js';
-import { LockError } from './apply/lock-error.js';
-import { FileError } from './util/file-error.js';
 import { VERSION } from './version.js';
-import { inert, inertLines } from './util/inert.js';
-import { scrub } from './util/secret.js';
-import { drained } from './util/drained.js';
-import { writeDirect } from './util/write-direct.js';
-import { createRequire } from 'node:module';
+import { inert } from './util/inert.js';
+import { run } from './cli-run.js';
 
 // Start-up time: each command's module (and with it undici, execa, ajv...) is imported
-// only when that command runs, and yargs only when the command line needs parsing.
+// only when that command runs, and yargs when main() runs: the quick commands
+// (cli-quick.ts) never load this module.
 const commands = {
   validate: () => import('./commands/validate.js').then((m) => m.validateCommand),
   list: () => import('./commands/list.js').then((m) => m.listCommand),
@@ -63,102 +55,6 @@ function distance(a: string, b: string): number {
   for (let j = 1; j <= b.length; j++) d[0][j] = j;
   for (let i = 1; i <= a.length; i++) for (let j = 1; j <= b.length; j++) d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
   return d[a.length][b.length];
-}
-
-/**
- * Colour: on a terminal by default; `--color` or FORCE_COLOR forces it (CI logs render
- * it), `--no-color` or NO_COLOR turns it off.
- */
-export function colourWanted(flag: boolean | undefined, tty: boolean, env: NodeJS.ProcessEnv): boolean {
-  if (flag === false || env.NO_COLOR) return false;
-  if (flag === true || (env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== '0')) return true;
-  return tty;
-}
-
-async function ask(question: string): Promise<boolean> {
-  // require(), not import(): the bundle runs this code in vm.Script, which has no loader
-  // for import() (scripts/bundle.mjs).
-  const { createInterface } = createRequire(import.meta.url)('node:readline/promises') as typeof import('node:readline/promises');
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    return (await rl.question(question)).trim() === 'yes';
-  } finally {
-    rl.close();
-  }
-}
-
-/**
- * `direct`: the command's output is one short answer, written with write(2)
- * (util/write-direct.ts). Whether stdout is a terminal is read only when asked: that
- * makes process.stdout too.
- */
-function makeIO(debug: boolean, colorFlag: boolean | undefined, direct = false): IO {
-  let tty: boolean | undefined;
-  const isTTY = () => (tty ??= Boolean(process.stdout.isTTY));
-  return {
-    out: direct ? (t) => writeDirect(t) : (t) => process.stdout.write(t),
-    drained: direct ? undefined : () => drained(process.stdout),
-    err: (t) => process.stderr.write(t),
-    env: process.env,
-    get tty() {
-      return isTTY();
-    },
-    get color() {
-      return colourWanted(colorFlag, isTTY(), process.env);
-    },
-    logger: stderrLogger(debug || Boolean(process.env.REGMGR_DEBUG)),
-    // Asked for only where a command would ask (apply, restore): making process.stdin
-    // loads node's stream classes, ~5 ms of every command's start.
-    get confirm() {
-      return process.stdin.isTTY ? ask : undefined;
-    },
-  };
-}
-
-/** Errors whose message is the whole story: no stack trace, even with --debug. */
-function isExpected(e: unknown): boolean {
-  return e instanceof RegistryError || e instanceof FileError || e instanceof LockError;
-}
-
-export function reportError(e: unknown, io: Pick<IO, 'err'>): number {
-  // The last line of defence: whatever an error carries, no secret and no control character.
-  const shown = (s: string) => inertLines(scrub(s));
-  if (e instanceof ConfigError) {
-    io.err(shown(`error: invalid configuration:\n${e.issues.map((i) => `  ${i.line ? `${i.file}:${i.line}` : i.file}: ${i.path ? `${i.path}: ` : ''}${i.message}`).join('\n')}`) + '\n');
-  } else {
-    io.err(shown(`error: ${(e as Error)?.message ?? String(e)}`) + '\n');
-  }
-  return EXIT.error;
-}
-
-type Runner<A> = (args: A, io: IO) => Promise<number>;
-
-function run<A>(load: () => Promise<Runner<A>>, direct = false) {
-  return async (argv: any) => {
-    const io = makeIO(Boolean(argv.debug), argv.color as boolean | undefined, direct);
-    try {
-      const fn = await load();
-      process.exitCode = await fn(argv as A, io);
-    } catch (e) {
-      if (argv.debug && e instanceof Error && !(e instanceof ConfigError) && !isExpected(e)) io.err(`${e.stack}\n`);
-      process.exitCode = reportError(e, io);
-    }
-  };
-}
-
-/**
- * The two commands people and scripts run most for a quick answer, recognised without
- * loading yargs (a third of the start-up time): `--version`, and `validate -c FILE` in
- * its plain spellings. Anything else, or anything more, goes through yargs as usual.
- */
-export function quickCommand(args: string[]): 'version' | { config: string } | undefined {
-  if (args.length === 1 && args[0] === '--version') return 'version';
-  if (args[0] !== 'validate') return undefined;
-  const [, flag, value, ...rest] = args;
-  if (rest.length) return undefined;
-  if ((flag === '-c' || flag === '--config' || flag === '-config') && value !== undefined && !value.startsWith('-')) return { config: value };
-  const eq = /^--?config=(.+)$/s.exec(flag ?? '');
-  return eq && value === undefined ? { config: eq[1] } : undefined;
 }
 
 const configOpt = (y: Argv) => y.option('config', { alias: 'c', type: 'string', demandOption: true, describe: 'config file (registry-manager format)' });
@@ -292,18 +188,16 @@ function skipHelpCache(cli: Argv): void {
   if (typeof usage?.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => {};
 }
 
-/** Everything but `--version` (answered by cli.ts before this module loads). */
+/**
+ * Everything but the quick commands (cli-quick.ts), which cli.ts answers before this
+ * module loads: `--version` itself, `validate -c FILE` from validate.cjs. Given one,
+ * yargs answers it the same way.
+ */
 export async function main(args: string[]): Promise<void> {
   const unknown = unknownCommand(args);
-  const quick = quickCommand(args);
   if (unknown) {
     process.stderr.write(`${unknown}\n`);
     process.exitCode = 1;
-  } else if (quick === 'version') {
-    process.stdout.write(`${VERSION}\n`);
-  } else if (quick) {
-    // Its answer is one line: written with write(2) (makeIO).
-    await run(commands.validate, true)({ config: quick.config });
   } else {
     await (await buildCli(args)).parseAsync();
   }

@@ -8,14 +8,17 @@
 //
 // This file is bundled alone into dist/cli/cli.js (scripts/bundle.mjs), CommonJS, and
 // loads the rest only as needed: `regmgr --version` reads version.ts and nothing else
-// (14 modules before, 1.46x `node -e 0` on Node 20), and every other command loads
-// dist/cli/main.cjs (cli-main.ts and all it uses) through V8's code cache
-// (util/code-cache.ts). Run only bundled: main.cjs is the bundle's.
+// (14 modules before, 1.46x `node -e 0` on Node 20), `validate -c FILE` loads
+// dist/cli/validate.cjs (cli-validate.ts: the config loader and no more), and every
+// other command dist/cli/main.cjs (cli-main.ts and all it uses), each through V8's code
+// cache (util/code-cache.ts). Run only bundled: those files are the bundle's.
 import { fileURLToPath } from 'node:url';
 import type { main as Main } from './cli-main.js';
+import { quickCommand } from './cli-quick.js';
 
-/** dist/cli/main.cjs's build id (the start of its sha-256), written in by scripts/bundle.mjs. */
+/** The build ids (the start of each file's sha-256) of dist/cli/main.cjs and validate.cjs, written in by scripts/bundle.mjs. */
 declare const __REGMGR_MAIN_BUILD_ID__: string;
+declare const __REGMGR_VALIDATE_BUILD_ID__: string;
 
 /**
  * Commands that open no HTTP connection: they skip setting V8's flag for undici's
@@ -25,16 +28,21 @@ declare const __REGMGR_MAIN_BUILD_ID__: string;
 const NO_HTTP = new Set(['validate']);
 
 async function start(args: string[]): Promise<void> {
-  if (args.length === 1 && args[0] === '--version') {
+  const quick = quickCommand(args);
+  if (quick === 'version') {
     const { VERSION } = await import('./version.js');
     process.stdout.write(`${VERSION}\n`);
     return;
   }
-  // Before main.cjs is compiled: V8 refuses a code cache made under other flags, and the
+  // Before a bundle is compiled: V8 refuses a code cache made under other flags, and the
   // cache is kept per command, so each command must set the same flags every run.
   if (!NO_HTTP.has(args[0])) (await import('./util/wasm-tiering.js')).baselineWasmOnly();
   const { loadBundle } = await import('./util/code-cache.js');
-  const bundle = loadBundle<{ main: typeof Main }>(fileURLToPath(new URL('./main.cjs', import.meta.url)), __REGMGR_MAIN_BUILD_ID__, args[0] ?? '');
+  const main = { file: fileURLToPath(new URL('./main.cjs', import.meta.url)), buildId: __REGMGR_MAIN_BUILD_ID__ };
+  const validate = { file: fileURLToPath(new URL('./validate.cjs', import.meta.url)), buildId: __REGMGR_VALIDATE_BUILD_ID__ };
+  // Each keeps the other's code cache when it writes its own (util/code-cache.ts).
+  const [chosen, other] = quick ? [validate, main] : [main, validate];
+  const bundle = loadBundle<{ main: typeof Main }>(chosen.file, chosen.buildId, args[0] ?? '', process.env, [other]);
   // On exit, after the command: the cache holds the code it compiled.
   process.on('exit', () => bundle.save());
   await bundle.exports.main(args);

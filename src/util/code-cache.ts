@@ -5,9 +5,9 @@ import { Script } from 'node:vm';
 import { privateDir } from './private-dir.js';
 
 /**
- * regmgr's code (dist/cli/main.cjs, one CommonJS file: scripts/bundle.mjs) is compiled
- * through V8's code cache, kept per command in this user's private folder. Why: most of
- * a short command's start-up is V8 compiling code, not running it: the bundle's
+ * regmgr's code (dist/cli/main.cjs and validate.cjs, CommonJS: scripts/bundle.mjs) is
+ * compiled through V8's code cache, kept per command in this user's private folder.
+ * Why: most of a short command's start-up is V8 compiling code, not running it: the bundle's
  * top-level parse, then each function the first time it is called (yaml's parser,
  * re2js's compiler, the schema validator). V8 writes the code of every function compiled
  * so far, so the cache is written when the command that made it exits: the next run of
@@ -48,11 +48,18 @@ export function cacheKey(buildId: string, command: string, size: number, mtimeMs
   return `${mark.start}${safe(command)}-${safe(node)}-${safe(arch)}-${h.toString(16)}${mark.end}`;
 }
 
+/** A bundle regmgr runs: its file and build id. */
+export interface BundleFile {
+  file: string;
+  buildId: string;
+}
+
 /**
  * Loads `file`, a CommonJS module, as node would (same wrapper, so the same line
  * numbers), compiled from the cache of `command` where there is a usable one.
+ * `siblings`: the other bundles of the same build, whose caches a write keeps.
  */
-export function loadBundle<T>(file: string, buildId: string, command: string, env: NodeJS.ProcessEnv = process.env): LoadedBundle<T> {
+export function loadBundle<T>(file: string, buildId: string, command: string, env: NodeJS.ProcessEnv = process.env, siblings: BundleFile[] = []): LoadedBundle<T> {
   const fd = openSync(file, 'r');
   let source: string;
   let stat;
@@ -87,7 +94,7 @@ export function loadBundle<T>(file: string, buildId: string, command: string, en
         const tmp = `${cacheFile}.${process.pid}.tmp`;
         writeFileSync(tmp, script.createCachedData(), { mode: 0o600, flag: 'wx' });
         renameSync(tmp, cacheFile);
-        pruneOld(dirname(cacheFile), bundleMark(buildId, stat.size, stat.mtimeMs));
+        pruneOld(dirname(cacheFile), [bundleMark(buildId, stat.size, stat.mtimeMs), ...siblings.flatMap(siblingMark)]);
       } catch {
         // Speed only.
       }
@@ -95,9 +102,24 @@ export function loadBundle<T>(file: string, buildId: string, command: string, en
   };
 }
 
-/** What the names of this bundle's caches (every command, node and flags) have in common. */
-function bundleMark(buildId: string, size: number, mtimeMs: number): { start: string; end: string } {
+/** What the names of a bundle's caches (every command, node and flags) have in common. */
+export interface BundleMark {
+  start: string;
+  end: string;
+}
+
+function bundleMark(buildId: string, size: number, mtimeMs: number): BundleMark {
   return { start: `${safe(buildId)}-`, end: `-${size}-${Math.trunc(mtimeMs)}.v8` };
+}
+
+/** A sibling bundle's mark, from its file as it is now; none if it cannot be read. */
+function siblingMark({ file, buildId }: BundleFile): BundleMark[] {
+  try {
+    const { size, mtimeMs } = statSync(file);
+    return [bundleMark(buildId, size, mtimeMs)];
+  } catch {
+    return [];
+  }
 }
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -109,12 +131,13 @@ export const OTHERS_KEPT = 32;
  * command, and a rebuild is another bundle): each write removes those made over a day
  * ago, and the oldest beyond OTHERS_KEPT, and temp files a crash left. Not all at once:
  * two installs of regmgr may share the folder, and one removed too early is only made
- * again.
+ * again. `current`: the marks of this build's bundles (main.cjs and validate.cjs), whose
+ * caches stay however old.
  */
-export function pruneOld(dir: string, mark: { start: string; end: string }, now = Date.now()): void {
+export function pruneOld(dir: string, current: BundleMark[], now = Date.now()): void {
   const others: Array<{ path: string; mtimeMs: number }> = [];
   for (const name of readdirSync(dir)) {
-    if (name.startsWith(mark.start) && name.endsWith(mark.end)) continue;
+    if (current.some((mark) => name.startsWith(mark.start) && name.endsWith(mark.end))) continue;
     if (!/\.v8(\.\d+\.tmp)?$/.test(name)) continue;
     try {
       others.push({ path: join(dir, name), mtimeMs: statSync(join(dir, name)).mtimeMs });

@@ -83,7 +83,7 @@ test('a cache V8 refuses is compiled around and written again; without a private
   });
 });
 
-test("a write removes other bundles' caches made over a day ago, and the oldest beyond a count; never this bundle's", () => {
+test("a write removes other bundles' caches made over a day ago, and the oldest beyond a count; never this build's", () => {
   const { dir, remove } = tempDir('code-cache-prune');
   try {
     const now = Date.now();
@@ -99,15 +99,20 @@ test("a write removes other bundles' caches made over a day ago, and the oldest 
     make('b0-plan-v20-x64-1-100-5.v8.77.tmp', 2 * day); // a crash's
     make('notes.txt', 3 * day); // not a cache: not regmgr's to remove
     make('b8-plan-v20-x64-1-100-5.v8', day / 2); // another bundle's, made today
-    const mark = { start: 'b1-', end: '-100-5.v8' };
+    make('v1-validate-v20-x64-1-30-7.v8', 3 * day); // this build's other bundle (validate.cjs): kept
+    make('v1-validate-v20-x64-1-30-6.v8', 3 * day); // ... as it was before a rebuild: removed
+    const mark = [
+      { start: 'b1-', end: '-100-5.v8' },
+      { start: 'v1-', end: '-30-7.v8' },
+    ];
     pruneOld(dir, mark, now);
-    assert.deepEqual(readdirSync(dir).sort(), ['b1-plan-v20-x64-1-100-5.v8', 'b1-validate-v20-x64-1-100-5.v8', 'b8-plan-v20-x64-1-100-5.v8', 'notes.txt']);
+    assert.deepEqual(readdirSync(dir).sort(), ['b1-plan-v20-x64-1-100-5.v8', 'b1-validate-v20-x64-1-100-5.v8', 'b8-plan-v20-x64-1-100-5.v8', 'notes.txt', 'v1-validate-v20-x64-1-30-7.v8']);
     // Many bundles made today (a developer's rebuilds): the newest OTHERS_KEPT stay.
     for (let i = 0; i < OTHERS_KEPT + 3; i++) make(`b9-c${i}-v20-x64-1-100-5.v8`, i * 1000);
     pruneOld(dir, mark, now);
     const left = readdirSync(dir);
     assert.deepEqual(left.filter((n) => /^b[89]-/.test(n)).sort(), Array.from({ length: OTHERS_KEPT }, (_, i) => `b9-c${i}-v20-x64-1-100-5.v8`).sort());
-    assert.ok(left.includes('b1-validate-v20-x64-1-100-5.v8') && left.includes('notes.txt'));
+    assert.ok(left.includes('b1-validate-v20-x64-1-100-5.v8') && left.includes('v1-validate-v20-x64-1-30-7.v8') && left.includes('notes.txt'));
   } finally {
     remove();
   }
@@ -137,6 +142,15 @@ test('regmgr validate writes its code cache once and then runs from it', () => {
     const second = run('validate', '-c', seed);
     assert.equal(second.stdout, first.stdout);
     assert.deepEqual(files(), made);
+    // validate -c runs validate.cjs, any other spelling main.cjs: a cache of the one,
+    // however old, stays when the other writes its own (both are this build's).
+    const old = new Date(Date.now() - 3 * 24 * 3600 * 1000);
+    utimesSync(join(dir, 'regmgr', 'code-cache', made[0][0]), old, old);
+    const third = run('validate', '-c', seed, '--no-color');
+    assert.equal(third.stdout, first.stdout);
+    const now = files().map(([n]) => n);
+    assert.equal(now.length, 2, now.join(' '));
+    assert.ok(now.includes(made[0][0]), "validate.cjs's cache was kept");
   } finally {
     remove();
   }

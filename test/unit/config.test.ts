@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { parseConfig, loadConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/config/errors.js';
-import { colourWanted, reportError } from '../../src/cli-main.js';
+import { colourWanted, reportError } from '../../src/cli-run.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 
