@@ -69,6 +69,7 @@ const MUTATIONS = [
   { name: "a new plan's hash leaves out sha256 and created_at", file: 'util/canonical.js', find: 'top && also.leaveOut.has(k)', replace: 'false', tests: [T('unit/canonical'), T('unit/plan-build')] },
   // V8 checks a code cache against the source's length only: the key must tell bundles apart.
   { name: 'a code cache is keyed by the bundle it was made from (size, mtime)', file: 'util/code-cache.js', find: 'end: `-${size}-${Math.trunc(mtimeMs)}.v8`', replace: "end: '.v8'", tests: [T('unit/code-cache')] },
+  { name: "a code cache write keeps this build's other bundle's caches", file: 'util/code-cache.js', find: ', ...siblings.flatMap(siblingMark)]', replace: ']', tests: [T('unit/code-cache')] },
   // Requests skip the URL parser for paths it would leave alone: never one it would change.
   { name: 'a path with a dot segment goes through the URL parser', file: 'registry/transport.js', find: '(?:\\/(?!\\.\\.?(?:[/?]|$))[A-Za-z0-9._:@-]*)+', replace: '(?:\\/[A-Za-z0-9._:@-]*)+', tests: [T('unit/request-target')] },
   { name: 'a repository name is checked before a URL is built from it, whatever names were valid before', file: 'registry/client.js', find: '        if (this.#checkedRepos.has(repo))\n            return repo;', replace: '        return repo;', tests: [T('hostile')] },
