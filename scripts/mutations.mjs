@@ -57,7 +57,8 @@ const MUTATIONS = [
   { name: 'bytes freed alone leave out what a kept manifest references', file: 'plan/bytes.js', find: 'if (live.indexOf(b, h) >= 0)\n                return;', replace: 'if (false)\n                return;', tests: [T('unit/bytes')] },
   { name: "bytes freed alone: a manifest deleted twice is one key of the plan's record", file: 'util/keyed-numbers.js', find: '                values[order[d]] = NaN;', replace: '                ;', tests: [T('unit/keyed-numbers')] },
   // The plan's hash and file: every record's keys in order, whatever order they were set in.
-  { name: "the canonical writer sorts a record's keys when they are out of order", file: 'util/canonical.js', find: '                keys.sort();', replace: '                ;', tests: [T('unit/canonical')] },
+  { name: "the canonical writer sorts a record's keys when they are out of order", file: 'util/canonical.js', find: '                sortKeys(keys);', replace: '                ;', tests: [T('unit/canonical')] },
+  { name: "the canonical writer's insertion sort puts each key in its place", file: 'util/canonical.js', find: '        keys[j + 1] = k;', replace: '        ;', tests: [T('unit/canonical')] },
   // regmgr's own files read back: ASCII as Latin-1, anything else as UTF-8; lines whole across chunks.
   { name: 'bytes that are not ASCII are decoded as UTF-8', file: 'util/text.js', find: "return isAscii(buf) ? buf.toString('latin1') : buf.toString('utf8');", replace: "return buf.toString('latin1');", tests: [T('unit/text')] },
   { name: 'a line a chunk leaves open is joined to its end in the next', file: 'util/lines.js', find: 'emit(utf8Text(rest.length ? Buffer.concat([rest, view.subarray(0, first)]) : view.subarray(0, first)));', replace: 'emit(utf8Text(view.subarray(0, first)));', tests: [T('unit/text'), T('unit/content-cache')] },

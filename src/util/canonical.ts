@@ -65,6 +65,28 @@ export function writeCanonicalPair(value: unknown, sink: (piece: string) => void
 
 type Pieces = ReturnType<typeof pieces>;
 
+/**
+ * `keys.sort()`'s order (by UTF-16 code units), in place. A few keys (a decision's
+ * verdict and reason, an action's ten) by insertion: sort() copies the array into work
+ * space of its own, ~2 KB of garbage a tag in a plan whose per-tag records are out of
+ * order (docs/performance.md, a nineteenth pass). Many keys (a map of tags) by sort().
+ */
+export function sortKeys(keys: string[]): void {
+  if (keys.length > 16) {
+    keys.sort();
+    return;
+  }
+  for (let i = 1; i < keys.length; i++) {
+    const k = keys[i];
+    let j = i - 1;
+    while (j >= 0 && keys[j] > k) {
+      keys[j + 1] = keys[j];
+      j--;
+    }
+    keys[j + 1] = k;
+  }
+}
+
 function walkCanonical(value: unknown, p: Pieces, indent: string, also?: { out: Pieces; leaveOut: ReadonlySet<string>; reached?: (key: string) => void }): void {
   const colon = indent ? ': ' : ':';
   // What starts a line at each depth (a newline and the indent, or nothing when compact),
@@ -130,10 +152,10 @@ function walkCanonical(value: unknown, p: Pieces, indent: string, also?: { out: 
     }
     const o = v as Record<string, unknown>;
     const keys = Object.keys(o);
-    // Most records are built in key order already: a look costs less than sort()'s call.
+    // Most records are built in key order already: a look costs less than sorting.
     for (let i = 1; i < keys.length; i++) {
       if (keys[i - 1] > keys[i]) {
-        keys.sort();
+        sortKeys(keys);
         break;
       }
     }
